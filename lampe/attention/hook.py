@@ -1,0 +1,116 @@
+"""The only glue between region methods and transformers.
+
+1. Every rotary module is replaced by `IdentityRotary` (cos=1, sin=0): q and k reach attention,
+   and the KV cache, un-rotated, so no key is ever rotated twice.
+2. One attention function is registered in transformers' `AttentionInterface` under
+   ATTENTION_NAME, with a mask function in `AttentionMaskInterface` that hands it the 2D padding
+   mask. It derives token positions from that mask (left padding counts real tokens only) and
+   rotates inside the engine, in float32, from the model's real inv_freq.
+No model forward is replaced; any model that calls the attention interface works.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from transformers import AttentionInterface
+from transformers.masking_utils import AttentionMaskInterface
+
+from lampe.attention.engine import region_attention
+from lampe.attention.rules import DistanceRule
+from lampe.methods.snapshot import attention_modules, original_rotary, set_module
+
+ATTENTION_NAME = "lampe_region"
+
+
+class IdentityRotary(nn.Module):
+    """Stands in for a rotary module: returns cos=1, sin=0, keeps inv_freq for the engine."""
+
+    def __init__(self, original: nn.Module):
+        super().__init__()
+        self.register_buffer("inv_freq", original.inv_freq.detach().clone().float(), persistent=False)
+        self.attention_scaling = float(getattr(original, "attention_scaling", 1.0))
+
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor):
+        dim = 2 * self.inv_freq.shape[0]
+        shape = (position_ids.shape[0], position_ids.shape[-1], dim)
+        cos = torch.ones(1, 1, dim, dtype=x.dtype, device=x.device).expand(shape)
+        sin = torch.zeros(1, 1, dim, dtype=x.dtype, device=x.device).expand(shape)
+        return cos, sin
+
+
+@dataclass
+class RegionBinding:
+    """What one attention module needs at call time; shared by all layers of a model."""
+
+    rule: DistanceRule
+    rotary: IdentityRotary
+    prefill_len: torch.Tensor | None = field(default=None)
+
+
+def padding_mask_only(batch_size, q_length, kv_length, q_offset=0, kv_offset=0, mask_function=None,
+                      attention_mask=None, **kwargs):
+    """Mask function: pass the 2D padding mask (B, kv_length) through; None when nothing is padded."""
+    if attention_mask is None:
+        return None
+    attention_mask = attention_mask[:, -kv_length:].to(torch.bool)
+    return None if bool(attention_mask.all()) else attention_mask
+
+
+def region_attention_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    binding: RegionBinding | None = getattr(module, "lampe_binding", None)
+    if binding is None:
+        raise RuntimeError(
+            f"attn_implementation '{ATTENTION_NAME}' needs a region method: use lampe.apply_method(model, ...)"
+        )
+    if dropout:
+        raise NotImplementedError("region attention is for inference: dropout must be 0")
+    batch, _, num_queries, _ = query.shape
+    num_keys = key.shape[2]
+    key_valid = attention_mask
+    if key_valid is not None:
+        if key_valid.dim() != 2:
+            raise ValueError(f"region attention takes a 2D padding mask, got shape {tuple(key_valid.shape)}")
+        key_valid = key_valid[:, -num_keys:].to(torch.bool)
+        key_pos = (key_valid.long().cumsum(-1) - 1).clamp(min=0)
+    else:
+        key_pos = torch.arange(num_keys, device=query.device).expand(batch, num_keys)
+    query_pos = key_pos[:, num_keys - num_queries:]
+
+    if num_queries == num_keys:  # a prefill: its real length fixes the rule (LaMPE's L)
+        binding.prefill_len = key_valid.sum(-1) if key_valid is not None else torch.full(
+            (batch,), num_keys, device=query.device)
+    elif binding.prefill_len is None or binding.prefill_len.shape[0] != batch:
+        raise RuntimeError("cached decoding with a region method needs the prefill to run through it first")
+
+    ctx = binding.rule.context(key_pos, key_valid, binding.prefill_len)
+    out = region_attention(
+        query, key, value, rule=binding.rule, ctx=ctx, query_pos=query_pos, key_pos=key_pos,
+        key_valid=key_valid, inv_freq=binding.rotary.inv_freq, rope_scaling=binding.rotary.attention_scaling,
+        scaling=module.scaling if scaling is None else scaling,
+    )
+    return out, None
+
+
+AttentionInterface.register(ATTENTION_NAME, region_attention_forward)
+AttentionMaskInterface.register(ATTENTION_NAME, padding_mask_only)
+
+
+def install_region_rule(model, rule: DistanceRule) -> None:
+    """Route the model's attention through `rule` (call on a model restored to its original)."""
+    rotaries = original_rotary(model)
+    if len(rotaries) != 1:
+        raise NotImplementedError(
+            f"region methods need exactly one rotary module, {type(model).__name__} has {len(rotaries)}"
+        )
+    (name, original), = rotaries.items()
+    head_dim = getattr(model.config, "head_dim", None) or model.config.hidden_size // model.config.num_attention_heads
+    if 2 * original.inv_freq.shape[0] != head_dim:
+        raise NotImplementedError("region methods need full-dimension RoPE (partial rotary is not supported)")
+    identity = IdentityRotary(original).to(original.inv_freq.device)
+    set_module(model, name, identity)
+    binding = RegionBinding(rule=rule, rotary=identity)
+    for module in attention_modules(model):
+        module.lampe_binding = binding
+    model.set_attn_implementation(ATTENTION_NAME)

@@ -1,0 +1,66 @@
+"""A region method is a distance rule d(i, j) for query position i and key position j <= i.
+
+Each rule splits the (i, j) pairs into a few regions; inside region r the distance is
+q_position(r, i) - k_position(r, j), so the engine can rotate queries and keys once per region
+and use plain matmuls. `distance` states the same rule directly, pair by pair, for the float64
+reference: tests check the two against each other.
+
+All tensors are integer; i and j broadcast against each other and against the per-row context
+values (shape (B, 1) or (B, 1, 1)), so one call serves a whole batch with left padding.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class RuleContext:
+    """Per-call, per-row values a rule needs (e.g. LaMPE's prefill length). Shapes (B, 1)."""
+
+    values: dict[str, torch.Tensor]
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        return self.values[key]
+
+    def rows(self, ndim: int) -> "RuleContext":
+        """The same values reshaped to broadcast against tensors of `ndim` dims (batch first)."""
+        return RuleContext({k: v.reshape(v.shape[0], *([1] * (ndim - 1))) for k, v in self.values.items()})
+
+
+class DistanceRule:
+    num_regions: int = 1
+    logit_scale: float = 1.0  # multiplies every logit (LaMPE's temperature squared)
+
+    def context(self, key_pos: torch.Tensor, key_valid: torch.Tensor | None, prefill_len: torch.Tensor) -> RuleContext:
+        """Per-row values; `prefill_len` (B,) counts the real tokens of the prefill."""
+        return RuleContext({})
+
+    def region(self, i: torch.Tensor, j: torch.Tensor, ctx: RuleContext) -> torch.Tensor:
+        raise NotImplementedError
+
+    def query_position(self, r: int, i: torch.Tensor, ctx: RuleContext) -> torch.Tensor:
+        raise NotImplementedError
+
+    def key_position(self, r: int, j: torch.Tensor, ctx: RuleContext) -> torch.Tensor:
+        raise NotImplementedError
+
+    def distance(self, i: torch.Tensor, j: torch.Tensor, ctx: RuleContext) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class PlainRule(DistanceRule):
+    """d = i - j: plain RoPE. The baseline every region method must equal below its window."""
+
+    def region(self, i, j, ctx):
+        return torch.zeros(torch.broadcast_shapes(i.shape, j.shape), dtype=torch.long, device=i.device)
+
+    def query_position(self, r, i, ctx):
+        return i
+
+    def key_position(self, r, j, ctx):
+        return j
+
+    def distance(self, i, j, ctx):
+        return i - j

@@ -1,0 +1,92 @@
+"""What a method is: a name, typed parameters with ranges, and an `apply` that edits a model.
+
+Parameters arrive from Python, Hydra or lm-eval's `--model_args` (strings), so `Param.parse`
+coerces and range-checks them and every error names the bad value and what is valid.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+_NONE_STRINGS = {"none", "null", ""}
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    kind: type  # int, float, str or bool
+    default: Any = None
+    low: float | None = None  # inclusive
+    high: float | None = None  # inclusive
+    choices: tuple | None = None
+    doc: str = ""
+
+    def parse(self, method: str, value: Any) -> Any:
+        """Coerce `value` to this parameter's kind and check its range or choices."""
+        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE_STRINGS):
+            return None
+        where = f"{method}.{self.name}"
+        try:
+            if self.kind is bool:
+                if isinstance(value, str):
+                    if value.lower() not in ("true", "false", "1", "0"):
+                        raise ValueError
+                    value = value.lower() in ("true", "1")
+                value = bool(value)
+            elif self.kind is int:
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                if isinstance(value, str):
+                    value = float(value) if any(ch in value for ch in ".eE") else int(value)
+                    if isinstance(value, float) and not value.is_integer():
+                        raise ValueError
+                value = int(value)
+            elif self.kind is float:
+                value = float(value)
+                if not math.isfinite(value):
+                    raise ValueError
+            else:
+                value = str(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"Invalid {where}={value!r}: expected {self.kind.__name__}") from None
+        if self.choices is not None and value not in self.choices:
+            raise ValueError(f"Invalid {where}={value!r}. Valid choices: {', '.join(map(str, self.choices))}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            lo = "-inf" if self.low is None else self.low
+            hi = "inf" if self.high is None else self.high
+            raise ValueError(f"Invalid {where}={value!r}: must be in [{lo}, {hi}]")
+        return value
+
+
+class Method:
+    """A context-extension method. Subclasses set `name`, `params` and implement `apply`."""
+
+    name: ClassVar[str]
+    params: ClassVar[tuple[Param, ...]] = ()
+    description: ClassVar[str] = ""
+
+    @classmethod
+    def parse_params(cls, given: dict[str, Any]) -> dict[str, Any]:
+        """Validate user parameters: unknown names and bad values raise ValueError."""
+        known = {p.name: p for p in cls.params}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            valid = ", ".join(known) or "(none)"
+            raise ValueError(f"Unknown parameter '{unknown[0]}' for method '{cls.name}'. Valid: {valid}")
+        values = {p.name: p.default for p in cls.params}
+        for key, value in given.items():
+            values[key] = known[key].parse(cls.name, value)
+        return values
+
+    def __init__(self, model, **values):
+        self.values = values
+        self.pretraining_length = values.get("pretraining_length") or model.config.max_position_embeddings
+
+    def apply(self, model) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+PRETRAINING_LENGTH = Param(
+    "pretraining_length", int, None, low=1, doc="the model's trained window; default max_position_embeddings"
+)

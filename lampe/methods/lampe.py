@@ -1,0 +1,160 @@
+"""LaMPE (arXiv 2508.02308): length-aware mapping length, multi-grained attention.
+
+L = prefill length, W = local_window, T = initial_tokens, U = mapping length (fixed, or the
+scaled sigmoid of L), m(p) = floor(U * p / (L - 1)) in integer arithmetic, T' = the first
+t >= T with m(t) != m(t + 1), B1 = W - 1 - m(W), B2 = (L - 1 - T') - m(L - 1 - T') - B1.
+  delta < W:            d = delta                  (local: exact)
+  W <= delta < L - T':  d = m(i) + B1 - m(j)       (middle: compressed to U)
+  delta >= L - T':      d = delta - B2             (initial tokens: fine, shifted)
+L < 2W: d = delta. Decoding keeps the prefill's L, U, T', B1, B2; m keeps its scale past L - 1.
+`two_region` (the released variant): no tail region, L = the current length at every step.
+`temperature` multiplies q and k, i.e. every logit by its square, whenever the method is on.
+See docs/methods.md for where this departs from the released code.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from lampe.attention.hook import install_region_rule
+from lampe.attention.rules import DistanceRule, RuleContext
+from lampe.methods.base import Method, Param
+from lampe.methods.registry import register_method
+
+# (a, b, c) of the scaled sigmoid, fitted per model family in the paper's released code.
+PRESETS: dict[str, tuple[float, float, float]] = {
+    "llama2": (8.673006440952035e-05, -0.648012322406978, 2489.1055552214357),
+    "llama3": (1.0493097327094324e-04, -2.466638011138158, 6204.409324666837),
+    "mistral": (1.0493097327094324e-04, -2.466638011138158, 24576.0),
+    "llama3.1": (4.505261149632588e-05, -2.788576860718702, 82358.52413056031),
+}
+DEFAULT_TEMPERATURE = 0.1 * math.log(2) + 1
+VARIANTS = ("three_region", "two_region")
+
+
+def mapping_length(length: int, a: float, b: float, c: float) -> int:
+    """LaMPE's scaled sigmoid: floor(c / (1 + exp(-(a * L + b))))."""
+    return int(math.floor(c / (1.0 + math.exp(-(a * length + b)))))
+
+
+def first_change_at_or_after(start: int, mapped_scale: torch.Tensor, denom: torch.Tensor) -> torch.Tensor:
+    """Per row, the first t >= start with floor(U t / n) != floor(U (t+1) / n); n = L - 1.
+
+    m steps up at t exactly when (U t mod n) >= n - U. Rows with no such t before n get n.
+    """
+    limit = int(denom.max().item()) if denom.numel() else 0
+    t = torch.arange(start, max(limit, start + 1), device=denom.device)[None, :]
+    hit = ((mapped_scale[:, None] * t) % denom[:, None]) >= (denom - mapped_scale)[:, None]
+    hit &= t < denom[:, None]
+    first = torch.where(hit.any(-1), hit.float().argmax(-1) + start, denom)
+    return first
+
+
+class LampeRule(DistanceRule):
+    def __init__(self, local_window, initial_tokens, fixed_mapping, sigmoid, temperature, variant):
+        self.window, self.initial = local_window, initial_tokens
+        self.fixed_mapping, self.sigmoid = fixed_mapping, sigmoid
+        self.logit_scale = temperature**2
+        self.two_region = variant == "two_region"
+        self.num_regions = 2 if self.two_region else 3
+
+    def mapped_length(self, lengths: torch.Tensor) -> torch.Tensor:
+        if self.fixed_mapping is not None:
+            return torch.full_like(lengths, self.fixed_mapping)
+        return torch.tensor([mapping_length(int(n), *self.sigmoid) for n in lengths.tolist()],
+                            dtype=lengths.dtype, device=lengths.device)
+
+    def context(self, key_pos, key_valid, prefill_len) -> RuleContext:
+        if self.two_region:  # mapping over the current length at each step
+            length = key_valid.sum(-1) if key_valid is not None else torch.full_like(prefill_len, key_pos.shape[1])
+        else:
+            length = prefill_len
+        length = length.long()
+        mapped = self.mapped_length(length)
+        if bool((mapped < 1).any()):
+            raise ValueError(f"LaMPE mapping length must be >= 1, got {mapped.tolist()} for L={length.tolist()}")
+        denom = (length - 1).clamp(min=1)
+        w = self.window
+        b1 = w - 1 - (mapped * w) // denom
+        if self.two_region:
+            t_prime = torch.zeros_like(length)
+            b2 = torch.zeros_like(length)
+        else:
+            t_prime = first_change_at_or_after(self.initial, mapped, denom)
+            tail = (length - 1 - t_prime).clamp(min=0)
+            b2 = tail - (mapped * tail) // denom - b1
+        return RuleContext({
+            "length": length, "mapped": mapped, "denom": denom, "t_prime": t_prime, "b1": b1, "b2": b2,
+            "active": length >= 2 * w,
+        })
+
+    def m(self, p, ctx):
+        return (ctx["mapped"] * p) // ctx["denom"]
+
+    def region(self, i, j, ctx):
+        delta = i - j
+        if self.two_region:
+            r = (delta >= self.window).long()
+        else:
+            r = torch.where(delta < self.window, 0, torch.where(delta < ctx["length"] - ctx["t_prime"], 1, 2))
+        return torch.where(ctx["active"], r, 0)
+
+    def query_position(self, r, i, ctx):
+        if r == 0:
+            return i
+        if r == 1:
+            return self.m(i, ctx) + ctx["b1"]
+        return i - ctx["b2"]
+
+    def key_position(self, r, j, ctx):
+        return self.m(j, ctx) if r == 1 else j
+
+    def distance(self, i, j, ctx):
+        delta = i - j
+        middle = self.m(i, ctx) + ctx["b1"] - self.m(j, ctx)
+        if self.two_region:
+            d = torch.where(delta < self.window, delta, middle)
+        else:
+            tail = delta - ctx["b2"]
+            d = torch.where(delta < self.window, delta,
+                            torch.where(delta < ctx["length"] - ctx["t_prime"], middle, tail))
+        return torch.where(ctx["active"], d, delta)
+
+
+@register_method
+class Lampe(Method):
+    name = "lampe"
+    params = (
+        Param("local_window", int, 512, low=1, doc="W: keys this close keep exact distances"),
+        Param("initial_tokens", int, 200, low=0, doc="T: leading tokens kept at fine positions"),
+        Param("mapping_length", int, None, low=1, doc="U, fixed; else from a/b/c or preset"),
+        Param("preset", str, None, choices=tuple(PRESETS), doc="(a, b, c) fitted per model family"),
+        Param("a", float, None), Param("b", float, None), Param("c", float, None, low=0.0),
+        Param("temperature", float, DEFAULT_TEMPERATURE, low=1e-6, doc="multiplies q and k"),
+        Param("variant", str, "three_region", choices=VARIANTS),
+    )
+    description = "LaMPE: sigmoid mapping length, local / compressed middle / initial-token regions"
+
+    def __init__(self, model, **values):
+        super().__init__(model, **values)
+        abc = [values[k] for k in ("a", "b", "c")]
+        chosen = [name for name, given in (("mapping_length", values["mapping_length"] is not None),
+                                           ("preset", values["preset"] is not None),
+                                           ("a/b/c", any(x is not None for x in abc))) if given]
+        if len(chosen) != 1:
+            raise ValueError(
+                f"lampe needs exactly one of mapping_length, preset ({', '.join(PRESETS)}) or a/b/c; got "
+                f"{', '.join(chosen) or 'none'}"
+            )
+        if chosen == ["a/b/c"] and any(x is None for x in abc):
+            raise ValueError(f"lampe a/b/c must all be given, got a={abc[0]}, b={abc[1]}, c={abc[2]}")
+        self.sigmoid = PRESETS[values["preset"]] if values["preset"] else (tuple(abc) if abc[0] is not None else None)
+
+    def rule(self) -> LampeRule:
+        v = self.values
+        return LampeRule(v["local_window"], v["initial_tokens"], v["mapping_length"], self.sigmoid,
+                         v["temperature"], v["variant"])
+
+    def apply(self, model) -> None:
+        install_region_rule(model, self.rule())
