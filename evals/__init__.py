@@ -1,0 +1,1 @@
+"""Benchmarks behind one interface: samples -> prompts -> generate/score -> records -> metrics."""

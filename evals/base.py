@@ -1,0 +1,69 @@
+"""The Benchmark interface every benchmark module implements.
+
+A benchmark yields `Sample`s (prompt text already in the benchmark's template, references,
+generation budget); `evaluate` turns one sample into a JSON-able record with per-sample scores;
+`summarize` turns all records into metrics. Generation benchmarks only write `samples` and
+`score`; scoring benchmarks (perplexity) override `evaluate`.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Iterator
+
+
+@dataclass
+class Sample:
+    id: str  # unique within a run: resume keys on it
+    task: str
+    prompt: str  # full prompt text in the benchmark's template, before truncation
+    references: list[str]
+    max_new_tokens: int
+    chat: bool = True  # wrap in the chat template when the model uses one (LongBench leaves some raw)
+    answer_prefix: str = ""  # appended after the (chat-wrapped) prompt, e.g. RULER's "Answer:"
+    stop: list[str] = field(default_factory=list)  # generation ends at the first of these strings
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Benchmark:
+    """Subclasses set `name` and implement `samples` and `score` (or override `evaluate`)."""
+
+    name: ClassVar[str]
+
+    def __init__(self, **config: Any):
+        self.config = config
+
+    def samples(self, tokenizer) -> Iterator[Sample]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def score(self, sample: Sample, prediction: str) -> dict[str, float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def evaluate(self, sample: Sample, lm) -> dict:
+        """Generate for one sample and score it; returns the record written to records.jsonl."""
+        prediction, prompt_tokens = lm.generate(sample)
+        return {
+            "id": sample.id,
+            "task": sample.task,
+            "prompt_tokens": prompt_tokens,
+            "prediction": prediction,
+            "references": sample.references,
+            "scores": self.score(sample, prediction),
+            "meta": sample.meta,
+        }
+
+    def summarize(self, records: list[dict]) -> dict:
+        """Mean of every score per task (x100 where scores are in [0, 1]) and their average."""
+        per_task: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for record in records:
+            for metric, value in record["scores"].items():
+                per_task[record["task"]][metric].append(float(value))
+        tasks = {
+            task: {metric: 100.0 * sum(v) / len(v) for metric, v in metrics.items()}
+            for task, metrics in sorted(per_task.items())
+        }
+        main = [next(iter(m.values())) for m in tasks.values() if m]
+        return {"tasks": tasks, "average": sum(main) / len(main) if main else None, "num_samples": len(records)}

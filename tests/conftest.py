@@ -1,0 +1,30 @@
+"""Shared fixtures: the embedded tokenizer and tiny random models (no network, seconds)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from lampe.models import load_tokenizer
+
+    return load_tokenizer("smollm2")
+
+
+def tiny_llama(vocab_size: int = 128, max_position_embeddings: int = 64, seed: int = 0, **overrides):
+    """A 2-layer random Llama with GQA (4 query / 2 KV heads, head_dim 16)."""
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=max_position_embeddings,
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0}, pad_token_id=0, **overrides,
+    )
+    return LlamaForCausalLM(config).eval()
+
+
+@pytest.fixture
+def tiny_model(tokenizer):
+    """A tiny random Llama sharing the embedded tokenizer's vocabulary (for benchmark tests)."""
+    return tiny_llama(vocab_size=len(tokenizer), max_position_embeddings=512)
