@@ -30,8 +30,8 @@ def region_attention(
     inv_freq: torch.Tensor,
     rope_scaling: float,
     scaling: float,
-    block_q: int = BLOCK_Q,
-    block_k: int = BLOCK_K,
+    block_q: int | None = None,
+    block_k: int | None = None,
 ) -> torch.Tensor:
     """Attention of un-rotated q (B, Hq, Lq, D) over un-rotated k, v (B, Hkv, Lk, D).
 
@@ -39,6 +39,7 @@ def region_attention(
     `key_pos` (B, Lk) are token positions, `key_valid` (B, Lk) marks real (non-padding) keys.
     Returns (B, Lq, Hq, D) like transformers' attention functions.
     """
+    block_q, block_k = block_q or BLOCK_Q, block_k or BLOCK_K
     batch, num_heads, num_queries, head_dim = q.shape
     num_kv_heads, num_keys = k.shape[1], k.shape[2]
     group = num_heads // num_kv_heads

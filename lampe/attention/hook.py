@@ -10,6 +10,7 @@ No model forward is replaced; any model that calls the attention interface works
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -108,6 +109,11 @@ def install_region_rule(model, rule: DistanceRule) -> None:
     head_dim = getattr(model.config, "head_dim", None) or model.config.hidden_size // model.config.num_attention_heads
     if 2 * original.inv_freq.shape[0] != head_dim:
         raise NotImplementedError("region methods need full-dimension RoPE (partial rotary is not supported)")
+    if getattr(model.config, "sliding_window", None) and getattr(model.config, "use_sliding_window", True):
+        warnings.warn(
+            f"{type(model).__name__} declares sliding_window={model.config.sliding_window}; region methods attend "
+            "to the whole context (as the released LaMPE/SelfExtend/ChunkLlama code does)"
+        )
     identity = IdentityRotary(original).to(original.inv_freq.device)
     set_module(model, name, identity)
     binding = RegionBinding(rule=rule, rotary=identity)

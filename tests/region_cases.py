@@ -1,0 +1,25 @@
+"""Region rules with parameters small enough that every region shows up in short test inputs."""
+from lampe.attention.rules import PlainRule
+from lampe.methods.chunkllama import ChunkRule
+from lampe.methods.lampe import LampeRule
+from lampe.methods.self_extend import SelfExtendRule
+
+RULES = {
+    "plain": PlainRule(),
+    "self_extend": SelfExtendRule(window=12, group=5),
+    "chunkllama": ChunkRule(chunk_size=40, local_window=7),
+    "lampe": LampeRule(local_window=16, initial_tokens=9, fixed_mapping=37, sigmoid=None, temperature=1.07,
+                       variant="three_region"),
+    "lampe_sigmoid": LampeRule(local_window=16, initial_tokens=5, fixed_mapping=None,
+                               sigmoid=(0.01, -1.0, 90.0), temperature=1.0, variant="three_region"),
+    "lampe_two_region": LampeRule(local_window=16, initial_tokens=9, fixed_mapping=37, sigmoid=None,
+                                  temperature=1.07, variant="two_region"),
+}
+
+# apply_method parameters with the same small windows, for model-level tests
+METHOD_PARAMS = {
+    "self_extend": {"window": 12, "group": 5},
+    "chunkllama": {"chunk_size": 40, "local_window": 7},
+    "lampe": {"local_window": 16, "initial_tokens": 9, "mapping_length": 37},
+    "lampe_two_region": {"local_window": 16, "initial_tokens": 9, "mapping_length": 37, "variant": "two_region"},
+}
