@@ -22,6 +22,7 @@ class Sample:
     chat: bool = True  # wrap in the chat template when the model uses one (LongBench leaves some raw)
     answer_prefix: str = ""  # appended after the (chat-wrapped) prompt, e.g. RULER's "Answer:"
     stop: list[str] = field(default_factory=list)  # generation ends at the first of these strings
+    strip: bool = True  # strip whitespace around the generated text (LongBench scores the raw text)
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict:

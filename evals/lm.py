@@ -67,4 +67,4 @@ class LanguageModel:
         text = self.tokenizer.decode(output[0, len(ids):], skip_special_tokens=True)
         for stop in sample.stop:
             text = text.split(stop)[0]
-        return text.strip(), len(ids)
+        return (text.strip() if sample.strip else text), len(ids)
