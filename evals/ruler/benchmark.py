@@ -1,0 +1,99 @@
+"""The RULER benchmark: its 13 synthetic tasks generated locally at any length with the model's
+own tokenizer, scored with RULER's string-match metrics, summarized as the RULER table.
+"""
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from typing import Iterator
+
+from evals import match_metrics
+from evals.base import Benchmark, Sample
+from evals.haystack import DEFAULT_ESSAYS, essays_available, load_essays, words
+from evals.registry import register_benchmark
+from evals.ruler.common_words import CommonWords
+from evals.ruler.constants import FAMILIES, NUM_SAMPLES, TASKS
+from evals.ruler.freq_words import FreqWords
+from evals.ruler.generator import FittedTask, PromptCounter, TaskGenerator
+from evals.ruler.niah import Niah
+from evals.ruler.options import check_config, check_lengths
+from evals.ruler.qa import QA
+from evals.ruler.variable_tracking import VariableTracking
+
+GENERATORS: dict[str, type[TaskGenerator]] = {
+    g.family: g for g in (Niah, VariableTracking, CommonWords, FreqWords, QA)
+}
+METRICS = {"string_match_all": match_metrics.string_match_all, "string_match_part": match_metrics.string_match_part}
+DEFAULTS = dict(tasks=list(TASKS), lengths=[4096, 8192], num_samples=NUM_SAMPLES, seed=42, haystack=DEFAULT_ESSAYS,
+                qa_data=None, chat=True)
+
+
+@register_benchmark
+class Ruler(Benchmark):
+    name = "ruler"
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        c = check_config("ruler", config, DEFAULTS)
+        tasks = [c["tasks"]] if isinstance(c["tasks"], str) else list(c["tasks"] or [])
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown or not tasks:
+            raise ValueError(f"Unknown RULER task '{unknown[0] if unknown else ''}'. Valid: {', '.join(TASKS)}")
+        self.tasks = tasks
+        self.lengths = check_lengths("ruler", c["lengths"])
+        self.num_samples = int(c["num_samples"])
+        self.seed = int(c["seed"])
+        self.chat = bool(c["chat"])
+        self.qa_data = dict(c["qa_data"] or {})
+        for task in tasks:  # fail before any model work when QA data is missing
+            family, args = TASKS[task]
+            if family == "qa":
+                QA(task, args, length=self.lengths[0], seed=self.seed, qa_data=self.qa_data).data()
+        self.essay_words = self._essay_words(c["haystack"])
+        self._fitted: dict[tuple[str, int], FittedTask] = {}
+
+    @staticmethod
+    def _essay_words(haystack) -> list[str] | None:
+        if haystack is None:
+            return None
+        if not essays_available(haystack):
+            if haystack != DEFAULT_ESSAYS:
+                load_essays(haystack)  # raises, naming the bad path
+            warnings.warn(f"RULER: no essays at {haystack}; essay tasks use the noise haystack")
+            return None
+        return words(load_essays(haystack))
+
+    def fitted(self, task: str, length: int, tokenizer) -> FittedTask:
+        key = (task, length)
+        if key not in self._fitted:
+            family, args = TASKS[task]
+            generator = GENERATORS[family](task, args, length=length, seed=self.seed,
+                                           essay_words=self.essay_words, qa_data=self.qa_data)
+            self._fitted[key] = FittedTask(generator, PromptCounter(tokenizer, self.chat), chat=self.chat)
+        return self._fitted[key]
+
+    def samples(self, tokenizer) -> Iterator[Sample]:
+        """Length by length, sample index by index, every task: a small limit still spans tasks."""
+        for length in self.lengths:
+            for index in range(self.num_samples):
+                for task in self.tasks:
+                    yield self.fitted(task, length, tokenizer).sample(index)
+
+    def score(self, sample: Sample, prediction: str) -> dict[str, float]:
+        metric = FAMILIES[TASKS[sample.task][0]]["metric"]
+        return {metric: METRICS[metric](match_metrics.ruler_postprocess(prediction), sample.references)}
+
+    def summarize(self, records: list[dict]) -> dict:
+        """RULER's table: score x100 per task per length, the task average per length, and overall."""
+        cells: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for r in records:
+            cells[r["task"]][int(r["meta"]["length"])].append(float(next(iter(r["scores"].values()))))
+        tasks = {t: {str(n): 100.0 * sum(v) / len(v) for n, v in sorted(by_len.items())}
+                 for t, by_len in sorted(cells.items(), key=lambda kv: list(TASKS).index(kv[0]))}
+        lengths = sorted({n for by_len in cells.values() for n in by_len})
+        per_length = {}
+        for n in lengths:
+            scores = [t[str(n)] for t in tasks.values() if str(n) in t]
+            per_length[str(n)] = sum(scores) / len(scores)
+        overall = sum(per_length.values()) / len(per_length) if per_length else None
+        return {"tasks": tasks, "average_per_length": per_length, "average": overall, "num_samples": len(records)}

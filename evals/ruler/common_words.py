@@ -1,0 +1,56 @@
+"""RULER's common words extraction (cwe): a numbered word list where 10 words appear `freq_cw`
+times and the others `freq_ucw` times; name the 10 most common. One worked example comes first
+(smaller counts below 4096 tokens, as in RULER).
+"""
+from __future__ import annotations
+
+import random
+
+from evals.ruler.generator import Built, TaskGenerator
+from evals.ruler.words import common_words, large_words
+
+
+def _numbered(words: list[str]) -> str:
+    return " ".join(f"{i + 1}. {w}" for i, w in enumerate(words))
+
+
+class CommonWords(TaskGenerator):
+    family = "common_words_extraction"
+    num_fewshot = 1
+    _pools: tuple[list[str], list[str]] | None = None
+
+    def pools(self) -> tuple[list[str], list[str]]:
+        """RULER's pool shuffled by the seed, and the larger pool for long lists."""
+        if self._pools is None:
+            base, large = list(common_words()), list(large_words())
+            random.Random(self.seed).shuffle(base)
+            self._pools = base, large
+        return self._pools
+
+    def _example(self, rng: random.Random, num_words: int, common_repeats: int, uncommon_repeats: int):
+        base, large = self.pools()
+        pool = base if num_words <= len(base) else large
+        if num_words > len(pool):
+            raise ValueError(f"cwe needs {num_words} distinct words; the word pool holds {len(pool)}")
+        chosen = rng.sample(pool, num_words)
+        num_cw = self.args["num_cw"]
+        common, uncommon = chosen[:num_cw], chosen[num_cw:]
+        listed = common * common_repeats + uncommon * uncommon_repeats
+        rng.shuffle(listed)
+        return _numbered(listed), common
+
+    def build(self, rng: random.Random, size: int, index: int) -> Built:
+        a, num_cw = self.args, self.args["num_cw"]
+        size = max(size, num_cw)
+        if self.length < 4096:
+            shot_args, main_args = (20, 3, 1), (size, 6, 1)
+        else:
+            shot_args, main_args = (40, 10, 3), (size, a["freq_cw"], a["freq_ucw"])
+        shots = []
+        for _ in range(self.num_fewshot):
+            context, answer = self._example(rng, *shot_args)
+            shots.append(self.template.format(num_cw=num_cw, context=context, query="") + self.answer_prefix
+                         + " " + _numbered(answer))
+        context, answer = self._example(rng, *main_args)
+        text = "\n".join(shots) + "\n" + self.template.format(num_cw=num_cw, context=context, query="")
+        return Built(text=text, answer_prefix=self.answer_prefix, answers=answer, meta={"num_words": size})
