@@ -1,0 +1,174 @@
+"""Needle-in-a-Haystack (gkamradt/LLMTest_NeedleInAHaystack): one fact hidden at a given depth of
+long real text, for a grid of context lengths x depths; the model is asked to retrieve it.
+
+As in the harness, the haystack is the Paul Graham essays (repeated when needed), cut to the
+length in tokens, and the needle goes in at the depth, moved back to the previous sentence end
+(depth 100 puts it last). Unlike the harness's fixed 200-token buffer, the whole prompt (template,
+chat wrapper, answer prefix) plus the generation budget is fitted to the length exactly.
+Scoring replaces the harness's GPT-4 judge with string matching: the fraction of the answer's
+keywords found, whether the whole answer appears, and optionally ROUGE-1 recall.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterator
+
+import numpy as np
+
+from evals import match_metrics
+from evals.base import Benchmark, Sample
+from evals.haystack import DEFAULT_ESSAYS, load_essays
+from evals.registry import register_benchmark
+from evals.ruler.options import check_config, check_lengths
+from evals.ruler.generator import PromptCounter
+
+NEEDLE = "\nThe best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day.\n"
+QUESTION = "What is the best thing to do in San Francisco?"
+# The harness's prompt (its Anthropic provider), instruction first, as one user turn.
+TEMPLATE = (
+    "You are a helpful AI bot that answers questions for a user. Keep your response short and direct\n\n"
+    "<context>\n{context}\n</context>\n\n{question} Don't give information outside the document or repeat "
+    "your findings"
+)
+ANSWER_PREFIX = "Here is the most relevant sentence in the context:"
+
+DEFAULTS = dict(
+    lengths=[1024, 2048, 4096, 8192], depths=[0, 25, 50, 75, 100], depth_intervals=None, needle=NEEDLE,
+    question=QUESTION, answer="eat a sandwich and sit in Dolores Park on a sunny day",
+    keywords=["sandwich", "Dolores Park"], haystack=DEFAULT_ESSAYS, template=TEMPLATE, answer_prefix=ANSWER_PREFIX,
+    max_new_tokens=64, rouge=False, chat=True,
+)
+
+
+def depth_grid(intervals: int) -> list[float]:
+    """The harness's linear depths: `intervals` evenly spaced percents from 0 to 100, rounded."""
+    return [int(d) for d in np.round(np.linspace(0, 100, num=intervals, endpoint=True)).astype(int)]
+
+
+def _label(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def summarize_grid(records: list[dict], metric: str | None = None) -> dict:
+    """Score x100 per (length, depth) cell, per length, per depth and overall, for heatmaps."""
+    if not records:
+        return {"metric": metric, "grid": {}, "lengths": {}, "depths": {}, "average": None, "metrics": {},
+                "num_samples": 0}
+    metric = metric or next(iter(records[0]["scores"]))
+    cells: dict[int, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
+    every: dict[str, list[float]] = defaultdict(list)
+    for r in records:
+        cells[int(r["meta"]["length"])][float(r["meta"]["depth"])].append(float(r["scores"][metric]))
+        for name, value in r["scores"].items():
+            every[name].append(float(value))
+    mean = lambda xs: 100.0 * sum(xs) / len(xs)  # noqa: E731
+    grid = {str(n): {_label(d): mean(v) for d, v in sorted(by_depth.items())} for n, by_depth in sorted(cells.items())}
+    by_depth: dict[float, list[float]] = defaultdict(list)
+    for per_length in cells.values():
+        for d, v in per_length.items():
+            by_depth[d].extend(v)
+    return {
+        "metric": metric,
+        "grid": grid,
+        "lengths": {str(n): mean([x for v in cells[n].values() for x in v]) for n in sorted(cells)},
+        "depths": {_label(d): mean(v) for d, v in sorted(by_depth.items())},
+        "average": mean(every[metric]),
+        "metrics": {name: mean(v) for name, v in every.items()},
+        "num_samples": len(records),
+    }
+
+
+def sentence_end_ids(tokenizer, ids: list[int]) -> set[int]:
+    """The ids among `ids` whose text ends a sentence (the harness looks for the '.' token)."""
+    return {i for i in set(ids) if tokenizer.decode([i]).rstrip().endswith((".", "!", "?"))}
+
+
+@register_benchmark
+class Needle(Benchmark):
+    name = "needle"
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        c = check_config("needle", config, DEFAULTS)
+        self.lengths = check_lengths("needle", c["lengths"])
+        depths = depth_grid(int(c["depth_intervals"])) if c["depth_intervals"] else c["depths"]
+        if not depths or any(not 0 <= float(d) <= 100 for d in depths):
+            raise ValueError(f"needle: depths must be percents in [0, 100], got {depths!r}")
+        self.depths = [float(d) for d in depths]
+        for key in ("needle", "question", "template"):
+            if not c[key] or not isinstance(c[key], str):
+                raise ValueError(f"needle: '{key}' must be a non-empty string")
+        if "{context}" not in c["template"]:
+            raise ValueError("needle: template must contain {context} (and may use {question})")
+        self.keywords = [c["keywords"]] if isinstance(c["keywords"], str) else list(c["keywords"] or [])
+        if not self.keywords and not c["answer"]:
+            raise ValueError("needle: give an answer or keywords to score against")
+        self.c = c
+        self.haystack_text = load_essays(c["haystack"])  # raises, naming the path, when missing
+
+    def _haystack_ids(self, tokenizer, need: int) -> list[int]:
+        ids = tokenizer(self.haystack_text, add_special_tokens=False)["input_ids"]
+        return (ids * -(-need // len(ids)))[:need]
+
+    def samples(self, tokenizer) -> Iterator[Sample]:
+        c = self.c
+        count = PromptCounter(tokenizer, c["chat"])
+        haystack = self._haystack_ids(tokenizer, max(self.lengths))
+        ends = sentence_end_ids(tokenizer, haystack)
+        needle_tokens = count.raw(c["needle"])
+        for length in self.lengths:
+            budget = length - c["max_new_tokens"]
+            overhead = count(self._prompt(""), c["answer_prefix"])
+            room = budget - overhead - needle_tokens
+            if room <= 0:
+                raise ValueError(f"needle: length {length} is too short; the prompt without haystack takes "
+                                 f"{overhead + needle_tokens} tokens plus {c['max_new_tokens']} to generate")
+            for depth in self.depths:
+                yield self._sample(tokenizer, count, haystack, ends, length, depth, budget, room)
+
+    def _prompt(self, context: str) -> str:
+        return self.c["template"].format(context=context, question=self.c["question"])
+
+    def insert(self, tokenizer, ids: list[int], ends: set[int], depth: float) -> tuple[str, float]:
+        """Context text with the needle at `depth` percent, moved back to a sentence end."""
+        needle = self.c["needle"]
+        if depth >= 100:
+            return tokenizer.decode(ids) + needle, 100.0
+        point = int(len(ids) * depth / 100)
+        while point > 0 and ids[point - 1] not in ends:
+            point -= 1
+        before, after = tokenizer.decode(ids[:point]), tokenizer.decode(ids[point:])
+        return before + needle + after, 100.0 * point / max(len(ids), 1)
+
+    def _sample(self, tokenizer, count, haystack, ends, length, depth, budget, room) -> Sample:
+        c = self.c
+        while True:  # decoding and re-encoding can shift a few tokens: trim until it fits
+            context, actual = self.insert(tokenizer, haystack[:room], ends, depth)
+            tokens = count(self._prompt(context), c["answer_prefix"])
+            if tokens <= budget:
+                break
+            room -= tokens - budget
+        references = [c["answer"]] if c["answer"] else list(self.keywords)
+        return Sample(
+            id=f"needle-{length}-{_label(depth)}",
+            task="needle",
+            prompt=self._prompt(context),
+            references=references,
+            max_new_tokens=c["max_new_tokens"],
+            chat=c["chat"],
+            answer_prefix=c["answer_prefix"],
+            meta={"length": length, "depth": depth, "token_depth": round(actual, 2), "prompt_tokens": tokens},
+        )
+
+    def score(self, sample: Sample, prediction: str) -> dict[str, float]:
+        c, scores = self.c, {}
+        if self.keywords:
+            scores["keyword_recall"] = match_metrics.keyword_recall(prediction, self.keywords)
+        if c["answer"]:
+            scores["answer_match"] = match_metrics.answer_match(prediction, c["answer"])
+            if c["rouge"]:
+                scores["rouge1_recall"] = match_metrics.rouge1_recall(prediction, c["answer"])
+        return scores
+
+    def summarize(self, records: list[dict]) -> dict:
+        return summarize_grid(records)

@@ -1,0 +1,88 @@
+"""Passkey retrieval (Mohtashami & Jaggi, 2023, as used by PI, YaRN, LongLoRA...): a pass key
+hidden at a depth of repeated filler ("The grass is green. ..."), asked for at the end.
+
+The prompt is the classic one, with the filler sized in whole sentences so that the prompt (chat
+wrapper and answer prefix included) plus the generation budget fits the length. Score: the first
+number the model writes must be exactly the key.
+"""
+from __future__ import annotations
+
+import random
+from typing import Iterator
+
+from evals import match_metrics
+from evals.base import Benchmark, Sample
+from evals.haystack import NOISE
+from evals.needle import summarize_grid
+from evals.registry import register_benchmark
+from evals.ruler.generator import PromptCounter, derive_seed, fit_size
+from evals.ruler.options import check_config, check_lengths
+
+TASK = ("There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
+        "I will quiz you about the important information there.")
+INFORMATION = "The pass key is {passkey}. Remember it. {passkey} is the pass key."
+QUESTION = "What is the pass key?"
+ANSWER_PREFIX = " The pass key is"  # with QUESTION, the original's final line "... The pass key is"
+
+DEFAULTS = dict(lengths=[2048, 4096, 8192], depths=[0, 25, 50, 75, 100], num_samples=1, seed=42,
+                passkey_range=[1, 50000], max_new_tokens=10, chat=True)
+
+
+def passkey_prompt(passkey: str, fillers: int, depth: float) -> str:
+    """The prompt with `fillers` filler units, round(fillers * depth / 100) of them before the key."""
+    before = round(fillers * depth / 100)
+    lines = [TASK, " ".join([NOISE] * before), INFORMATION.format(passkey=passkey),
+             " ".join([NOISE] * (fillers - before)), QUESTION]
+    return "\n".join(lines)
+
+
+@register_benchmark
+class Passkey(Benchmark):
+    name = "passkey"
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        c = check_config("passkey", config, DEFAULTS)
+        self.lengths = check_lengths("passkey", c["lengths"])
+        self.depths = [float(d) for d in c["depths"]]
+        if not self.depths or any(not 0 <= d <= 100 for d in self.depths):
+            raise ValueError(f"passkey: depths must be percents in [0, 100], got {c['depths']!r}")
+        low, high = (int(x) for x in c["passkey_range"])
+        if not 0 <= low <= high:
+            raise ValueError(f"passkey: passkey_range must be [low, high] with 0 <= low <= high, got {c['passkey_range']}")
+        self.c, self.range = c, (low, high)
+
+    def samples(self, tokenizer) -> Iterator[Sample]:
+        c = self.c
+        count = PromptCounter(tokenizer, c["chat"])
+        longest = str(self.range[1])
+        for length in self.lengths:
+            budget = length - c["max_new_tokens"]
+            # size the filler once per length with the longest key at the extreme depths: every sample fits
+            fillers = fit_size(lambda n: max(count(passkey_prompt(longest, n, d), ANSWER_PREFIX) for d in (0, 50, 100)),
+                               budget, 16)
+            if fillers is None:
+                raise ValueError(f"passkey: length {length} is too short for the prompt plus "
+                                 f"{c['max_new_tokens']} tokens to generate")
+            for depth in self.depths:
+                for index in range(int(c["num_samples"])):
+                    rng = random.Random(derive_seed(c["seed"], "passkey", length, depth, index))
+                    passkey = str(rng.randint(*self.range))
+                    prompt = passkey_prompt(passkey, fillers, depth)
+                    yield Sample(
+                        id=f"passkey-{length}-{depth:g}-{index}",
+                        task="passkey",
+                        prompt=prompt,
+                        references=[passkey],
+                        max_new_tokens=c["max_new_tokens"],
+                        chat=c["chat"],
+                        answer_prefix=ANSWER_PREFIX,
+                        meta={"length": length, "depth": depth, "fillers": fillers,
+                              "prompt_tokens": count(prompt, ANSWER_PREFIX)},
+                    )
+
+    def score(self, sample: Sample, prediction: str) -> dict[str, float]:
+        return {"accuracy": match_metrics.passkey_match(prediction, sample.references[0])}
+
+    def summarize(self, records: list[dict]) -> dict:
+        return summarize_grid(records, "accuracy")
