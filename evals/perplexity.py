@@ -1,0 +1,193 @@
+"""Sliding-window perplexity of long documents at a list of evaluation lengths.
+
+The Hugging Face recipe (docs: "Perplexity of fixed-length models"): windows of `length` tokens
+start every `stride` tokens; each window is scored only on the tokens the previous one did not
+reach (all of them for the first), so every token is predicted once, with up to `length` tokens
+of context. `stride: null` means stride = length (disjoint windows); `max_windows: 1` scores just
+the first `length` tokens of each document (the YaRN / LongLoRA "truncate at L" curve).
+There is no generation: `evaluate` runs forward passes with torch.no_grad and never
+materializes logits for a whole window, so 32k-token windows fit in memory.
+
+Documents: local text files (default: the shared essays, concatenated into one document), or a
+`datasets` dataset when reachable, e.g. `dataset: {path: pg19, split: test, field: text}`.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from evals.base import Benchmark, Sample
+from evals.haystack import DEFAULT_ESSAYS, read_text_file, text_files
+from evals.registry import register_benchmark
+from evals.ruler.options import check_config, check_lengths
+
+DEFAULTS = dict(lengths=[2048, 4096, 8192, 16384], stride=None, max_windows=None, max_tokens=None, files=DEFAULT_ESSAYS,
+                concatenate=True, dataset=None, num_documents=None, min_tokens=None, logits_chunk=1024)
+
+
+@torch.no_grad()
+def window_nll(model, input_ids: torch.Tensor, score_from: int = 0, chunk: int = 1024) -> tuple[float, int]:
+    """(sum of -log p, count) over the tokens of a [1, n] window at positions >= score_from.
+
+    Position 0 has no context and is never scored. The decoder runs once; the output head is
+    applied `chunk` positions at a time (a full 32k x 128k-vocabulary logits tensor would not fit).
+    """
+    n = input_ids.shape[1]
+    start = max(score_from, 1)
+    if start >= n:
+        return 0.0, 0
+    decoder, head = getattr(model, "get_decoder", lambda: None)(), model.get_output_embeddings()
+    softcap = getattr(model.config, "final_logit_softcapping", None)
+    if decoder is None or head is None:  # pragma: no cover - every HF causal LM has both
+        logits = model(input_ids, use_cache=False).logits[0, start - 1:n - 1].float()
+        return F.cross_entropy(logits, input_ids[0, start:], reduction="sum").item(), n - start
+    hidden = decoder(input_ids=input_ids, use_cache=False).last_hidden_state[0]
+    total = 0.0
+    for left in range(start - 1, n - 1, chunk):
+        right = min(left + chunk, n - 1)
+        logits = head(hidden[left:right]).float()
+        if softcap:
+            logits = torch.tanh(logits / softcap) * softcap
+        total += F.cross_entropy(logits, input_ids[0, left + 1:right + 1], reduction="sum").item()
+    return total, n - start
+
+
+def sliding_windows(num_tokens: int, length: int, stride: int, max_windows: int | None = None):
+    """(begin, end, score_from) per window: score_from is the first new position inside it."""
+    windows, previous_end = [], 0
+    for begin in range(0, num_tokens, stride):
+        end = min(begin + length, num_tokens)
+        windows.append((begin, end, (end - begin) - (end - previous_end)))
+        previous_end = end
+        if end == num_tokens or (max_windows and len(windows) >= max_windows):
+            break
+    return windows
+
+
+def load_documents(c: dict) -> Iterator[tuple[str, str]]:
+    """(name, text) of each document, from `dataset` when given, else from `files`."""
+    if c["dataset"]:
+        yield from _dataset_documents(c["dataset"])
+        return
+    paths = c["files"] if isinstance(c["files"], list) else [c["files"]]
+    files = [f for p in paths for f in text_files(p)]
+    if c["concatenate"]:
+        name = "+".join(Path(str(p)).stem or str(p) for p in paths)
+        yield name, "\n\n".join(read_text_file(f) for f in files)
+    else:
+        for f in files:
+            yield f.stem, read_text_file(f)
+
+
+def _dataset_documents(spec) -> Iterator[tuple[str, str]]:
+    spec = {"path": spec} if isinstance(spec, str) else dict(spec)
+    unknown = sorted(set(spec) - {"path", "name", "split", "field", "streaming"})
+    if "path" not in spec or unknown:
+        raise ValueError(f"perplexity: dataset needs 'path' and may set name, split, field, streaming; got {spec}")
+    field, split = spec.get("field", "text"), spec.get("split", "test")
+    try:
+        import datasets
+
+        rows = datasets.load_dataset(spec["path"], spec.get("name"), split=split,
+                                     streaming=spec.get("streaming", True))
+    except Exception as err:  # offline, unknown dataset, missing script...
+        raise RuntimeError(f"perplexity: cannot load dataset '{spec['path']}' (split '{split}'): {err}. "
+                           "Point `files:` at local text instead") from err
+    for i, row in enumerate(rows):
+        if field not in row:
+            raise ValueError(f"perplexity: dataset '{spec['path']}' has no field '{field}'. Fields: {', '.join(row)}")
+        yield f"{spec['path']}/{split}/{i}", row[field]
+
+
+@register_benchmark
+class Perplexity(Benchmark):
+    name = "perplexity"
+
+    def __init__(self, **config):
+        super().__init__(**config)
+        c = check_config("perplexity", config, DEFAULTS)
+        self.lengths = check_lengths("perplexity", c["lengths"])
+        for key in ("stride", "max_windows", "max_tokens", "num_documents", "min_tokens"):
+            if c[key] is not None and (not isinstance(c[key], int) or c[key] <= 0):
+                raise ValueError(f"perplexity: {key} must be a positive integer or null, got {c[key]!r}")
+        if c["stride"] and c["stride"] > min(self.lengths):
+            raise ValueError(f"perplexity: stride {c['stride']} is longer than length {min(self.lengths)}: "
+                             "tokens between windows would never be scored")
+        if not c["dataset"] and not c["files"]:
+            raise ValueError("perplexity: set `files` (local text) or `dataset` (a datasets dataset)")
+        self.c = c
+        self._ids: dict[str, list[int]] = {}
+
+    def samples(self, tokenizer) -> Iterator[Sample]:
+        c, taken, longest = self.c, 0, 0
+        served = dict.fromkeys(self.lengths, 0)
+        documents = []
+        for name, text in load_documents(c):
+            if c["num_documents"] and taken >= c["num_documents"]:
+                break
+            if not text.strip():
+                continue
+            ids = tokenizer(text)["input_ids"][: c["max_tokens"]]
+            longest = max(longest, len(ids))
+            if c["min_tokens"] and len(ids) < c["min_tokens"]:
+                continue
+            self._ids[name] = ids
+            documents.append((name, text, len(ids)))
+            taken += 1
+        for length in self.lengths:
+            for name, text, size in documents:
+                if size < length:
+                    continue  # too short to fill a window of this length
+                served[length] += 1
+                yield Sample(id=f"{name}-{length}", task="perplexity", prompt=text, references=[], max_new_tokens=0,
+                             chat=False, meta={"document": name, "length": length, "stride": c["stride"] or length})
+            if not served[length]:
+                raise ValueError(f"perplexity: no document has {length} tokens (longest: {longest}); "
+                                 f"use shorter lengths or longer documents")
+
+    def evaluate(self, sample: Sample, lm) -> dict:
+        c, meta = self.c, sample.meta
+        ids = self._ids.get(meta["document"])
+        if ids is None:  # evaluate without samples() in this process
+            ids = lm.tokenizer(sample.prompt)["input_ids"][: c["max_tokens"]]
+        tokens = torch.tensor([ids], device=lm.device)
+        nll, count, fed = 0.0, 0, 0
+        windows = sliding_windows(len(ids), meta["length"], meta["stride"], c["max_windows"])
+        for begin, end, score_from in windows:
+            window_sum, window_count = window_nll(lm.model, tokens[:, begin:end], score_from, c["logits_chunk"])
+            nll, count, fed = nll + window_sum, count + window_count, fed + end - begin
+        mean = nll / max(count, 1)
+        return {
+            "id": sample.id,
+            "task": sample.task,
+            "prompt_tokens": fed,
+            "prediction": "",
+            "references": [],
+            "scores": {"perplexity": math.exp(mean), "nll": mean},
+            "meta": {**meta, "nll_sum": nll, "num_tokens": count, "num_windows": len(windows)},
+        }
+
+    def summarize(self, records: list[dict]) -> dict:
+        """Per length: exp(total nll / total scored tokens) over all documents (token-weighted)."""
+        nll, count = defaultdict(float), defaultdict(int)
+        documents: dict[str, dict[str, float]] = defaultdict(dict)
+        for r in records:
+            n = int(r["meta"]["length"])
+            nll[n] += r["meta"]["nll_sum"]
+            count[n] += r["meta"]["num_tokens"]
+            documents[r["meta"]["document"]][str(n)] = r["scores"]["perplexity"]
+        lengths = sorted(count)
+        ppl = {str(n): math.exp(nll[n] / count[n]) if count[n] else None for n in lengths}
+        return {
+            "perplexity": ppl,
+            "nll": {str(n): nll[n] / count[n] if count[n] else None for n in lengths},
+            "num_tokens": {str(n): count[n] for n in lengths},
+            "documents": dict(documents),
+            "tasks": {"perplexity": ppl},
+            "num_samples": len(records),
+        }

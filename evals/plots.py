@@ -1,0 +1,144 @@
+"""Figures of the synthetic benchmarks: the needle depth x length heatmap, perplexity vs length,
+and score vs length per method. Each takes metrics (as `summarize` returns them), records or a
+DataFrame, writes a PNG and returns its path.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Mapping
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
+
+# The needle harness's palette: red (missed) through yellow to green (found).
+NEEDLE_CMAP = LinearSegmentedColormap.from_list("needle", ["#F0496E", "#EBB839", "#0CD79F"])
+# Where a curve's values live in each benchmark's metrics.
+SERIES_KEYS = ("average_per_length", "perplexity", "lengths")
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def _grid_frame(data: Any, metric: str | None) -> pd.DataFrame:
+    """A (length, depth, score) frame from needle/passkey metrics, records or a DataFrame."""
+    if isinstance(data, pd.DataFrame):
+        frame = data.rename(columns={metric: "score"}) if metric else data
+        missing = {"length", "depth", "score"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"needle_heatmap: DataFrame lacks columns {sorted(missing)}")
+        return frame[["length", "depth", "score"]]
+    if isinstance(data, Mapping) and "grid" in data:
+        rows = [(int(n), float(d), float(v)) for n, by_depth in data["grid"].items() for d, v in by_depth.items()]
+        return pd.DataFrame(rows, columns=["length", "depth", "score"])
+    if isinstance(data, list):
+        if not data:
+            raise ValueError("needle_heatmap: no records")
+        key = metric or next(iter(data[0]["scores"]))
+        rows = [(int(r["meta"]["length"]), float(r["meta"]["depth"]), 100.0 * float(r["scores"][key])) for r in data]
+        return pd.DataFrame(rows, columns=["length", "depth", "score"])
+    raise TypeError("needle_heatmap: give metrics with a 'grid', a list of records or a DataFrame")
+
+
+def needle_heatmap(data: Any, path, *, title: str | None = None, metric: str | None = None) -> Path:
+    """Depth (rows, 0% at the top) x context length (columns), score 0-100 per cell."""
+    frame = _grid_frame(data, metric)
+    table = frame.pivot_table(index="depth", columns="length", values="score", aggfunc="mean").sort_index()
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * table.shape[1] + 3), max(4.0, 0.45 * table.shape[0] + 2)))
+    image = ax.imshow(table.values, cmap=NEEDLE_CMAP, vmin=0, vmax=100, aspect="auto")
+    ax.set_xticks(range(table.shape[1]), [f"{int(n):,}" for n in table.columns], rotation=45, ha="right")
+    ax.set_yticks(range(table.shape[0]), [f"{d:g}" for d in table.index])
+    for i in range(table.shape[0]):
+        for j in range(table.shape[1]):
+            value = table.values[i, j]
+            if value == value:  # not NaN
+                ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=8, color="black")
+    ax.set_xlabel("Context length (tokens)")
+    ax.set_ylabel("Depth (%)")
+    ax.set_title(title or "Needle in a haystack")
+    fig.colorbar(image, ax=ax, label="Score")
+    return _save(fig, path)
+
+
+def _series(metrics: Any, what: str) -> dict[int, float]:
+    """length -> value from a benchmark's metrics or a plain {length: value} mapping."""
+    if not isinstance(metrics, Mapping):
+        raise TypeError(f"{what}: expected metrics or a {{length: value}} mapping, got {type(metrics).__name__}")
+    for key in SERIES_KEYS:
+        if isinstance(metrics.get(key), Mapping):
+            metrics = metrics[key]
+            break
+    try:
+        return {int(n): float(v) for n, v in metrics.items() if v is not None}
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: cannot read lengths and values from keys {list(metrics)[:5]}") from None
+
+
+def _curves(data: Any, value: str, what: str) -> dict[str, dict[int, float]]:
+    """method -> {length: value}, from a DataFrame, one metrics dict, or {method: metrics}."""
+    if isinstance(data, pd.DataFrame):
+        if "method" not in data.columns:
+            data = data.assign(method="")
+        missing = {"length", value} - set(data.columns)
+        if missing:
+            raise ValueError(f"{what}: DataFrame lacks columns {sorted(missing)}")
+        curves: dict[str, dict[int, float]] = defaultdict(dict)
+        for row in data.itertuples(index=False):
+            curves[str(row.method)][int(row.length)] = float(getattr(row, value))
+        return dict(curves)
+    if isinstance(data, Mapping) and (any(k in data for k in SERIES_KEYS) or all(str(k).isdigit() for k in data)):
+        return {"": _series(data, what)}
+    if isinstance(data, Mapping):
+        return {str(method): _series(m, what) for method, m in data.items()}
+    raise TypeError(f"{what}: give metrics, {{method: metrics}} or a DataFrame")
+
+
+def _line_plot(curves, path, *, title, ylabel, log_y, train_length) -> Path:
+    if not curves or not any(curves.values()):
+        raise ValueError(f"{title}: nothing to plot")
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    lengths = sorted({n for c in curves.values() for n in c})
+    for method, curve in curves.items():
+        xs = sorted(curve)
+        ax.plot(xs, [curve[x] for x in xs], marker="o", label=method or None)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(lengths, [f"{n:,}" for n in lengths], rotation=45, ha="right")
+    ax.minorticks_off()
+    if log_y:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    if train_length:
+        ax.axvline(train_length, color="gray", linestyle="--", linewidth=1, label="training length")
+    ax.set_xlabel("Context length (tokens)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    if any(curves) or train_length:
+        ax.legend()
+    return _save(fig, path)
+
+
+def perplexity_curve(data: Any, path, *, title: str = "Perplexity vs context length", train_length: int | None = None,
+                     log_y: bool = True) -> Path:
+    """Perplexity (log scale) against evaluation length, one line per method."""
+    return _line_plot(_curves(data, "perplexity", "perplexity_curve"), path, title=title, ylabel="Perplexity",
+                      log_y=log_y, train_length=train_length)
+
+
+def score_vs_length(data: Any, path, *, title: str = "Score vs context length", ylabel: str = "Score",
+                    train_length: int | None = None) -> Path:
+    """A benchmark's score per length (RULER average, passkey/needle accuracy), one line per method."""
+    return _line_plot(_curves(data, "score", "score_vs_length"), path, title=title, ylabel=ylabel, log_y=False,
+                      train_length=train_length)
