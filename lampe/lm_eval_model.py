@@ -75,6 +75,17 @@ def validate_method(method: str, params: dict) -> dict:
         raise
 
 
+def available_device(device) -> str | None:
+    """lm-eval's CLI asks for cuda:0 by default; like HFLM, use the CPU where there is no such device."""
+    if device is None:
+        return None
+    kind = str(device).split(":")[0]
+    if (kind == "cuda" and not torch.cuda.is_available()) or (kind == "mps" and not torch.backends.mps.is_available()):
+        log.info("device %s is not available, using cpu", device)
+        return "cpu"
+    return str(device)
+
+
 class PaddedRows:
     """Real lengths of the rows HFLM right-pads with zeros in one `_loglikelihood_tokens` call.
 
@@ -127,7 +138,7 @@ class LampeLM(HFLM):
             model, loaded_tokenizer = load_model(
                 pretrained,
                 dtype=hflm_args.get("dtype") or "auto",
-                device=hflm_args.get("device"),
+                device=available_device(hflm_args.get("device")),
                 trust_remote_code=bool(hflm_args.get("trust_remote_code") or False),
                 **loader_args,
             )
