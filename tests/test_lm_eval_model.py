@@ -192,3 +192,20 @@ def test_cli_model_args_on_a_local_checkpoint(model, tokenizer, tmp_path, monkey
     value = float(row.split("|")[7])
     assert 0.0 <= value <= 1.0 and not math.isnan(value)
     assert "'method': 'lampe'" in table and "'local_window': 8" in table
+
+
+@pytest.mark.slow
+def test_command_line_on_the_embedded_model():
+    """The documented command, verbatim, on SmolLM2 with LaMPE (docs/lm_eval.md)."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "lampe.lm_eval_cli", "--model", "lampe", "--model_args",
+         "pretrained=smollm2,method=lampe,preset=llama3", "--tasks", "lampe_fixture", "--include_path",
+         "tests/fixtures/lm_eval_tasks", "--limit", "4"],
+        capture_output=True, text=True, check=True, timeout=600,
+    ).stdout
+    rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("|lampe_fixture")}
+    assert set(rows) == {"lampe_fixture_mc", "lampe_fixture_gen"}
+    assert "'method': 'lampe', 'preset': 'llama3'" in out
