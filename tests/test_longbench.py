@@ -1,0 +1,208 @@
+"""LongBench / LongBench-E on small fixtures in the released schema (written here, into tmp_path)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evals.base import Sample
+from evals.lm import LanguageModel
+from evals.longbench import LONGBENCH_E_TASKS, TASKS, LongBench, length_bucket
+from evals.metrics import METRICS
+from evals.registry import get_benchmark
+from evals.run import run_benchmark
+
+
+def row(task, index, context, question, answers, length=1000, language="en", all_classes=None):
+    return {"input": question, "context": context, "answers": answers, "length": length, "dataset": task,
+            "language": language, "all_classes": all_classes, "_id": f"{task}-{index:04d}"}
+
+
+TREC_CLASSES = ["Location", "Number", "Human being", "Description"]
+FIXTURE = {
+    "qasper": [row("qasper", 0, "We train on 10k tweets.", "How big is the data?", ["10k tweets", "10k"]),
+               row("qasper", 1, "No baseline is used.", "Is there a baseline?", ["No"])],
+    "trec": [row("trec", 0, "Question: Where is Rome?\nType: Location", "Question: How many legs?\nType:",
+                 ["Number"], all_classes=TREC_CLASSES)],
+    "samsum": [row("samsum", 0, "Dialogue: A: hi\nSummary: A greets.", "Dialogue: B: bye\nSummary:",
+                   ["B says goodbye."])],
+    "passage_retrieval_en": [row("passage_retrieval_en", 0, "Paragraph 1: cats.\n\nParagraph 2: dogs.",
+                                 "Dogs bark.", ["Paragraph 2"])],
+    "lcc": [row("lcc", 0, "def f(x):\n    y = x\n", "", ["    return y"], language="python")],
+    "multifieldqa_zh": [row("multifieldqa_zh", 0, "北京是中国的首都。", "中国的首都是哪里？", ["北京"], language="zh")],
+}
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    for task, rows in FIXTURE.items():
+        write_jsonl(tmp_path / f"{task}.jsonl", rows)
+    # LongBench-E: one qasper sample per length bucket
+    write_jsonl(tmp_path / "qasper_e.jsonl", [row("qasper", i, f"ctx {i}", "q?", ["yes"], length=n)
+                                             for i, n in enumerate([1200, 5000, 9500])])
+    return tmp_path
+
+
+class FakeLM:
+    """Returns the chosen answer per sample id; records what it was asked."""
+
+    def __init__(self, answers, tokenizer=None, max_length=None):
+        self.answers, self.tokenizer, self.max_length, self.seen = answers, tokenizer, max_length, []
+
+    def generate(self, sample):
+        self.seen.append(sample)
+        return self.answers[sample.id], 100
+
+
+def test_task_table_is_complete():
+    assert len(TASKS) == 21 and len(LONGBENCH_E_TASKS) == 13
+    assert all(spec["metric"] in METRICS for spec in TASKS.values())
+    assert {t for t, s in TASKS.items() if not s["chat"]} == {"trec", "triviaqa", "samsum", "lsht", "lcc", "repobench-p"}
+    assert {t for t, s in TASKS.items() if s["first_line"]} == {"trec", "triviaqa", "samsum", "lsht"}
+    # dataset2maxlen.json spot checks
+    assert [TASKS[t]["max_new_tokens"] for t in ("narrativeqa", "hotpotqa", "gov_report", "lcc")] == [128, 32, 512, 64]
+    assert get_benchmark("longbench") is LongBench
+
+
+def test_prompts_follow_the_official_templates(data_dir):
+    samples = {s.id: s for s in LongBench(tasks=list(FIXTURE), data_dir=str(data_dir)).samples()}
+    qasper = samples["qasper:qasper-0000"]
+    assert qasper.prompt.startswith("You are given a scientific article and a question.")
+    assert "Article: We train on 10k tweets.\n\n Answer the question based on the above article" in qasper.prompt
+    assert qasper.prompt.endswith("Question: How big is the data?\n\nAnswer:")
+    assert (qasper.max_new_tokens, qasper.chat, qasper.strip, qasper.stop) == (128, True, False, [])
+    assert qasper.references == ["10k tweets", "10k"] and qasper.meta["length"] == 1000
+    trec = samples["trec:trec-0000"]
+    assert trec.prompt == ("Please determine the type of the question below. Here are some examples of questions."
+                           "\n\nQuestion: Where is Rome?\nType: Location\nQuestion: How many legs?\nType:")
+    assert (trec.chat, trec.max_new_tokens, trec.meta["all_classes"]) == (False, 64, TREC_CLASSES)
+    assert samples["samsum:samsum-0000"].stop == ["\n"]
+    assert samples["lcc:lcc-0000"].prompt == "Please complete the code given below. \ndef f(x):\n    y = x\nNext line of code:\n"
+    assert samples["multifieldqa_zh:multifieldqa_zh-0000"].prompt.endswith("问题：中国的首都是哪里？\n回答：")
+
+
+def test_samples_per_task_and_task_selection(data_dir):
+    bench = LongBench(tasks=["qasper", "trec"], samples_per_task=1, data_dir=str(data_dir))
+    assert [s.id for s in bench.samples()] == ["qasper:qasper-0000", "trec:trec-0000"]
+    assert LongBench(tasks="qasper", data_dir=str(data_dir)).tasks == ["qasper"]
+    assert LongBench(longbench_e=True).tasks == LONGBENCH_E_TASKS
+
+
+def test_truncation_and_chat_template_through_language_model(data_dir, tokenizer):
+    lm = LanguageModel(model=None, tokenizer=tokenizer, max_length=64)
+    long_context = " ".join(f"word{i}" for i in range(400))
+    raw = Sample(id="t", task="trec", prompt=f"START {long_context} END", references=["x"], max_new_tokens=4, chat=False)
+    ids = lm.prompt_ids(raw)
+    full = lm.encode(raw.prompt)
+    assert len(ids) == 64 and ids == full[:32] + full[-32:]  # middle cut, no chat wrapper
+    chat = Sample(id="q", task="qasper", prompt=f"START {long_context} END", references=["x"], max_new_tokens=4)
+    text = tokenizer.decode(lm.prompt_ids(chat))
+    assert text.count("<|im_start|>user") == 1 and text.rstrip().endswith("<|im_start|>assistant")
+    assert "START" in text and "END" in text and "word200" not in text
+
+
+def test_scoring_uses_first_line_and_best_reference(data_dir):
+    bench = LongBench(tasks=list(FIXTURE), data_dir=str(data_dir))
+    samples = {}
+    for sample in bench.samples():
+        samples.setdefault(sample.task, sample)  # the first sample of each task
+    assert bench.score(samples["trec"], "\nNumber\nLocation") == {"classification": 1.0}  # first line only
+    assert bench.score(samples["trec"], "Number or Location") == {"classification": 0.5}
+    assert bench.score(samples["qasper"], "10k") == {"qa_f1": 1.0}  # max over ["10k tweets", "10k"]
+    assert bench.score(samples["passage_retrieval_en"], "Paragraph 2") == {"retrieval": 1.0}
+    assert bench.score(samples["lcc"], "    return y\n") == {"code_sim": 1.0}
+
+
+def test_run_and_summary_with_a_fake_model(data_dir, tmp_path):
+    bench = LongBench(tasks=list(FIXTURE), data_dir=str(data_dir))
+    answers = {
+        "qasper:qasper-0000": "10k tweets",      # 1.0
+        "qasper:qasper-0001": "yes",             # 0.0  -> qasper 50
+        "trec:trec-0000": "Number\nLocation",    # 1.0  -> trec 100
+        "samsum:samsum-0000": "B says goodbye.", # rouge 1.0
+        "passage_retrieval_en:passage_retrieval_en-0000": "Paragraph 1",  # 0
+        "lcc:lcc-0000": "    return y",          # 100
+        "multifieldqa_zh:multifieldqa_zh-0000": "北京",  # 100
+    }
+    lm = FakeLM(answers)
+    metrics = run_benchmark(bench, lm, tmp_path / "out", progress=False)
+    tasks = {task: next(iter(v.values())) for task, v in metrics["tasks"].items()}
+    assert tasks == pytest.approx({"qasper": 50.0, "multifieldqa_zh": 100.0, "trec": 100.0, "samsum": 100.0,
+                                   "passage_retrieval_en": 0.0, "lcc": 100.0}, abs=1e-4)
+    assert metrics["groups"] == pytest.approx({"single_doc_qa": 75.0, "few_shot": 100.0, "synthetic": 0.0,
+                                               "code": 100.0}, abs=1e-4)
+    en = metrics["by_language"]["en"]["groups"]
+    assert en == pytest.approx({"single_doc_qa": 50.0, "few_shot": 100.0, "synthetic": 0.0, "code": 100.0}, abs=1e-4)
+    assert metrics["by_language"]["zh"]["average"] == pytest.approx(100.0, abs=1e-4)  # single-doc zh + code
+    assert metrics["average"] == pytest.approx(450 / 6, abs=1e-4)
+    assert metrics["num_samples"] == 7
+    assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == metrics
+    # a rerun resumes: nothing is generated again
+    again = FakeLM(answers)
+    assert run_benchmark(bench, again, tmp_path / "out", progress=False) == metrics and again.seen == []
+
+
+def test_longbench_e_scores_by_length_bucket(data_dir, tmp_path):
+    bench = LongBench(tasks=["qasper"], data_dir=str(data_dir), longbench_e=True)
+    samples = list(bench.samples())
+    assert [s.id for s in samples] == ["qasper_e:qasper-0000", "qasper_e:qasper-0001", "qasper_e:qasper-0002"]
+    lm = FakeLM({samples[0].id: "yes", samples[1].id: "no", samples[2].id: "yes"})
+    metrics = run_benchmark(bench, lm, tmp_path / "out", progress=False)
+    assert metrics["tasks"]["qasper"]["qa_f1"] == pytest.approx(200 / 3)
+    assert metrics["length_buckets"] == {"qasper": {"0-4k": 100.0, "4-8k": 0.0, "8k+": 100.0}}
+    assert metrics["length_bucket_average"] == {"0-4k": 100.0, "4-8k": 0.0, "8k+": 100.0}
+    assert [length_bucket(n) for n in (0, 3999, 4000, 7999, 8000)] == ["0-4k", "0-4k", "4-8k", "4-8k", "8k+"]
+
+
+def test_bad_input_is_named(data_dir, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match="Unknown LongBench task 'qaspr'.*narrativeqa"):
+        LongBench(tasks=["qaspr"])
+    with pytest.raises(ValueError, match="Unknown LongBench-E task 'dureader'"):
+        LongBench(tasks=["dureader"], longbench_e=True)
+    with pytest.raises(ValueError, match="Unknown LongBench option.*sample_per_task"):
+        LongBench(sample_per_task=2)
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        list(LongBench(tasks=["qasper"], data_dir=str(tmp_path / "nope")).samples())
+    with pytest.raises(FileNotFoundError, match="hotpotqa.jsonl not found.*qasper"):
+        list(LongBench(tasks=["hotpotqa"], data_dir=str(data_dir)).samples())
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "qasper.jsonl").write_text(json.dumps(FIXTURE["qasper"][0]) + "\n{not json\n")
+    with pytest.raises(ValueError, match=r"qasper.jsonl:2: malformed JSON"):
+        list(LongBench(tasks=["qasper"], data_dir=str(bad)).samples())
+    broken = dict(FIXTURE["qasper"][0])
+    del broken["answers"]
+    (bad / "qasper.jsonl").write_text(json.dumps(broken) + "\n")
+    with pytest.raises(ValueError, match=r"qasper.jsonl:1: LongBench sample lacks field\(s\) answers"):
+        list(LongBench(tasks=["qasper"], data_dir=str(bad)).samples())
+    (bad / "qasper.jsonl").write_text("\n")
+    with pytest.raises(ValueError, match="holds no samples"):
+        list(LongBench(tasks=["qasper"], data_dir=str(bad)).samples())
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr("datasets.load_dataset", offline)
+    with pytest.raises(FileNotFoundError, match="no data_dir is set.*data.zip.*data_dir"):
+        list(LongBench(tasks=["qasper"]).samples())
+
+
+@pytest.mark.slow
+def test_end_to_end_on_the_embedded_model(data_dir, tmp_path):
+    import lampe
+
+    model, tokenizer = lampe.load_model("smollm2")
+    lm = LanguageModel(model, tokenizer, max_length=512)
+    # one chat task and one raw task, both with short answers (32 / 64 new tokens)
+    bench = LongBench(tasks=["passage_retrieval_en", "trec"], samples_per_task=1, data_dir=str(data_dir))
+    metrics = run_benchmark(bench, lm, tmp_path / "run", progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "records.jsonl").read_text().splitlines()]
+    assert [r["task"] for r in records] == ["passage_retrieval_en", "trec"]
+    assert all(r["prompt_tokens"] > 10 and isinstance(r["prediction"], str) for r in records)
+    assert set(metrics["tasks"]) == {"passage_retrieval_en", "trec"}
+    assert all(0.0 <= next(iter(v.values())) <= 100.0 for v in metrics["tasks"].values())
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == metrics
