@@ -3,13 +3,15 @@
 The Hugging Face recipe (docs: "Perplexity of fixed-length models"): windows of `length` tokens
 start every `stride` tokens; each window is scored only on the tokens the previous one did not
 reach (all of them for the first), so every token is predicted once, with up to `length` tokens
-of context. `stride: null` means stride = length (disjoint windows); `max_windows: 1` scores just
-the first `length` tokens of each document (the YaRN / LongLoRA "truncate at L" curve).
-There is no generation: `evaluate` runs forward passes with torch.no_grad and never
-materializes logits for a whole window, so 32k-token windows fit in memory.
+of context (the first token of a window that shares nothing with the previous one has no
+context and is skipped, as in the recipe). `stride: null` means stride = length (disjoint
+windows); `max_windows: 1` scores just the first `length` tokens of each document (the YaRN /
+LongLoRA "truncate at L" curve). There is no generation: `evaluate` runs forward passes under
+torch.no_grad and never materializes the logits of a whole window, so 32k windows fit in memory.
 
 Documents: local text files (default: the shared essays, concatenated into one document), or a
-`datasets` dataset when reachable, e.g. `dataset: {path: pg19, split: test, field: text}`.
+`datasets` dataset when reachable, e.g. `dataset: {path: emozilla/pg19-test, split: test, field: text}`
+(any other key goes to datasets.load_dataset, e.g. `{path: json, data_files: books.jsonl, split: train}`).
 """
 from __future__ import annotations
 
@@ -85,23 +87,23 @@ def load_documents(c: dict) -> Iterator[tuple[str, str]]:
 
 
 def _dataset_documents(spec) -> Iterator[tuple[str, str]]:
+    """Rows of a `datasets` dataset; every key but `field` goes to datasets.load_dataset."""
     spec = {"path": spec} if isinstance(spec, str) else dict(spec)
-    unknown = sorted(set(spec) - {"path", "name", "split", "field", "streaming"})
-    if "path" not in spec or unknown:
-        raise ValueError(f"perplexity: dataset needs 'path' and may set name, split, field, streaming; got {spec}")
-    field, split = spec.get("field", "text"), spec.get("split", "test")
+    if "path" not in spec:
+        raise ValueError(f"perplexity: dataset needs a 'path' (e.g. emozilla/pg19-test), got {spec}")
+    field = spec.pop("field", "text")
+    kwargs = {"split": "test", "streaming": True, **spec}
     try:
         import datasets
 
-        rows = datasets.load_dataset(spec["path"], spec.get("name"), split=split,
-                                     streaming=spec.get("streaming", True))
-    except Exception as err:  # offline, unknown dataset, missing script...
-        raise RuntimeError(f"perplexity: cannot load dataset '{spec['path']}' (split '{split}'): {err}. "
+        rows = datasets.load_dataset(**kwargs)
+    except Exception as err:  # offline, unknown dataset, bad split...
+        raise RuntimeError(f"perplexity: cannot load dataset '{spec['path']}' (split '{kwargs['split']}'): {err}. "
                            "Point `files:` at local text instead") from err
     for i, row in enumerate(rows):
         if field not in row:
             raise ValueError(f"perplexity: dataset '{spec['path']}' has no field '{field}'. Fields: {', '.join(row)}")
-        yield f"{spec['path']}/{split}/{i}", row[field]
+        yield f"{Path(str(spec['path'])).name}/{kwargs['split']}/{i}", row[field]
 
 
 @register_benchmark
