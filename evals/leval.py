@@ -1,0 +1,244 @@
+"""L-Eval (OpenLMLab/LEval) with its automatic metrics: one prompt per instruction over a shared
+long document.
+
+Facts (task list, system prompts, prompt layout per task kind, 512-token generations) live in
+`leval_tasks.json`, read from the official baselines and `Evaluation/auto_eval.py`. The system
+prompt opens the user turn (L-Eval's chat baselines put it in the system slot of the same turn).
+Documents longer than `max_length - 512` tokens are cut the way the baselines cut them: whole
+words from the end (from the start for code), 250 more words each round until they fit.
+Closed-ended tasks score exact match on the extracted option / number / true-false; sci_fi also
+asks its question without the document ("[fact: ...]") and averages the two. Open-ended
+documents marked `f1` or `rouge` get those scores; those marked for human or LLM judges are
+skipped, as auto_eval.py skips them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+from evals.base import Benchmark, Sample
+from evals.metrics import best_over_references, get_metric, leval_rouge_all
+from evals.paths import resolve_data_path
+from evals.registry import register_benchmark
+
+SPEC = json.loads((Path(__file__).with_name("leval_tasks.json")).read_text(encoding="utf-8"))
+TASKS: dict[str, dict] = SPEC["tasks"]
+CLOSED_TASKS = [t for t, s in TASKS.items() if s["kind"] != "open"]
+OPEN_TASKS = [t for t, s in TASKS.items() if s["kind"] == "open"]
+OPEN_METRICS: dict[str, list[str]] = SPEC["open_metrics"]
+RESERVED_TOKENS = SPEC["max_new_tokens"]  # the baselines cut documents to max_length minus this
+DEFAULT_DATA_DIR = "../shared/data/leval"
+MAIN_SCORE = {"exam": "exact_match", "f1": "f1", "rouge": "rougeL"}
+
+
+def read_documents(path: Path) -> list[dict]:
+    """Documents of one L-Eval file, checked; a bad line is reported with file and line."""
+    docs = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{number}"
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ValueError(f"{where}: malformed JSON line ({err.msg})") from None
+            if not isinstance(doc, dict):
+                raise ValueError(f"{where}: expected a JSON object, got {type(doc).__name__}")
+            missing = [key for key in ("input", "instructions", "outputs", "evaluation") if key not in doc]
+            if missing:
+                raise ValueError(f"{where}: L-Eval document lacks field(s) {', '.join(missing)}")
+            if not isinstance(doc["instructions"], list) or not isinstance(doc["outputs"], list):
+                raise ValueError(f"{where}: 'instructions' and 'outputs' must be lists")
+            if len(doc["instructions"]) != len(doc["outputs"]):
+                raise ValueError(f"{where}: {len(doc['instructions'])} instructions but {len(doc['outputs'])} outputs")
+            doc["_where"] = where
+            docs.append(doc)
+    if not docs:
+        raise ValueError(f"{path} holds no documents")
+    return docs
+
+
+def truncate_document(document: str, budget: int, count_tokens, keep: str = "start") -> str:
+    """L-Eval's cut: while over `budget` tokens keep the first (or, for code, the last)
+    budget - k words of what is left, k = 0, 250, 500, ..."""
+    cut = 0
+    while count_tokens(document) > budget:
+        words = document.split(" ")
+        document = " ".join(words[: budget - cut] if keep == "start" else words[cut - budget:])
+        cut += 250
+    return document
+
+
+@register_benchmark
+class LEval(Benchmark):
+    """Config: tasks ("all", "closed", "open" or a list), samples_per_task (documents per task,
+    null = all), instructions_per_doc (null = all), data_dir, max_new_tokens (null = L-Eval's 512)."""
+
+    name = "leval"
+
+    def __init__(self, tasks: Any = "all", samples_per_task: int | None = None,
+                 instructions_per_doc: int | None = None, data_dir: str = DEFAULT_DATA_DIR,
+                 max_new_tokens: int | None = None, **config: Any):
+        super().__init__(tasks=tasks, samples_per_task=samples_per_task, instructions_per_doc=instructions_per_doc,
+                         data_dir=data_dir, max_new_tokens=max_new_tokens, **config)
+        if config:
+            raise ValueError(f"Unknown L-Eval option(s): {', '.join(sorted(config))}. Valid: tasks, "
+                             "samples_per_task, instructions_per_doc, data_dir, max_new_tokens")
+        for key, value in (("samples_per_task", samples_per_task), ("instructions_per_doc", instructions_per_doc),
+                           ("max_new_tokens", max_new_tokens)):
+            if value is not None and int(value) < 1:
+                raise ValueError(f"{key} must be a positive integer or null, got {value}")
+        self.data_dir = resolve_data_path(data_dir)
+        if not self.data_dir.is_dir():
+            raise FileNotFoundError(f"L-Eval data_dir '{data_dir}' ({self.data_dir}) is not a directory; it should "
+                                    "hold Closed-ended-tasks/ and Open-ended-tasks/ (see ../shared/data/README.md)")
+        self.tasks = self._select(tasks)
+        self.samples_per_task = samples_per_task
+        self.instructions_per_doc = instructions_per_doc
+        self.max_new_tokens = int(max_new_tokens or RESERVED_TOKENS)
+
+    def task_file(self, task: str) -> Path:
+        return self.data_dir / TASKS[task]["folder"] / f"{task}.jsonl"
+
+    def _select(self, tasks: Any) -> list[str]:
+        present = [t for t in TASKS if self.task_file(t).is_file()]
+        if not present:
+            raise FileNotFoundError(f"no L-Eval task files under {self.data_dir}")
+        groups = {"all": present, "closed": [t for t in present if t in CLOSED_TASKS],
+                  "open": [t for t in present if t in OPEN_TASKS]}
+        if isinstance(tasks, str) and tasks in groups:
+            return groups[tasks]
+        names = [tasks] if isinstance(tasks, str) else list(tasks)
+        if not names:
+            raise ValueError(f"L-Eval 'tasks' is empty. Valid: all, closed, open, {', '.join(present)}")
+        for name in names:
+            if name not in TASKS:
+                raise ValueError(f"Unknown L-Eval task '{name}'. Valid: all, closed, open, {', '.join(TASKS)}")
+            if name not in present:
+                raise FileNotFoundError(f"L-Eval task '{name}' has no data file {self.task_file(name)}; "
+                                        f"present: {', '.join(present)}")
+        return names
+
+    def build_sample(self, task: str, doc: dict, doc_index: int, inst_index: int) -> Sample:
+        spec = TASKS[task]
+        kind = SPEC["kinds"][spec["kind"]]
+        instruction, output = doc["instructions"][inst_index], doc["outputs"][inst_index]
+        values = {"instruction": instruction, "words": len(str(output).split())}
+        before, after = kind["prompt"].split("{document}")
+        head = SPEC["system"][spec["system"]].rstrip() + "\n\n" + before.format(**values)
+        return Sample(
+            id=f"{task}:{doc_index}:{inst_index}",
+            task=task,
+            prompt=head + doc["input"] + after.format(**values),
+            references=[str(output)],
+            max_new_tokens=self.max_new_tokens,
+            chat=kind["chat"],
+            answer_prefix=kind["answer_prefix"],
+            meta={"document": doc_index, "instruction": inst_index, "evaluation": doc["evaluation"],
+                  "source": doc.get("source"), "query": instruction,
+                  "document_span": [len(head), len(head) + len(doc["input"])]},
+        )
+
+    def samples(self, tokenizer=None) -> Iterator[Sample]:
+        for task in self.tasks:
+            docs = read_documents(self.task_file(task))
+            if task in OPEN_TASKS:  # documents for human / LLM judges have no automatic metric
+                docs = [d for d in docs if d["evaluation"] in OPEN_METRICS]
+            else:
+                for doc in docs:
+                    if doc["evaluation"] != "exam":
+                        raise ValueError(f"{doc['_where']}: closed-ended task '{task}' expects evaluation "
+                                         f"'exam', got '{doc['evaluation']}'")
+            for doc_index, doc in enumerate(docs[: self.samples_per_task]):
+                for inst_index in range(len(doc["instructions"][: self.instructions_per_doc])):
+                    yield self.build_sample(task, doc, doc_index, inst_index)
+
+    def fit_document(self, sample: Sample, lm) -> Sample:
+        """Cut the document to max_length - 512 tokens with L-Eval's rule (no-op without max_length)."""
+        max_length = getattr(lm, "max_length", None)
+        if max_length is None:
+            return sample
+        budget = int(max_length) - RESERVED_TOKENS
+        if budget <= 0:
+            raise ValueError(f"L-Eval needs max_length above {RESERVED_TOKENS} (tokens kept for the answer), "
+                             f"got {max_length}")
+        start, end = sample.meta["document_span"]
+        document = sample.prompt[start:end]
+        keep = TASKS[sample.task].get("keep", "start")
+        fitted = truncate_document(document, budget, lambda text: len(lm.tokenizer(text)["input_ids"]), keep)
+        if fitted == document:
+            return sample
+        meta = dict(sample.meta, document_span=[start, start + len(fitted)], document_cut=True)
+        return dataclasses.replace(sample, prompt=sample.prompt[:start] + fitted + sample.prompt[end:], meta=meta)
+
+    def fact_sample(self, sample: Sample) -> Sample:
+        """sci_fi's second question: the same statement judged from world knowledge, no document."""
+        old, new = SPEC["sci_fi_fact"]["replace"]
+        prompt = sample.meta["query"].replace(old, new) + SPEC["sci_fi_fact"]["suffix"]
+        return dataclasses.replace(sample, id=sample.id + ":fact", prompt=prompt, chat=False, answer_prefix="")
+
+    def evaluate(self, sample: Sample, lm) -> dict:
+        sample = self.fit_document(sample, lm)
+        prediction, prompt_tokens = lm.generate(sample)
+        if TASKS[sample.task].get("metric") == "leval_sci_fi":
+            fact, _ = lm.generate(self.fact_sample(sample))
+            prediction = f"{prediction} [fact: {fact}]"
+        return {
+            "id": sample.id,
+            "task": sample.task,
+            "prompt_tokens": prompt_tokens,
+            "prediction": prediction,
+            "references": sample.references,
+            "scores": self.score(sample, prediction),
+            "meta": sample.meta,
+        }
+
+    def score(self, sample: Sample, prediction: str) -> dict[str, float]:
+        evaluation = sample.meta["evaluation"]
+        if evaluation == "rouge":
+            per_reference = [leval_rouge_all(prediction, reference) for reference in sample.references]
+            return {key: max(s[key] for s in per_reference) for key in ("rougeL", "rouge1", "rouge2")}
+        if evaluation == "f1":
+            return {"f1": best_over_references(get_metric("leval_f1"), prediction, sample.references)}
+        metric = TASKS[sample.task]["metric"]
+        if metric == "leval_sci_fi":
+            if "[fact:" not in prediction:
+                raise ValueError("sci_fi predictions end with ' [fact: <answer without the document>]' "
+                                 "(LEval.evaluate adds it)")
+            loyalty = best_over_references(get_metric("leval_sci_fi_loyalty"), prediction, sample.references)
+            fact = best_over_references(get_metric("leval_sci_fi_fact"), prediction, sample.references)
+            return {"exact_match": (loyalty + fact) / 2, "loyalty": loyalty, "fact": fact}
+        return {"exact_match": best_over_references(get_metric(metric), prediction, sample.references)}
+
+    def summarize(self, records: list[dict]) -> dict:
+        """Per task the mean of each score (x100; rouge tasks add L-Eval's geometric mean of
+        ROUGE-1/2/L), and the mean main score over closed-ended, open-ended and all tasks."""
+        sums: dict[str, dict[str, list[float]]] = {}
+        main: dict[str, str] = {}
+        for record in records:
+            task = record["task"]
+            for key, value in record["scores"].items():
+                sums.setdefault(task, {}).setdefault(key, []).append(float(value))
+            main[task] = MAIN_SCORE[record["meta"]["evaluation"]]
+        tasks = {}
+        for task in [t for t in TASKS if t in sums]:
+            scores = {key: 100.0 * sum(v) / len(v) for key, v in sums[task].items()}
+            if main[task] == "rougeL":
+                scores["rouge_geometric_mean"] = (scores["rouge1"] * scores["rouge2"] * scores["rougeL"]) ** (1 / 3)
+            tasks[task] = {main[task]: scores.pop(main[task]), **scores}
+
+        def mean(names: list[str]) -> float | None:
+            values = [tasks[t][main[t]] for t in names]
+            return sum(values) / len(values) if values else None
+
+        return {
+            "tasks": tasks,
+            "counts": {task: len(next(iter(sums[task].values()))) for task in tasks},
+            "closed_ended_average": mean([t for t in tasks if t in CLOSED_TASKS]),
+            "open_ended_average": mean([t for t in tasks if t in OPEN_TASKS]),
+            "average": mean(list(tasks)),
+            "num_samples": len(records),
+        }
