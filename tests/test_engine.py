@@ -4,9 +4,13 @@ import torch
 from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding, apply_rotary_pos_emb
 from transformers import LlamaConfig
 
+from lampe.attention import kernels
 from lampe.attention.engine import region_attention
 from lampe.attention.reference import reference_attention
 from lampe.attention.rules import PlainRule
+from lampe.methods.chunkllama import ChunkRule
+from lampe.methods.lampe import LampeRule
+from lampe.methods.self_extend import SelfExtendRule
 from tests.region_cases import RULES
 
 INV_FREQ = 1.0 / (10000 ** (torch.arange(0, 16, 2, dtype=torch.float32) / 16))
@@ -31,27 +35,29 @@ def both(rule, q, k, v, key_valid, key_pos, prefill_len, **blocks):
     return region_attention(q, k, v, **kwargs, **blocks), reference_attention(q, k, v, **kwargs)
 
 
+@pytest.mark.parametrize("backend", ["cpu", "math"])
 @pytest.mark.parametrize("name", sorted(RULES))
-def test_prefill_matches_reference(name):
+def test_prefill_matches_reference(name, backend):
     q, k, v, key_valid, key_pos = inputs()
-    out, ref = both(RULES[name], q, k, v, key_valid, key_pos, key_valid.sum(-1), block_q=32, block_k=48)
+    out, ref = both(RULES[name], q, k, v, key_valid, key_pos, key_valid.sum(-1), block_q=32, backend=backend)
     assert out.shape == (2, 157, 4, 16)
     real = key_valid[:, :, None, None].expand_as(out)
     torch.testing.assert_close(out[real].double(), ref[real], atol=2e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("backend", ["cpu", "math"])
 @pytest.mark.parametrize("name", sorted(RULES))
-def test_decode_steps_match_reference_with_prefill_length(name):
+def test_decode_steps_match_reference_with_prefill_length(name, backend):
     # 3 new queries after a prefill of 140 slots (row 1 left-padded by 23)
     q, k, v, key_valid, key_pos = inputs(num_queries=3, num_keys=143)
     prefill_len = key_valid[:, :140].sum(-1)
-    out, ref = both(RULES[name], q, k, v, key_valid, key_pos, prefill_len, block_q=2, block_k=50)
+    out, ref = both(RULES[name], q, k, v, key_valid, key_pos, prefill_len, block_q=2, backend=backend)
     torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=1e-4)
 
 
 def test_padding_queries_give_zeros_not_nan():
     q, k, v, key_valid, key_pos = inputs()
-    out, _ = both(RULES["lampe"], q, k, v, key_valid, key_pos, key_valid.sum(-1), block_q=32, block_k=48)
+    out, _ = both(RULES["lampe"], q, k, v, key_valid, key_pos, key_valid.sum(-1), block_q=32)
     assert torch.isfinite(out).all()
 
 
@@ -72,7 +78,7 @@ def test_reference_plain_rule_equals_transformers_rope():
 
 
 def test_engine_never_builds_a_full_score_matrix(monkeypatch):
-    """Every matmul the engine issues is at most block_q x block_k scores per head."""
+    """With the math backend every score matrix is at most (group x block_q) x MATH_CHUNK."""
     seen = []
     real_matmul = torch.matmul
 
@@ -82,10 +88,42 @@ def test_engine_never_builds_a_full_score_matrix(monkeypatch):
         return result
 
     monkeypatch.setattr(torch, "matmul", spy)
+    monkeypatch.setattr(kernels, "MATH_CHUNK", 64)
     q, k, v, key_valid, key_pos = inputs(num_queries=300, num_keys=300, pad=(0, 0))
-    both_out = region_attention(q, k, v, rule=RULES["lampe"], ctx=RULES["lampe"].context(key_pos, None, key_valid.sum(-1)),
-                                query_pos=key_pos, key_pos=key_pos, key_valid=None, inv_freq=INV_FREQ,
-                                rope_scaling=1.0, scaling=0.25, block_q=64, block_k=64)
-    assert both_out.shape[1] == 300
+    rule = RULES["lampe"]
+    out = region_attention(q, k, v, rule=rule, ctx=rule.context(key_pos, None, key_valid.sum(-1)),
+                           query_pos=key_pos, key_pos=key_pos, key_valid=None, inv_freq=INV_FREQ,
+                           rope_scaling=1.0, scaling=0.25, block_q=32, backend="math")
+    assert out.shape[1] == 300
     scores = [s for s in seen if s[-1] != 16]
-    assert scores and max(s[-1] for s in scores) <= 64 and max(s[-2] for s in scores) <= 2 * 64
+    assert scores and max(s[-1] for s in scores) <= 64 and max(s[-2] for s in scores) <= 2 * 32
+
+
+WIDE_RULES = {
+    "chunkllama": ChunkRule(chunk_size=600, local_window=100),
+    "lampe": LampeRule(local_window=300, initial_tokens=50, fixed_mapping=500, sigmoid=None, temperature=1.0,
+                       variant="three_region"),
+    "self_extend": SelfExtendRule(window=300, group=4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WIDE_RULES))
+def test_kernel_calls_are_few_and_mostly_unmasked(name, monkeypatch):
+    """The plan: per query block a handful of spans, masks only on narrow boundary strips."""
+    calls = []
+    real = kernels.BACKENDS["cpu"]
+
+    def spy(q, k, v, scale, mask=None):
+        calls.append((q.shape[-2] * k.shape[-2], mask is not None))  # work: query rows x keys
+        return real(q, k, v, scale, mask)
+
+    monkeypatch.setitem(kernels.BACKENDS, "cpu", spy)
+    q, k, v, key_valid, key_pos = inputs(num_queries=2000, num_keys=2000, pad=(0,), batch=1)
+    rule = WIDE_RULES[name]
+    region_attention(q, k, v, rule=rule, ctx=rule.context(key_pos, None, key_valid.sum(-1)), query_pos=key_pos,
+                     key_pos=key_pos, key_valid=None, inv_freq=INV_FREQ, rope_scaling=1.0, scaling=0.25,
+                     block_q=64, backend="cpu")
+    masked_work = sum(n for n, masked in calls if masked)
+    all_work = sum(n for n, _ in calls)
+    assert masked_work < 0.25 * all_work  # boundary strips: ~3 x block_q wide out of ~L/2 keys
+    assert len(calls) <= 8 * (2000 // 64 + 1)

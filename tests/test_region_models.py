@@ -52,7 +52,7 @@ def reference_kernel(fixed_prefill_len=None):
     def kernel(q, k, v, *, rule, ctx, query_pos, key_pos, key_valid, **kw):
         if fixed_prefill_len is not None:
             ctx = rule.context(key_pos, key_valid, fixed_prefill_len)
-        kw = {key: value for key, value in kw.items() if key not in ("block_q", "block_k")}
+        kw = {key: value for key, value in kw.items() if key not in ("block_q", "rope_table", "backend")}
         return reference_attention(q, k, v, rule=rule, ctx=ctx, query_pos=query_pos, key_pos=key_pos,
                                    key_valid=key_valid, **kw).to(q.dtype)
 
@@ -62,7 +62,6 @@ def reference_kernel(fixed_prefill_len=None):
 @pytest.fixture
 def small_blocks(monkeypatch):
     monkeypatch.setattr(engine, "BLOCK_Q", 16)
-    monkeypatch.setattr(engine, "BLOCK_K", 24)
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))

@@ -1,20 +1,27 @@
-"""Blockwise multi-region attention with an online softmax: any DistanceRule, O(L) memory.
+"""Multi-region attention: any DistanceRule, fused kernels, O(L) memory.
 
-For each query block and key block we find the regions present, rotate that query block and
-key block at the region's positions (computed once per block and region), take one matmul per
-region, pick each score from its own region, and fold the block into a running log-sum-exp
-(flash-attention style). Nothing of size L x L exists; GQA shares each K/V block across its
-query-head group without repeating it.
+For one batch row and one block of queries, every key falls in one of three cases:
+  pure   all queries of the block put it in the same region r and may all see it: rotate the
+         queries and that key span at region r's positions and run one fused kernel call;
+  mixed  near a region boundary or the causal diagonal: one masked kernel call per region
+         present (the span is about as wide as the query block);
+  skip   padding.
+Each call returns its log-sum-exp, and the partial results merge exactly (flash-attention
+style). Regions must be monotone in the query position for a fixed key (every rule here is:
+they are bands of i - j or chunk gaps), so the first and last query of a block bound all others.
+No tensor of size L x L exists; GQA runs as grouped rows against shared K/V (no repeat).
 """
 from __future__ import annotations
 
 import torch
 
-from lampe.attention.rope import rope_cos_sin, rotate
+from lampe.attention.kernels import merge, pick_backend
+from lampe.attention.rope import RopeTable, rotate
 from lampe.attention.rules import DistanceRule, RuleContext
 
-BLOCK_Q = 512
-BLOCK_K = 1024
+BLOCK_Q = 256
+MIN_SPLIT = 16  # query blocks above this size split when their mixed span is wide
+MIXED, SKIP = -1, -2
 
 
 def region_attention(
@@ -31,7 +38,8 @@ def region_attention(
     rope_scaling: float,
     scaling: float,
     block_q: int | None = None,
-    block_k: int | None = None,
+    rope_table: RopeTable | None = None,
+    backend: str | None = None,
 ) -> torch.Tensor:
     """Attention of un-rotated q (B, Hq, Lq, D) over un-rotated k, v (B, Hkv, Lk, D).
 
@@ -39,72 +47,131 @@ def region_attention(
     `key_pos` (B, Lk) are token positions, `key_valid` (B, Lk) marks real (non-padding) keys.
     Returns (B, Lq, Hq, D) like transformers' attention functions.
     """
-    block_q, block_k = block_q or BLOCK_Q, block_k or BLOCK_K
     batch, num_heads, num_queries, head_dim = q.shape
     num_kv_heads, num_keys = k.shape[1], k.shape[2]
-    group = num_heads // num_kv_heads
-    offset = num_keys - num_queries
-    compute = torch.float32
-    scale = scaling * rule.logit_scale
-    ctx2, ctx3 = ctx.rows(2), ctx.rows(3)
-    regions = range(rule.num_regions)
-    out = torch.empty(batch, num_kv_heads, group, num_queries, head_dim, dtype=q.dtype, device=q.device)
-    q_grouped = q.view(batch, num_kv_heads, group, num_queries, head_dim)
+    on_gpu_half = q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
+    compute = q.dtype if on_gpu_half else torch.float32
+    job = _Job(
+        rule=rule, table=rope_table or RopeTable(inv_freq, rope_scaling), attend=pick_backend(q.device, compute, backend),
+        scale=scaling * rule.logit_scale, compute=compute, group=num_heads // num_kv_heads,
+        offset=num_keys - num_queries,
+    )
+    out = torch.zeros(batch, num_heads, num_queries, head_dim, dtype=q.dtype, device=q.device)
+    block_q = block_q or BLOCK_Q
+    for b in range(batch):
+        row = _Row(job, b, q, k, v, ctx, query_pos, key_pos, key_valid)
+        first = row.first_real_query()
+        for qs in range(first, num_queries, block_q):
+            row.block(qs, min(qs + block_q, num_queries), out)
+    return out.transpose(1, 2).contiguous()
 
-    for qs in range(0, num_queries, block_q):
-        qe = min(qs + block_q, num_queries)
+
+class _Job:
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+class _Row:
+    """One batch row: plans key spans per query block and runs the kernel calls."""
+
+    def __init__(self, job, b, q, k, v, ctx, query_pos, key_pos, key_valid):
+        self.job = job
+        self.b = b
+        _, heads, self.num_queries, self.head_dim = q.shape
+        self.kv_heads = k.shape[1]
+        self.q = q[b : b + 1].to(job.compute).view(1, self.kv_heads, job.group, self.num_queries, self.head_dim)
+        self.k = k[b : b + 1]
+        self.v = v[b : b + 1]
+        values = {name: value[b : b + 1] for name, value in ctx.values.items()}
+        self.ctx2 = RuleContext(values).rows(2)
+        self.ctx3 = RuleContext(values).rows(3)
+        self.query_pos = query_pos[b : b + 1]
+        self.key_pos = key_pos[b : b + 1]
+        self.key_valid = None if key_valid is None else key_valid[b]
+
+    def first_real_query(self) -> int:
+        """Left padding: the query slots before the first real token produce zeros."""
+        if self.key_valid is None:
+            return 0
+        valid = self.key_valid[self.job.offset:]
+        n = int(valid.sum())
+        return self.num_queries - n if bool(valid[self.num_queries - n:].all()) else 0
+
+    def labels(self, qs: int, qe: int) -> torch.Tensor:
+        job = self.job
+        end = job.offset + qe
+        j = self.key_pos[:, :end]
+        first = job.rule.region(self.query_pos[:, qs : qs + 1], j, self.ctx2)[0]
+        last = job.rule.region(self.query_pos[:, qe - 1 : qe], j, self.ctx2)[0]
+        label = torch.where(first == last, first, torch.full_like(first, MIXED))
+        label[job.offset + qs + 1 :] = MIXED  # the causal diagonal
+        if self.key_valid is not None:
+            label = label.masked_fill(~self.key_valid[:end], SKIP)
+        return label
+
+    def block(self, qs: int, qe: int, out: torch.Tensor) -> None:
+        label = self.labels(qs, qe)
+        mixed = int((label == MIXED).sum())
         nq = qe - qs
-        i = query_pos[:, qs:qe]
-        q_blk = q_grouped[:, :, :, qs:qe].to(compute)
-        q_rot: dict[int, torch.Tensor] = {}
-        row_max = torch.full((batch, num_kv_heads, group * nq, 1), float("-inf"), dtype=compute, device=q.device)
-        row_sum = torch.zeros_like(row_max)
-        acc = torch.zeros(batch, num_kv_heads, group * nq, head_dim, dtype=compute, device=q.device)
-        q_index = torch.arange(offset + qs, offset + qe, device=q.device)
+        if mixed > 2 * nq + 64 and nq > MIN_SPLIT:  # e.g. a block that straddles a chunk boundary
+            mid = qs + nq // 2
+            self.block(qs, mid, out)
+            self.block(mid, qe, out)
+            return
+        starts = [0] + (torch.nonzero(label[1:] != label[:-1]).flatten() + 1).tolist()
+        bounds = list(zip(starts, starts[1:] + [label.shape[0]]))
+        kinds = label[torch.tensor(starts)].tolist()
+        rotated_q: dict[int, torch.Tensor] = {}
+        acc_out = acc_lse = None
+        for (start, stop), kind in zip(bounds, kinds):
+            if kind == SKIP:
+                continue
+            if kind == MIXED:
+                o, lse = self.mixed_span(qs, qe, start, stop, rotated_q)
+            else:
+                o, lse = self.job.attend(self.rotated_queries(kind, qs, qe, rotated_q),
+                                         self.rotated_keys(kind, start, stop), self.values(start, stop), self.job.scale)
+            acc_out, acc_lse = merge(acc_out, acc_lse, o.float(), lse.float())
+        if acc_out is not None:
+            out[self.b, :, qs:qe] = acc_out.view(self.kv_heads * self.job.group, nq, self.head_dim).to(out.dtype)
 
-        for ks in range(0, offset + qe, block_k):
-            ke = min(ks + block_k, offset + qe)
-            nk = ke - ks
-            j = key_pos[:, ks:ke]
-            allowed = None
-            if ke - 1 > offset + qs:  # block crosses the causal diagonal
-                allowed = (torch.arange(ks, ke, device=q.device)[None, :] <= q_index[:, None])[None]
-            if key_valid is not None:
-                valid = key_valid[:, None, ks:ke]
-                allowed = valid if allowed is None else allowed & valid
-            region = rule.region(i[:, :, None], j[:, None, :], ctx3) if rule.num_regions > 1 else None
-            present = list(regions)
-            if region is not None:
-                counted = region if allowed is None else region.masked_fill(~allowed, rule.num_regions)
-                counts = torch.bincount(counted.flatten(), minlength=rule.num_regions + 1)
-                present = [r for r in regions if counts[r] > 0] or [0]
+    def rotated_queries(self, region: int, qs: int, qe: int, cache: dict) -> torch.Tensor:
+        if region not in cache:
+            positions = self.job.rule.query_position(region, self.query_pos[:, qs:qe], self.ctx2)[0]
+            cos, sin = self.job.table.lookup(positions, self.job.compute)
+            rotated = rotate(self.q[:, :, :, qs:qe], cos, sin)
+            cache[region] = rotated.reshape(1, self.kv_heads, self.job.group * (qe - qs), self.head_dim)
+        return cache[region]
 
-            k_blk = k[:, :, ks:ke].to(compute)
-            scores = None  # (B, Hkv, G, nq, nk)
-            for r in present:
-                if r not in q_rot:
-                    cos, sin = rope_cos_sin(rule.query_position(r, i, ctx2), inv_freq, rope_scaling)
-                    q_rot[r] = rotate(q_blk, cos[:, :, None], sin[:, :, None]).reshape(
-                        batch, num_kv_heads, group * nq, head_dim
-                    )
-                cos, sin = rope_cos_sin(rule.key_position(r, j, ctx2), inv_freq, rope_scaling)
-                s = torch.matmul(q_rot[r], rotate(k_blk, cos, sin).transpose(-1, -2))
-                s = s.view(batch, num_kv_heads, group, nq, nk)
-                scores = s if scores is None else torch.where((region == r)[:, None, None], s, scores)
-            scores = scores * scale
-            if allowed is not None:
-                scores = scores.masked_fill(~allowed[:, None, None], float("-inf"))
-            scores = scores.view(batch, num_kv_heads, group * nq, nk)
+    def rotated_keys(self, region: int, start: int, stop: int) -> torch.Tensor:
+        positions = self.job.rule.key_position(region, self.key_pos[:, start:stop], self.ctx2)[0]
+        cos, sin = self.job.table.lookup(positions, self.job.compute)
+        return rotate(self.k[:, :, start:stop].to(self.job.compute), cos, sin)
 
-            new_max = torch.maximum(row_max, scores.amax(dim=-1, keepdim=True))
-            safe_max = new_max.masked_fill(new_max == float("-inf"), 0.0)
-            probs = torch.exp(scores - safe_max)
-            correction = torch.exp(row_max - safe_max)
-            row_sum = row_sum * correction + probs.sum(dim=-1, keepdim=True)
-            acc = acc * correction + torch.matmul(probs, v[:, :, ks:ke].to(compute))
-            row_max = new_max
+    def values(self, start: int, stop: int) -> torch.Tensor:
+        return self.v[:, :, start:stop].to(self.job.compute)
 
-        blk = acc / row_sum.masked_fill(row_sum == 0, 1.0)
-        out[:, :, :, qs:qe] = blk.view(batch, num_kv_heads, group, nq, head_dim).to(q.dtype)
-
-    return out.view(batch, num_heads, num_queries, head_dim).transpose(1, 2).contiguous()
+    def mixed_span(self, qs, qe, start, stop, rotated_q):
+        """Keys near a boundary or the diagonal: one masked kernel call per region present."""
+        job = self.job
+        i = self.query_pos[:, qs:qe, None]
+        j = self.key_pos[:, None, start:stop]
+        region = job.rule.region(i, j, self.ctx3)[0]  # (nq, span)
+        allowed = torch.arange(start, stop, device=region.device)[None, :] <= torch.arange(
+            job.offset + qs, job.offset + qe, device=region.device)[:, None]
+        if self.key_valid is not None:
+            allowed = allowed & self.key_valid[start:stop][None, :]
+        acc_out = acc_lse = None
+        for r in range(job.rule.num_regions):
+            mask = (region == r) & allowed
+            if not bool(mask.any()):
+                continue
+            mask = mask[None].expand(job.group, -1, -1).reshape(job.group * (qe - qs), stop - start)
+            o, lse = job.attend(self.rotated_queries(r, qs, qe, rotated_q), self.rotated_keys(r, start, stop),
+                                self.values(start, stop), job.scale, mask)
+            acc_out, acc_lse = merge(acc_out, acc_lse, o.float(), lse.float())
+        if acc_out is None:  # no query of the block may see these keys
+            shape = (1, self.kv_heads, job.group * (qe - qs))
+            return torch.zeros(*shape, self.head_dim, device=region.device), torch.full(
+                shape, float("-inf"), device=region.device)
+        return acc_out, acc_lse

@@ -19,6 +19,7 @@ from transformers import AttentionInterface
 from transformers.masking_utils import AttentionMaskInterface
 
 from lampe.attention.engine import region_attention
+from lampe.attention.rope import RopeTable
 from lampe.attention.rules import DistanceRule
 from lampe.methods.snapshot import attention_modules, original_rotary, set_module
 
@@ -48,6 +49,10 @@ class RegionBinding:
     rule: DistanceRule
     rotary: IdentityRotary
     prefill_len: torch.Tensor | None = field(default=None)
+    rope_table: RopeTable | None = field(default=None)
+
+    def __post_init__(self):
+        self.rope_table = RopeTable(self.rotary.inv_freq, self.rotary.attention_scaling)
 
 
 def padding_mask_only(batch_size, q_length, kv_length, q_offset=0, kv_offset=0, mask_function=None,
@@ -89,7 +94,7 @@ def region_attention_forward(module, query, key, value, attention_mask, scaling=
     out = region_attention(
         query, key, value, rule=binding.rule, ctx=ctx, query_pos=query_pos, key_pos=key_pos,
         key_valid=key_valid, inv_freq=binding.rotary.inv_freq, rope_scaling=binding.rotary.attention_scaling,
-        scaling=module.scaling if scaling is None else scaling,
+        scaling=module.scaling if scaling is None else scaling, rope_table=binding.rope_table,
     )
     return out, None
 

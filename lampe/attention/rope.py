@@ -1,11 +1,34 @@
-"""Rotary embedding at integer positions, with the angles computed in float64.
+"""Rotary embedding at integer positions, from a cos/sin table built with float64 angles.
 
-Region methods rotate q and k at positions far from the tokens' own (and sometimes negative);
-float64 angles keep long positions exact before the cos/sin are cast to float32.
+Region methods rotate q and k at positions far from the tokens' own; float64 angles keep long
+positions exact before the table is cast to float32. Positions are integers, so one table per
+model serves every layer and decoding step (it grows on demand).
 """
 from __future__ import annotations
 
 import torch
+
+
+class RopeTable:
+    def __init__(self, inv_freq: torch.Tensor, scaling: float = 1.0):
+        self.inv_freq = inv_freq
+        self.scaling = scaling
+        self.cos = self.sin = None
+
+    def _build(self, size: int, device: torch.device) -> None:
+        angles = torch.arange(size, dtype=torch.float64, device=device)[:, None] * self.inv_freq.to(
+            device=device, dtype=torch.float64)
+        emb = torch.cat((angles, angles), dim=-1)
+        self.cos = (emb.cos() * self.scaling).to(torch.float32)
+        self.sin = (emb.sin() * self.scaling).to(torch.float32)
+
+    def lookup(self, positions: torch.Tensor, dtype: torch.dtype = torch.float32):
+        """cos, sin of shape (*positions.shape, D) for non-negative integer positions."""
+        needed = int(positions.max().item()) + 1 if positions.numel() else 1
+        if self.cos is None or self.cos.shape[0] < needed or self.cos.device != positions.device:
+            self._build(max(needed, 2 * (0 if self.cos is None else self.cos.shape[0]), 4096), positions.device)
+        index = positions.clamp(min=0)
+        return self.cos[index].to(dtype), self.sin[index].to(dtype)
 
 
 def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, scaling: float = 1.0):
@@ -23,5 +46,14 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate x (B, H, n, D) by the angles behind cos/sin (B, 1, n, D) (Llama's half-split layout)."""
-    return x * cos + rotate_half(x) * sin
+    """Rotate x (..., n, D) by the angles behind cos/sin (broadcastable; Llama's half-split layout).
+
+    Same as x * cos + rotate_half(x) * sin, written per half to skip the temporaries.
+    """
+    half = x.shape[-1] // 2
+    x1, x2 = x[..., :half], x[..., half:]
+    c, s = cos[..., :half], sin[..., :half]
+    out = torch.empty(torch.broadcast_shapes(x.shape, cos.shape), dtype=x.dtype, device=x.device)
+    torch.mul(x1, c, out=out[..., :half]).addcmul_(x2, s, value=-1)
+    torch.mul(x2, c, out=out[..., half:]).addcmul_(x1, s)
+    return out

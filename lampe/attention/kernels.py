@@ -1,0 +1,111 @@
+"""Fused attention kernels that also return the log-sum-exp, so partial results can be merged.
+
+`attend(q, k, v, scale, mask)` -> (out, lse): softmax(q k^T * scale + mask) v over one key span,
+with lse = log sum exp of the same scores per query row (-inf where a row sees no key).
+Backends, picked per device:
+  cpu   torch's own CPU flash-attention kernel (aten::_scaled_dot_product_flash_attention_for_cpu)
+  cuda  torch's memory-efficient kernel with compute_log_sumexp (checked once against `math`)
+  math  plain matmuls in float32 over key chunks: any device, and the fallback
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+MATH_CHUNK = 1024
+NEG_INF = float("-inf")
+
+
+def merge(out_a, lse_a, out_b, lse_b):
+    """Combine two partial softmax results over disjoint key sets."""
+    if out_a is None:
+        return out_b, lse_b
+    new = torch.maximum(lse_a, lse_b)
+    safe = new.masked_fill(new == NEG_INF, 0.0)
+    wa, wb = torch.exp(lse_a - safe), torch.exp(lse_b - safe)
+    total = wa + wb
+    out = (out_a * wa[..., None] + out_b * wb[..., None]) / total.masked_fill(total == 0, 1.0)[..., None]
+    return out, safe + torch.log(total)
+
+
+def _float_mask(mask: torch.Tensor | None, dtype: torch.dtype):
+    if mask is None:
+        return None, None
+    seen = mask.any(-1)
+    return torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, NEG_INF), seen
+
+
+def attend_math(q, k, v, scale, mask=None):
+    out = lse = None
+    for start in range(0, k.shape[-2], MATH_CHUNK):
+        stop = min(start + MATH_CHUNK, k.shape[-2])
+        scores = torch.matmul(q.float(), k[..., start:stop, :].float().transpose(-1, -2)) * scale
+        if mask is not None:
+            scores = scores.masked_fill(~mask[..., start:stop], NEG_INF)
+        chunk_lse = torch.logsumexp(scores, dim=-1)
+        safe = chunk_lse.masked_fill(chunk_lse == NEG_INF, 0.0)
+        chunk_out = torch.matmul(torch.exp(scores - safe[..., None]), v[..., start:stop, :].float())
+        out, lse = merge(out, lse, chunk_out, chunk_lse)
+    return out, lse
+
+
+def attend_cpu(q, k, v, scale, mask=None):
+    float_mask, seen = _float_mask(mask, q.dtype)
+    out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+        q, k, v, 0.0, False, attn_mask=float_mask, scale=scale)
+    if seen is not None:  # the kernel reports lse = 0 for rows that see no key
+        lse = lse.masked_fill(~seen, NEG_INF)
+    return out, lse
+
+
+def attend_cuda(q, k, v, scale, mask=None):
+    float_mask, seen = _float_mask(mask, q.dtype)
+    if float_mask is not None:
+        float_mask = float_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+    out, lse = torch.ops.aten._scaled_dot_product_efficient_attention(
+        q, k, v, float_mask, True, 0.0, False, scale=scale)[:2]
+    lse = lse[..., : q.shape[-2]].float()
+    if seen is not None:
+        lse = lse.masked_fill(~seen, NEG_INF)
+    return out, lse
+
+
+BACKENDS = {"math": attend_math, "cpu": attend_cpu, "cuda": attend_cuda}
+_checked: dict[str, bool] = {}
+
+
+def _self_check(name: str, device: torch.device, dtype: torch.dtype) -> bool:
+    """Compare a fused backend with `math` once on a small input; fall back on any mismatch."""
+    key = f"{name}:{device}:{dtype}"
+    if key not in _checked:
+        g = torch.Generator(device="cpu").manual_seed(0)
+        q, k, v = (torch.randn(1, 2, n, 64, generator=g).to(device=device, dtype=dtype) for n in (37, 53, 53))
+        mask = torch.rand(37, 53, generator=g).to(device) > 0.3
+        mask[3] = False
+        try:
+            for m in (None, mask):
+                out, lse = BACKENDS[name](q, k, v, 0.125, m)
+                ref_out, ref_lse = attend_math(q, k, v, 0.125, m)
+                tol = 1e-4 if dtype == torch.float32 else 2e-2
+                ok = torch.allclose(out.float(), ref_out, atol=tol, rtol=tol) and torch.allclose(
+                    lse.float().nan_to_num(neginf=-1e9), ref_lse.nan_to_num(neginf=-1e9), atol=tol, rtol=tol)
+                if not ok:
+                    raise RuntimeError("results differ from the math backend")
+            _checked[key] = True
+        except Exception as err:  # noqa: BLE001 - any failure means: do not use this kernel
+            warnings.warn(f"attention backend '{name}' unusable on {device}/{dtype} ({err}); using 'math'")
+            _checked[key] = False
+    return _checked[key]
+
+
+def pick_backend(device: torch.device, dtype: torch.dtype, requested: str | None = None):
+    """The requested backend, or the device's fused one when it passes its self-check, else math."""
+    if requested is not None:
+        if requested not in BACKENDS:
+            raise ValueError(f"Unknown attention backend '{requested}'. Available: {', '.join(BACKENDS)}")
+        return BACKENDS[requested]
+    name = device.type if device.type in BACKENDS else "math"
+    if name != "math" and _self_check(name, device, dtype):
+        return BACKENDS[name]
+    return attend_math
