@@ -11,6 +11,8 @@ LongBench-E (`longbench_e: true`) reads the `<task>_e` files and also scores by 
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -27,6 +29,7 @@ LENGTH_BUCKETS: list[tuple[str, int, int | None]] = [tuple(b) for b in SPEC["len
 REQUIRED_FIELDS = ("input", "context", "answers", "length", "all_classes")
 HF_DATASET = "THUDM/LongBench"
 DATA_URL = "https://huggingface.co/datasets/THUDM/LongBench/resolve/main/data.zip"
+OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
 def length_bucket(length: float) -> str:
@@ -40,28 +43,46 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    """Rows of a released `<task>.jsonl`; a malformed line is reported with file and line."""
+def parse_jsonl(lines, source: str) -> list[dict]:
+    """Rows of a released `<task>.jsonl`; a malformed line is reported as source:line."""
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{path}:{number}: malformed JSON line ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{number}: expected a JSON object, got {type(row).__name__}")
-            row["_where"] = f"{path}:{number}"
-            rows.append(row)
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{source}:{number}: malformed JSON line ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{source}:{number}: expected a JSON object, got {type(row).__name__}")
+        row["_where"] = f"{source}:{number}"
+        rows.append(row)
     if not rows:
-        raise ValueError(f"{path} holds no samples")
+        raise ValueError(f"{source} holds no samples")
     return rows
 
 
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return parse_jsonl(handle, str(path))
+
+
+def _from_hub_zip(name: str) -> list[dict]:
+    """The released data.zip from the hub (cached by huggingface_hub), for `datasets` versions
+    that no longer run the dataset's loading script."""
+    from huggingface_hub import hf_hub_download
+
+    archive = hf_hub_download(HF_DATASET, "data.zip", repo_type="dataset")
+    with zipfile.ZipFile(archive) as zipped:
+        member = next((m for m in zipped.namelist() if m.rsplit("/", 1)[-1] == f"{name}.jsonl"), None)
+        if member is None:
+            raise FileNotFoundError(f"{archive} has no {name}.jsonl")
+        return parse_jsonl(zipped.read(member).decode("utf-8").splitlines(), f"{archive}!{member}")
+
+
 def load_rows(name: str, data_dir: str | None) -> list[dict]:
-    """Rows of one released file (`name` is `<task>` or `<task>_e`): local folder, else the hub."""
+    """Rows of one released file (`name` is `<task>` or `<task>_e`): the local folder, else the hub
+    (`datasets.load_dataset`, then the released data.zip)."""
     if data_dir is not None:
         folder = resolve_data_path(data_dir)
         if not folder.is_dir():
@@ -73,19 +94,30 @@ def load_rows(name: str, data_dir: str | None) -> list[dict]:
                 f"LongBench file {path} not found; {folder} holds: {', '.join(present) or 'no .jsonl files'}"
             )
         return read_jsonl(path)
-    try:
-        import datasets
+    errors = []
+    if not any(os.environ.get(flag, "").lower() in ("1", "true", "yes") for flag in OFFLINE_FLAGS):
+        try:
+            import datasets
 
-        rows = [dict(row) for row in datasets.load_dataset(HF_DATASET, name, split="test")]
-    except Exception as err:  # offline, gated, or a datasets version without script support
-        raise FileNotFoundError(
-            f"LongBench data for '{name}' is unavailable: no data_dir is set and the Hugging Face dataset "
-            f"{HF_DATASET} could not be loaded ({type(err).__name__}: {err}). Download {DATA_URL}, unzip it "
-            f"and set data_dir to the folder holding {name}.jsonl (e.g. benchmark.data_dir=/path/to/data)."
-        ) from err
-    for index, row in enumerate(rows):
-        row["_where"] = f"{HF_DATASET}/{name}[{index}]"
-    return rows
+            rows = [dict(row) for row in datasets.load_dataset(HF_DATASET, name, split="test")]
+            for index, row in enumerate(rows):
+                row["_where"] = f"{HF_DATASET}/{name}[{index}]"
+            return rows
+        except Exception as err:  # offline, or a datasets version without loading-script support
+            errors.append(f"datasets: {type(err).__name__}: {err}")
+        try:
+            return _from_hub_zip(name)
+        except ValueError:  # the archive is there but a line is bad: report it as it is
+            raise
+        except Exception as err:
+            errors.append(f"data.zip: {type(err).__name__}: {err}")
+    else:
+        errors.append("offline mode is set")
+    raise FileNotFoundError(
+        f"LongBench data for '{name}' is unavailable: no data_dir is set and the Hugging Face dataset {HF_DATASET} "
+        f"could not be loaded ({'; '.join(errors)}). Download {DATA_URL}, unzip it and set data_dir to the folder "
+        f"holding {name}.jsonl (e.g. benchmark.data_dir=/path/to/data)."
+    )
 
 
 def select_tasks(tasks: Any, longbench_e: bool) -> list[str]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 
@@ -187,8 +188,27 @@ def test_bad_input_is_named(data_dir, tmp_path, monkeypatch):
         raise ConnectionError("no network")
 
     monkeypatch.setattr("datasets.load_dataset", offline)
-    with pytest.raises(FileNotFoundError, match="no data_dir is set.*data.zip.*data_dir"):
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", offline)
+    with pytest.raises(FileNotFoundError, match="no data_dir is set.*ConnectionError.*data.zip.*set data_dir"):
         list(LongBench(tasks=["qasper"]).samples())
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(FileNotFoundError, match="offline mode is set"):
+        list(LongBench(tasks=["qasper"]).samples())
+
+
+def test_hub_data_zip_when_datasets_cannot_load(tmp_path, monkeypatch):
+    """datasets >= 4 no longer runs LongBench's loading script; the released data.zip is read instead."""
+    archive = tmp_path / "data.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("data/trec.jsonl", "".join(json.dumps(r) + "\n" for r in FIXTURE["trec"]))
+
+    def no_scripts(*args, **kwargs):
+        raise RuntimeError("Dataset scripts are no longer supported")
+
+    monkeypatch.setattr("datasets.load_dataset", no_scripts)
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", lambda repo, filename, repo_type: str(archive))
+    samples = list(LongBench(tasks=["trec"]).samples())
+    assert [s.id for s in samples] == ["trec:trec-0000"] and samples[0].references == ["Number"]
 
 
 @pytest.mark.slow
