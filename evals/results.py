@@ -1,0 +1,110 @@
+"""Where runs live: results/<model>/<method>/<benchmark>/<run_id>/, found again by their config.
+
+run_id is a short hash of what decides the numbers (model checkpoint and dtype, the method's
+effective parameters, the benchmark config), so the same command finds its finished or
+interrupted run, and any change of a parameter starts a new one. Where the model runs (device,
+device map, attention kernel) and how many samples are taken (`limit`) are not hashed: the same
+run continues on another machine or with more samples.
+
+A run directory holds config.yaml (resolved, written once), records.jsonl (one line per
+sample, resumable), records.shard<k>.jsonl (while sharded), metrics.json and run.json (status
+and timings), all written by evals.runner.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from omegaconf import OmegaConf
+
+from evals.paths import resolve_data_path
+
+# Model keys that change where or how fast a model runs, not what it computes.
+UNHASHED_MODEL_KEYS = ("name", "device", "device_map", "attn_implementation", "method_defaults")
+MOVED_ASIDE = ".old-"  # <run_id>.old-<time>: a run replaced with rerun=true
+
+if not OmegaConf.has_resolver("repo_path"):
+    # ${repo_path:results} in conf/config.yaml: Hydra's output dirs next to our results dir.
+    OmegaConf.register_new_resolver("repo_path", lambda p: str(resolve_data_path(p)))
+
+
+def run_key(model: dict, method: dict, benchmark: dict) -> dict:
+    """The part of a run's config that decides its numbers."""
+    return {
+        "model": {k: v for k, v in sorted(model.items()) if k not in UNHASHED_MODEL_KEYS},
+        "method": dict(sorted(method.items())),
+        "benchmark": dict(sorted(benchmark.items())),
+    }
+
+
+def run_id(key: dict) -> str:
+    """10 hex digits of the SHA-256 of the canonical JSON of `key`."""
+    blob = json.dumps(key, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:10]
+
+
+def results_root(results_dir: str | Path) -> Path:
+    return resolve_data_path(results_dir)
+
+
+def run_dir(results_dir: str | Path, model: str, method: str, benchmark: str, rid: str) -> Path:
+    return results_root(results_dir) / model / method / benchmark / rid
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a run directory to <run_id>.old-<time>; tables skip it, nothing is deleted."""
+    target = path.with_name(f"{path.name}{MOVED_ASIDE}{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while target.exists():
+        target = target.with_name(f"{path.name}{MOVED_ASIDE}{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+        n += 1
+    path.rename(target)
+    return target
+
+
+@dataclass
+class Run:
+    """One finished run as the tables see it."""
+
+    path: Path
+    model: str
+    method: str
+    benchmark: str  # the config choice (passkey, passkey_full, ...): one table each
+    run_id: str
+    config: dict
+    metrics: dict
+
+    @property
+    def method_params(self) -> dict:
+        return {k: v for k, v in self.config.get("method", {}).items() if k != "name"}
+
+    @property
+    def benchmark_params(self) -> dict:
+        return self.config.get("benchmark", {})
+
+
+def load_run(path: str | Path) -> Run:
+    """The run in results/<model>/<method>/<benchmark>/<run_id>/ (metrics.json must exist)."""
+    path = Path(path)
+    config_path = path / "config.yaml"
+    config = (yaml.safe_load(config_path.read_text()) if config_path.exists() else None) or {}
+    metrics = json.loads((path / "metrics.json").read_text())
+    model, method, benchmark = path.parts[-4:-1]
+    return Run(path, model, method, benchmark, path.name, config, metrics)
+
+
+def find_runs(results_dir: str | Path, benchmark: str | None = None) -> list[Run]:
+    """Every finished run (metrics.json present) under results_dir, oldest first."""
+    root = results_root(results_dir)
+    found = []
+    for metrics_path in root.glob("*/*/*/*/metrics.json"):
+        rel = metrics_path.parent.relative_to(root).parts
+        if any(part.startswith(".") for part in rel) or MOVED_ASIDE in rel[3] or rel[0] in ("tables", "wandb"):
+            continue
+        if benchmark is None or rel[2] == benchmark:
+            found.append((metrics_path.stat().st_mtime, str(metrics_path)))
+    return [load_run(Path(p).parent) for _, p in sorted(found)]
