@@ -1,0 +1,374 @@
+"""Paper-style tables from finished runs: rows model x method, columns tasks (by group) + average.
+
+Every benchmark's metrics.json has `tasks` ({task: {metric: value}}, the first metric is the
+task's score) and `average`; a benchmark may add views keyed by something else, e.g. RULER by
+length or LongBench-E by length bucket ({key: number} or {key: {..., "average": number}}). Each
+view becomes its own table. Runs that share model and method but differ in a parameter (a sweep)
+get that parameter in their row label. LaTeX uses booktabs and bolds the best value per column
+within each model (the lowest for perplexity-like metrics).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pandas as pd
+
+from evals.results import Run, find_runs, load_run
+
+# Top-level keys that are bookkeeping or shown elsewhere (grid: the heatmap), not tables.
+SKIP_KEYS = {"tasks", "average", "num_samples", "groups", "task_groups", "counts", "lower_is_better", "config",
+             "metric", "metrics", "grid", "documents", "num_tokens", "nll", "length_buckets"}
+# File names of views: results/tables/<benchmark>_<suffix>.*
+VIEW_SUFFIX = {"lengths": "by_length", "average_per_length": "by_length", "perplexity": "by_length",
+               "length_bucket_average": "by_length_bucket", "depths": "by_depth"}
+# Benchmarks (registered names) whose numbers are better when lower.
+LOWER_IS_BETTER = {"perplexity"}
+METHOD_ORDER = ("original", "pi", "ntk", "dynamic_ntk", "yarn", "self_extend", "chunkllama", "lampe")
+INDEX = ["model", "method"]
+
+
+def _number(value) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
+        return float(value)
+    return None
+
+
+def _mean(values) -> float | None:
+    values = [v for v in (_number(x) for x in values) if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def task_score(metrics: dict) -> float | None:
+    """A task's cell: its first metric; a task scored per length (RULER) averages its lengths."""
+    if _number(metrics) is not None:
+        return _number(metrics)
+    if not isinstance(metrics, dict) or not metrics:
+        return None
+    if all(_is_number(k) for k in metrics):
+        return _mean(metrics.values())
+    return _number(next(iter(metrics.values())))
+
+
+def view_cell(value) -> float | None:
+    """A cell of a view: a number, or a dict's average/score/mean (per-length dicts: their mean)."""
+    if _number(value) is not None:
+        return _number(value)
+    if isinstance(value, dict):
+        for key in ("average", "score", "mean"):
+            if _number(value.get(key)) is not None:
+                return _number(value[key])
+        if value and all(_is_number(k) for k in value):
+            return _mean(value.values())
+    return None
+
+
+SERIES_KEYS = ("average_per_length", "perplexity", "lengths")  # per-length views, most specific first
+
+
+def summary_frame(metrics: dict) -> pd.DataFrame:
+    """One run: rows tasks, columns their metrics (RULER: lengths); a benchmark without tasks
+    (needle, passkey) shows its per-length scores. The printed end-of-run summary."""
+    tasks = metrics.get("tasks") or {}
+    if tasks:
+        frame = pd.DataFrame.from_dict(tasks, orient="index")
+        frame.index.name = "task"
+        return frame
+    for key in SERIES_KEYS:
+        if isinstance(metrics.get(key), dict) and metrics[key]:
+            frame = pd.DataFrame({key: metrics[key]})
+            frame.index.name = "length"
+            return frame
+    return pd.DataFrame()
+
+
+def task_groups(runs: list[Run]) -> dict[str, list[str]]:
+    """group -> tasks: from metrics (`task_groups`, or `groups` with task lists), else the
+    benchmark class's `groups` attribute or its module's GROUPS (LongBench's categories)."""
+    for run in runs:
+        for key in ("task_groups", "groups"):
+            groups = run.metrics.get(key)
+            if isinstance(groups, dict) and groups and all(isinstance(v, list) for v in groups.values()):
+                return groups
+            if isinstance(groups, dict) and all(isinstance(v, dict) and "tasks" in v for v in groups.values()):
+                return {g: list(v["tasks"]) for g, v in groups.items()}
+    try:
+        from evals.registry import get_benchmark
+
+        import sys
+
+        name = (runs[0].config.get("benchmark") or {}).get("name", runs[0].benchmark)
+        cls = get_benchmark(name)
+        groups = getattr(cls, "groups", None) or getattr(sys.modules[cls.__module__], "GROUPS", None)
+        return dict(groups) if isinstance(groups, dict) else {}
+    except Exception:
+        return {}
+
+
+def group_scores(metrics: dict) -> dict[str, float]:
+    groups = metrics.get("groups")
+    if not isinstance(groups, dict):
+        return {}
+    return {g: view_cell(v) for g, v in groups.items() if view_cell(v) is not None}
+
+
+def _flat_params(run: Run) -> dict:
+    params = {f"{k}": v for k, v in run.method_params.items()}
+    params.update({f"benchmark.{k}": v for k, v in run.benchmark_params.items()})
+    return params
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, list):
+        return "[" + ",".join(map(str, value)) + "]"
+    return str(value)
+
+
+def row_labels(runs: list[Run]) -> list[str]:
+    """Method name, plus the parameters that tell apart runs of the same model and method."""
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, run in enumerate(runs):
+        groups[(run.model, run.method)].append(i)
+    labels = [run.method for run in runs]
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        params = [_flat_params(runs[i]) for i in members]
+        keys = sorted({k for p in params for k in p})
+        differing = [k for k in keys if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in params}) > 1]
+        for i, p in zip(members, params):
+            shown = [f"{k}={_fmt(p[k])}" for k in differing if p.get(k) is not None]
+            labels[i] = f"{runs[i].method} ({', '.join(shown)})" if shown else f"{runs[i].method} (defaults)"
+    return labels
+
+
+def _order(runs: list[Run], labels: list[str]) -> list[int]:
+    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
+    return sorted(range(len(runs)), key=lambda i: (runs[i].model, rank.get(runs[i].method, len(rank)), labels[i]))
+
+
+def benchmark_frames(runs: list[Run]) -> dict[str, pd.DataFrame]:
+    """view name -> table for the runs of one benchmark; 'main' = tasks (+ groups) + average."""
+    if not runs:
+        return {}
+    labels = row_labels(runs)
+    order = _order(runs, labels)
+    groups = task_groups(runs)
+    grouped = [t for tasks in groups.values() for t in tasks]
+    rows: dict[str, list[dict]] = defaultdict(list)
+    for i in order:
+        run, index = runs[i], {"model": runs[i].model, "method": labels[i]}
+        tasks = {t: task_score(v) for t, v in (run.metrics.get("tasks") or {}).items()}
+        main = {**index, **tasks, **{f"[{g}]": v for g, v in group_scores(run.metrics).items()}}
+        main.update({f"[{k}]": _number(v) for k, v in run.metrics.items()
+                     if k not in SKIP_KEYS and _number(v) is not None})  # e.g. L-Eval's closed_ended_average
+        main["average"] = _number(run.metrics.get("average"))
+        rows["main"].append(main)
+        for key, view in run.metrics.items():
+            if key in SKIP_KEYS or not isinstance(view, dict):
+                continue
+            cells = {str(k): view_cell(v) for k, v in view.items()}
+            if any(v is not None for v in cells.values()):
+                rows[key].append({**index, **cells})
+    frames = {}
+    lower = lower_is_better(runs)
+    # needle/passkey grids and perplexity have no task average: their length table leads
+    length_first = not any(run.metrics.get("tasks") and _number(run.metrics.get("average")) is not None
+                           for run in runs)
+    for view, data in rows.items():
+        frame = pd.DataFrame(data).set_index(INDEX)
+        frame = frame.dropna(axis=1, how="all")
+        if view == "main":
+            tasks = [c for c in frame.columns if not c.startswith("[") and c != "average"]
+            ordered = [t for t in grouped if t in tasks] + [t for t in tasks if t not in grouped]
+            group_cols = [c for c in frame.columns if c.startswith("[")]
+            frame = frame[ordered + group_cols + (["average"] if "average" in frame.columns else [])]
+        elif all(_is_number(c) for c in frame.columns):
+            frame = frame[sorted(frame.columns, key=float)]
+            if not lower:  # a mean of perplexities over lengths means little
+                frame["average"] = frame.mean(axis=1)
+        frames[VIEW_SUFFIX.get(view, view) if view != "main" else "main"] = frame
+    if length_first and "by_length" in frames:
+        frames["main"] = frames.pop("by_length")
+    return frames
+
+
+def _is_number(text) -> bool:
+    try:
+        float(text)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def lower_is_better(runs: list[Run]) -> bool:
+    names = {(r.config.get("benchmark") or {}).get("name", r.benchmark) for r in runs}
+    return bool(names & LOWER_IS_BETTER) or any(r.metrics.get("lower_is_better") for r in runs)
+
+
+def sweep_table(run_dirs: list[Path]) -> str:
+    """Markdown comparison of the given runs (end of a multirun): one table per benchmark."""
+    runs = [load_run(p) for p in run_dirs if (Path(p) / "metrics.json").exists()]
+    by_benchmark: dict[str, list[Run]] = defaultdict(list)
+    for run in runs:
+        by_benchmark[run.benchmark].append(run)
+    parts = []
+    for name, members in by_benchmark.items():
+        for view, frame in benchmark_frames(members).items():
+            title = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
+            parts.append(f"{title}\n{to_markdown(frame)}")
+    missing = len(run_dirs) - len(runs)
+    if missing:
+        parts.append(f"({missing} runs without metrics: unfinished shards or failures)")
+    return "\n\n".join(parts) if parts else "(no finished runs)"
+
+
+# ---- writers --------------------------------------------------------------------------------
+
+def _length_label(column: str) -> str:
+    """4096 -> 4k in headers of by-length tables."""
+    if _is_number(column) and float(column) >= 1024 and float(column) % 1024 == 0:
+        return f"{int(float(column)) // 1024}k"
+    return column
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    shown = frame.rename(columns=_length_label).reset_index()
+    return shown.to_markdown(index=False, floatfmt=".2f", missingval="-")
+
+
+_LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}
+
+
+def latex_escape(text) -> str:
+    return re.sub(r"[&%$#_{}]", lambda m: _LATEX_ESCAPES[m.group()], str(text))
+
+
+def best_mask(frame: pd.DataFrame, lower: bool) -> pd.DataFrame:
+    """True where a cell is the best of its column among the rows of the same model."""
+    mask = pd.DataFrame(False, index=frame.index, columns=frame.columns)
+    for _, block in frame.groupby(level="model", sort=False):
+        for column in frame.columns:
+            values = block[column].dropna()
+            if len(values) < 2:
+                continue
+            best = values.min() if lower else values.max()
+            mask.loc[values.index[values == best], column] = True
+    return mask
+
+
+def to_latex(frame: pd.DataFrame, groups: dict[str, list[str]] | None = None, lower: bool = False,
+             caption: str | None = None) -> str:
+    """booktabs tabular; a header row of task groups when given; best per column in bold."""
+    mask = best_mask(frame, lower)
+    columns = list(frame.columns)
+    lines = [r"\begin{tabular}{ll" + "r" * len(columns) + "}", r"\toprule"]
+    if groups:
+        owner = {t: g for g, tasks in groups.items() for t in tasks}
+        cells, rules, start = ["", ""], [], 0
+        while start < len(columns):
+            group = owner.get(columns[start])
+            end = start
+            while end + 1 < len(columns) and group is not None and owner.get(columns[end + 1]) == group:
+                end += 1
+            span = end - start + 1
+            if group is None:
+                cells.append("")
+            else:
+                cells.append(rf"\multicolumn{{{span}}}{{c}}{{{latex_escape(group)}}}")
+                rules.append(rf"\cmidrule(lr){{{start + 3}-{end + 3}}}")
+            start = end + 1
+        if rules:
+            lines += [" & ".join(cells) + r" \\", " ".join(rules)]
+    header = ["Model", "Method"] + [latex_escape(_length_label(c)) for c in columns]
+    lines += [" & ".join(header) + r" \\", r"\midrule"]
+    previous = None
+    for (model, method), row in frame.iterrows():
+        if previous is not None and model != previous:
+            lines.append(r"\midrule")
+        cells = [latex_escape(model) if model != previous else "", latex_escape(method)]
+        for column in columns:
+            value = row[column]
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                cells.append("-")
+                continue
+            text = f"{value:.2f}"
+            cells.append(rf"\textbf{{{text}}}" if mask.loc[(model, method), column] else text)
+        lines.append(" & ".join(cells) + r" \\")
+        previous = model
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    body = "\n".join(lines)
+    if caption:
+        body = "\\begin{table}[t]\n\\centering\n" + body + f"\n\\caption{{{latex_escape(caption)}}}\n\\end{{table}}"
+    return body + "\n"
+
+
+def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
+                 benchmarks: list[str] | None = None) -> dict[str, list[Path]]:
+    """results/tables/<benchmark>[_<view>].{md,tex,csv} (+ PNG plots); returns what was written."""
+    from evals.results import results_root
+
+    root = results_root(results_dir)
+    out = Path(out_dir) if out_dir else root / "tables"
+    out.mkdir(parents=True, exist_ok=True)
+    by_benchmark: dict[str, list[Run]] = defaultdict(list)
+    for run in find_runs(root):
+        by_benchmark[run.benchmark].append(run)
+    written: dict[str, list[Path]] = {}
+    for name, runs in sorted(by_benchmark.items()):
+        if benchmarks and name not in benchmarks:
+            continue
+        frames = benchmark_frames(runs)
+        lower = lower_is_better(runs)
+        groups = task_groups(runs)
+        paths = []
+        for view, frame in frames.items():
+            stem = name if view == "main" else f"{name}_{view}"
+            caption = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
+            (out / f"{stem}.md").write_text(f"### {caption}\n\n{to_markdown(frame)}\n")
+            (out / f"{stem}.tex").write_text(to_latex(frame, groups if view == "main" else None, lower, caption))
+            frame.to_csv(out / f"{stem}.csv")
+            paths += [out / f"{stem}.{ext}" for ext in ("md", "tex", "csv")]
+        paths += plot_benchmark(name, runs, out)
+        written[name] = paths
+    return written
+
+
+# ---- plots ----------------------------------------------------------------------------------
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")
+
+
+def plot_benchmark(name: str, runs: list[Run], out: Path) -> list[Path]:
+    """PNG figures through evals.plots: a curve vs length per model (score, or perplexity on a
+    log scale) with one line per method, and a depth x length heatmap per needle/passkey run."""
+    try:
+        from evals import plots
+    except ImportError:  # figures are optional; tables are not
+        return []
+    labels = row_labels(runs)
+    lower = lower_is_better(runs)
+    written = []
+    by_model: dict[str, dict[str, dict]] = defaultdict(dict)
+    for run, label in zip(runs, labels):
+        if any(isinstance(run.metrics.get(k), dict) and run.metrics[k] for k in plots.SERIES_KEYS):
+            by_model[run.model][label] = run.metrics
+        if isinstance(run.metrics.get("grid"), dict) and run.metrics["grid"]:
+            path = out / f"{name}_heatmap_{_slug(run.model)}_{_slug(label)}.png"
+            written.append(plots.needle_heatmap(run.metrics, path, title=f"{name}: {run.model}, {label}"))
+    for model, curves in by_model.items():
+        train = next((r.config.get("model", {}).get("pretraining_length") for r in runs if r.model == model), None)
+        suffix = "" if len(by_model) == 1 else f"_{_slug(model)}"
+        if lower:
+            written.append(plots.perplexity_curve(curves, out / f"{name}_vs_length{suffix}.png",
+                                                  title=f"{name}: {model}", train_length=train))
+        else:
+            written.append(plots.score_vs_length(curves, out / f"{name}_vs_length{suffix}.png",
+                                                 title=f"{name}: {model}", train_length=train))
+    return written

@@ -1,0 +1,144 @@
+"""Refit LaMPE's mapping-length sigmoid U(L) = floor(c / (1 + exp(-(a L + b)))) to sweep results.
+
+The paper finds, per input length L, the mapping length U that scores best, then fits (a, b, c)
+to those points. Input is either a CSV with columns `length,best_mapping_length`, or a results
+folder holding a mapping-length sweep (`make sweep`), from which the best U per length is taken
+(ties: the median of the tied values). The fit is least squares on the continuous sigmoid, started
+from a logit-linear regression; it prints the parameters, a preset line and the residuals.
+
+    python scripts/fit_sigmoid.py table.csv
+    python scripts/fit_sigmoid.py --results results --model smollm2 --benchmark passkey --out best.csv
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def sigmoid(lengths, a: float, b: float, c: float):
+    return c / (1.0 + np.exp(-(a * np.asarray(lengths, dtype=float) + b)))
+
+
+def mapping_lengths(lengths, a: float, b: float, c: float) -> np.ndarray:
+    """The integer mapping lengths the method uses (lampe.mapping_length, vectorized)."""
+    return np.floor(sigmoid(lengths, a, b, c)).astype(int)
+
+
+def fit_sigmoid(lengths, best, c_max: float | None = None) -> tuple[float, float, float]:
+    """Least-squares (a, b, c) of U = c / (1 + exp(-(a L + b))) through the points (L, U).
+
+    Lengths are scaled to [0, 1] internally (a is ~1e-4 per token; unscaled, the problem is
+    badly conditioned). Needs at least 3 distinct lengths.
+    """
+    from scipy.optimize import least_squares
+
+    x = np.asarray(lengths, dtype=float)
+    y = np.asarray(best, dtype=float)
+    if x.shape != y.shape or len(np.unique(x)) < 3:
+        raise ValueError(f"need the best mapping length at >= 3 distinct lengths, got {len(np.unique(x))}")
+    if (y <= 0).any():
+        raise ValueError("mapping lengths must be positive")
+    scale = x.max()
+    xs = x / scale
+    # start: c a bit above the largest U, then logit(U / c) is linear in L
+    c0 = y.max() * 1.05 + 1.0
+    slope, intercept = np.polyfit(xs, np.log(y / (c0 - y)), 1)
+
+    def residual(p):
+        a, b, c = p
+        return c / (1.0 + np.exp(-(a * xs + b))) - y
+
+    upper = [np.inf, np.inf, c_max if c_max else np.inf]
+    fit = least_squares(residual, x0=[slope, intercept, c0], bounds=([-np.inf, -np.inf, 1e-9], upper),
+                        x_scale="jac", max_nfev=20000)
+    a, b, c = fit.x
+    return float(a / scale), float(b), float(c)
+
+
+def read_table(path: str | Path) -> tuple[list[int], list[int]]:
+    """CSV `length,best_mapping_length` (header required; extra columns ignored)."""
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    missing = [c for c in ("length", "best_mapping_length") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(frame.columns)}")
+    return frame["length"].astype(int).tolist(), frame["best_mapping_length"].astype(int).tolist()
+
+
+def record_length(record: dict) -> int:
+    """The input length a record was built for: its meta `length`, else its prompt tokens."""
+    meta = record.get("meta") or {}
+    for key in ("length", "context_length", "max_length"):
+        if isinstance(meta.get(key), (int, float)):
+            return int(meta[key])
+    return int(record["prompt_tokens"])
+
+
+def best_from_results(results_dir: str | Path, model: str, benchmark: str) -> dict[int, int]:
+    """length -> best fixed mapping length among the finished lampe runs with mapping_length set."""
+    from evals.records import RecordFile
+    from evals.results import find_runs
+
+    scores: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for run in find_runs(results_dir, benchmark):
+        u = run.method_params.get("mapping_length")
+        if run.model != model or run.method != "lampe" or u is None:
+            continue
+        for record in RecordFile(run.path / "records.jsonl").records:
+            score = next(iter(record["scores"].values()))
+            scores[record_length(record)][int(u)].append(float(score))
+    if not scores:
+        raise ValueError(f"no finished lampe runs with a fixed mapping_length for model '{model}' and "
+                         f"benchmark '{benchmark}' under {results_dir} (run `make sweep` first)")
+    best = {}
+    for length, by_u in sorted(scores.items()):
+        means = {u: sum(v) / len(v) for u, v in by_u.items()}
+        top = max(means.values())
+        tied = sorted(u for u, m in means.items() if m == top)
+        best[length] = tied[(len(tied) - 1) // 2]
+    return best
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("table", nargs="?", help="CSV with columns length,best_mapping_length")
+    parser.add_argument("--results", help="results folder with a mapping-length sweep instead of a CSV")
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--benchmark", default="passkey", help="benchmark folder name under results/<model>/lampe/")
+    parser.add_argument("--out", help="write the length,best_mapping_length table here (CSV)")
+    parser.add_argument("--c-max", type=float, help="upper bound on c (e.g. the pretraining length)")
+    args = parser.parse_args(argv)
+    if bool(args.table) == bool(args.results):
+        parser.error("give either a CSV table or --results")
+    if args.table:
+        lengths, best = read_table(args.table)
+    else:
+        table = best_from_results(args.results, args.model, args.benchmark)
+        lengths, best = list(table), list(table.values())
+    if args.out:
+        Path(args.out).write_text("length,best_mapping_length\n" + "".join(f"{l},{u}\n" for l, u in zip(lengths, best)))
+    a, b, c = fit_sigmoid(lengths, best, args.c_max)
+    predicted = mapping_lengths(lengths, a, b, c)
+    print("length  best_U  fitted_U")
+    for length, u, p in zip(lengths, best, predicted):
+        print(f"{length:6d}  {u:6d}  {p:8d}")
+    rms = math.sqrt(float(np.mean((predicted - np.asarray(best)) ** 2)))
+    print(f"\na = {a!r}\nb = {b!r}\nc = {c!r}\nRMS error (mapping length): {rms:.1f}")
+    print(f"preset line for lampe/methods/lampe.py PRESETS: ({a!r}, {b!r}, {c!r})")
+    print(f"or on the command line: method.a={a!r} method.b={b!r} method.c={c!r}")
+    result = {"a": a, "b": b, "c": c, "rms": rms}
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
