@@ -1,0 +1,44 @@
+"""A tiny registered benchmark for runner tests: no data, one-token answers, known scores.
+
+Sample i asks for nothing in particular; its score is 1 for even i, 0 for odd i, so a complete
+run of n samples has a known average whatever the (random) model says. `FakeBenchmark.calls`
+counts evaluations (resume tests) and `interrupt_after` simulates a crash mid-run.
+"""
+from __future__ import annotations
+
+from evals.base import Benchmark, Sample
+from evals.registry import BENCHMARKS, register_benchmark
+
+TASKS = ("alpha", "beta")
+
+
+class FakeBenchmark(Benchmark):
+    name = "fake_runner"
+    calls = 0
+    interrupt_after: int | None = None
+
+    def __init__(self, size: int = 6, tasks: list[str] | None = None, **config):
+        super().__init__(size=size, tasks=tasks, **config)
+        tasks = list(tasks or TASKS)
+        unknown = [t for t in tasks if t not in TASKS]
+        if unknown:
+            raise ValueError(f"Unknown fake task '{unknown[0]}'. Available: {', '.join(TASKS)}")
+        self.size, self.tasks = size, tasks
+
+    def samples(self, tokenizer):
+        for i in range(self.size):
+            yield Sample(id=str(i), task=self.tasks[i % len(self.tasks)], prompt=f"Count to {i}.",
+                         references=[str(i)], max_new_tokens=1, meta={"length": 1000 * (1 + i % 3)})
+
+    def evaluate(self, sample, lm):
+        if FakeBenchmark.interrupt_after is not None and FakeBenchmark.calls >= FakeBenchmark.interrupt_after:
+            raise KeyboardInterrupt("simulated crash")
+        FakeBenchmark.calls += 1
+        return super().evaluate(sample, lm)
+
+    def score(self, sample, prediction):
+        return {"acc": 1.0 if int(sample.id) % 2 == 0 else 0.0}
+
+
+if "fake_runner" not in BENCHMARKS:
+    register_benchmark(FakeBenchmark)

@@ -1,0 +1,66 @@
+"""scripts/fit_sigmoid.py recovers a known sigmoid and reads the best mapping length from runs."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from lampe import PRESETS, mapping_length
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "fit_sigmoid.py"
+spec = importlib.util.spec_from_file_location("fit_sigmoid", SCRIPT)
+fit_sigmoid = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(fit_sigmoid)
+
+
+@pytest.mark.parametrize("preset, window", [("llama2", 4096), ("llama3", 8192), ("mistral", 32768)])
+def test_recovers_known_parameters_from_floored_points(preset, window):
+    a, b, c = PRESETS[preset]
+    lengths = np.linspace(window, 16 * window, 12).astype(int)
+    best = [mapping_length(int(n), a, b, c) for n in lengths]
+    fa, fb, fc = fit_sigmoid.fit_sigmoid(lengths, best)
+    assert fa == pytest.approx(a, rel=0.01) and fb == pytest.approx(b, abs=0.01) and fc == pytest.approx(c, rel=0.001)
+    assert np.abs(fit_sigmoid.mapping_lengths(lengths, fa, fb, fc) - best).max() <= 1
+    # the vectorized floor agrees with the method's own mapping_length
+    assert fit_sigmoid.mapping_lengths([20000], a, b, c)[0] == mapping_length(20000, a, b, c)
+
+
+def test_cli_reads_a_csv_and_rejects_bad_ones(tmp_path, capsys):
+    a, b, c = 2e-4, -3.0, 5000.0
+    lengths = list(range(8000, 64001, 8000))
+    table = tmp_path / "best.csv"
+    table.write_text("length,best_mapping_length\n" + "".join(f"{n},{mapping_length(n, a, b, c)}\n" for n in lengths))
+    result = fit_sigmoid.main([str(table)])
+    assert result["c"] == pytest.approx(c, rel=0.01) and result["a"] == pytest.approx(a, rel=0.05)
+    assert "preset line" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("length,U\n1,2\n")
+    with pytest.raises(ValueError, match="missing column.*best_mapping_length"):
+        fit_sigmoid.main([str(bad)])
+    with pytest.raises(ValueError, match=">= 3 distinct lengths"):
+        fit_sigmoid.fit_sigmoid([1000, 1000, 2000], [10, 10, 20])
+
+
+def _fake_sweep_run(root: Path, run_id: str, u: int, score_at: dict[int, float]) -> None:
+    path = root / "smollm2" / "lampe" / "passkey" / run_id
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(yaml.safe_dump({"method": {"name": "lampe", "mapping_length": u}}))
+    records = [{"id": f"{n}", "task": "passkey", "prompt_tokens": n + 17, "scores": {"acc": s}, "meta": {"length": n}}
+               for n, s in score_at.items()]
+    (path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (path / "metrics.json").write_text(json.dumps({"average": 0.0, "tasks": {}}))
+
+
+def test_best_mapping_length_per_length_from_a_sweep(tmp_path):
+    _fake_sweep_run(tmp_path, "aaa", 1024, {8192: 1.0, 16384: 0.0, 32768: 0.0})
+    _fake_sweep_run(tmp_path, "bbb", 2048, {8192: 1.0, 16384: 1.0, 32768: 0.0})
+    _fake_sweep_run(tmp_path, "ccc", 4096, {8192: 1.0, 16384: 1.0, 32768: 1.0})
+    best = fit_sigmoid.best_from_results(tmp_path, "smollm2", "passkey")
+    # 8192: all three tie -> the median 2048; 16384: 2048 and 4096 tie -> the lower median 2048
+    assert best == {8192: 2048, 16384: 2048, 32768: 4096}
+    with pytest.raises(ValueError, match="no finished lampe runs"):
+        fit_sigmoid.best_from_results(tmp_path, "llama2", "passkey")

@@ -1,0 +1,136 @@
+"""`make table` on fabricated results dirs: rows, grouped columns, views, bold best, labels."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from evals import tables
+from evals.results import find_runs
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def fake_run(root: Path, model: str, method: str, benchmark: str, run_id: str, metrics: dict,
+             method_params: dict | None = None, bench_name: str | None = None) -> Path:
+    path = root / model / method / benchmark / run_id
+    path.mkdir(parents=True)
+    config = {"model": {"name": model}, "method": {"name": method, **(method_params or {})},
+              "benchmark": {"name": bench_name or benchmark}}
+    (path / "config.yaml").write_text(yaml.safe_dump(config))
+    (path / "metrics.json").write_text(json.dumps(metrics))
+    return path
+
+
+def longbench_metrics(qasper, hotpotqa, trec):
+    return {"tasks": {"trec": {"classification_score": trec}, "qasper": {"qa_f1_score": qasper},
+                      "hotpotqa": {"qa_f1_score": hotpotqa}},
+            "counts": {"trec": 2, "qasper": 2, "hotpotqa": 2},
+            "groups": {"single_doc_qa": qasper, "multi_doc_qa": hotpotqa, "few_shot": trec},
+            "average": (qasper + hotpotqa + trec) / 3, "num_samples": 6}
+
+
+@pytest.fixture
+def results(tmp_path):
+    root = tmp_path / "results"
+    fake_run(root, "llama2", "original", "longbench", "a1", longbench_metrics(10.0, 20.0, 60.0))
+    fake_run(root, "llama2", "lampe", "longbench", "a2", longbench_metrics(30.0, 25.0, 40.0), {"preset": "llama2"})
+    fake_run(root, "smollm2", "original", "longbench", "a3", longbench_metrics(1.0, 2.0, 3.0))
+    # RULER: per task per length, and the per-length average
+    for run_id, method, scores in (("r1", "original", (100.0, 20.0)), ("r2", "lampe", (90.0, 70.0))):
+        fake_run(root, "smollm2", method, "ruler", run_id, {
+            "tasks": {"niah_single_1": {"4096": scores[0], "16384": scores[1]}},
+            "average_per_length": {"4096": scores[0], "16384": scores[1]},
+            "average": sum(scores) / 2, "num_samples": 4})
+    # perplexity: lower is better
+    for run_id, method, ppl in (("p1", "original", (8.0, 900.0)), ("p2", "ntk", (9.0, 30.0))):
+        values = {"2048": ppl[0], "16384": ppl[1]}
+        fake_run(root, "smollm2", method, "perplexity", run_id, {
+            "perplexity": values, "nll": {}, "num_tokens": {"2048": 10, "16384": 10}, "documents": {},
+            "tasks": {"perplexity": values}, "num_samples": 2})
+    # a passkey sweep: default lampe and two fixed mapping lengths; plus things tables must skip
+    grid = lambda a, b: {"metric": "accuracy", "grid": {"8192": {"0": a, "100": a}, "16384": {"0": b, "100": b}},  # noqa: E731
+                         "lengths": {"8192": a, "16384": b}, "depths": {"0": (a + b) / 2, "100": (a + b) / 2},
+                         "average": (a + b) / 2, "metrics": {"accuracy": (a + b) / 2}, "num_samples": 4}
+    fake_run(root, "smollm2", "lampe", "passkey", "s0", grid(100.0, 50.0), {"preset": "llama3", "mapping_length": None})
+    fake_run(root, "smollm2", "lampe", "passkey", "s1", grid(100.0, 0.0), {"preset": None, "mapping_length": 1024})
+    fake_run(root, "smollm2", "lampe", "passkey", "s2", grid(50.0, 100.0), {"preset": None, "mapping_length": 4096})
+    fake_run(root, "smollm2", "lampe", "passkey", "s0.old-20250101-000000", grid(0.0, 0.0), {"preset": "llama3"})
+    (root / "smollm2" / "original" / "passkey" / "unfinished").mkdir(parents=True)
+    return root
+
+
+def test_find_runs_skips_unfinished_and_moved_aside(results):
+    runs = find_runs(results, "passkey")
+    assert sorted(r.run_id for r in runs) == ["s0", "s1", "s2"]
+
+
+def test_longbench_table_groups_tasks_and_bolds_best_per_model(results):
+    frames = tables.benchmark_frames(find_runs(results, "longbench"))
+    main = frames["main"]
+    assert list(main.index) == [("llama2", "original"), ("llama2", "lampe"), ("smollm2", "original")]
+    # tasks ordered by LongBench's categories, then the category averages, then the average
+    assert list(main.columns) == ["qasper", "hotpotqa", "trec", "[single_doc_qa]", "[multi_doc_qa]", "[few_shot]",
+                                  "average"]
+    assert main.loc[("llama2", "lampe"), "average"] == pytest.approx(95.0 / 3)
+    latex = tables.to_latex(main, tables.task_groups(find_runs(results, "longbench")))
+    assert r"\toprule" in latex and r"\midrule" in latex and r"\bottomrule" in latex
+    assert r"\multicolumn{1}{c}{single\_doc\_qa}" in latex and r"\cmidrule(lr){3-3}" in latex
+    lampe_row = next(line for line in latex.splitlines() if line.startswith(" & lampe"))
+    original_row = next(line for line in latex.splitlines() if line.startswith("llama2 & original"))
+    assert lampe_row.startswith(r" & lampe & \textbf{30.00} & \textbf{25.00} & 40.00")
+    assert r"\textbf{60.00}" in original_row
+    smollm_row = next(line for line in latex.splitlines() if line.startswith("smollm2"))
+    assert r"\textbf" not in smollm_row  # alone in its model block: nothing to beat
+
+
+def test_ruler_by_length_and_perplexity_lower_is_better(results):
+    ruler = tables.benchmark_frames(find_runs(results, "ruler"))
+    by_length = ruler["by_length"]
+    assert list(by_length.columns) == ["4096", "16384", "average"]
+    assert by_length.loc[("smollm2", "lampe"), "16384"] == 70.0
+    assert ruler["main"].loc[("smollm2", "original"), "niah_single_1"] == 60.0  # task = mean over its lengths
+    header = tables.to_markdown(by_length).splitlines()[0]
+    assert [c.strip() for c in header.strip("|").split("|")] == ["model", "method", "4k", "16k", "average"]
+
+    runs = find_runs(results, "perplexity")
+    assert tables.lower_is_better(runs)
+    ppl = tables.benchmark_frames(runs)["main"]  # no average: the per-length table leads
+    assert list(ppl.columns) == ["2048", "16384"]
+    latex = tables.to_latex(ppl, lower=True)
+    ntk_row = next(line for line in latex.splitlines() if "& ntk &" in line)
+    assert r"\textbf{30.00}" in ntk_row and r"\textbf{9.00}" not in ntk_row  # 8.00 (original) is best at 2k
+
+
+def test_sweep_rows_are_labelled_by_the_parameters_that_differ(results):
+    runs = find_runs(results, "passkey")
+    labels = sorted(tables.row_labels(runs))
+    assert labels == ["lampe (mapping_length=1024)", "lampe (mapping_length=4096)", "lampe (preset=llama3)"]
+    main = tables.benchmark_frames(runs)["main"]  # no tasks: the per-length table is the main one
+    assert list(main.columns) == ["8192", "16384", "average"]
+    assert main.loc[("smollm2", "lampe (mapping_length=4096)"), "16384"] == 100.0
+
+
+def test_write_tables_makes_markdown_latex_csv(results, tmp_path):
+    written = tables.write_tables(results, tmp_path / "tables")
+    names = {p.name for paths in written.values() for p in paths}
+    for stem in ("longbench", "ruler", "ruler_by_length", "perplexity", "passkey", "passkey_by_depth"):
+        assert {f"{stem}.md", f"{stem}.tex", f"{stem}.csv"} <= names
+    csv = pd.read_csv(tmp_path / "tables" / "longbench.csv", index_col=[0, 1])
+    assert csv.loc[("llama2", "lampe"), "qasper"] == 30.0
+    # figures: score/perplexity vs length per model, one heatmap per needle/passkey run
+    assert {"ruler_vs_length.png", "perplexity_vs_length.png", "passkey_vs_length.png",
+            "passkey_heatmap_smollm2_lampe_mapping_length=1024.png"} <= names
+    assert all((tmp_path / "tables" / n).stat().st_size > 1000 for n in names if n.endswith(".png"))
+    md = (tmp_path / "tables" / "longbench.md").read_text()
+    assert md.startswith("### longbench") and "| llama2  | lampe" in md
+
+
+def test_summary_frame_and_sweep_table(results):
+    frame = tables.summary_frame(longbench_metrics(1.0, 2.0, 3.0))
+    assert frame.loc["trec", "classification_score"] == 3.0
+    text = tables.sweep_table(sorted((results / "smollm2" / "lampe" / "passkey").glob("s[12]")))
+    assert "mapping_length=1024" in text and "mapping_length=4096" in text
