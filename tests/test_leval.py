@@ -225,3 +225,21 @@ def test_end_to_end_on_the_embedded_model(tmp_path):
     assert set(metrics["tasks"]) == {"tpo", "sci_fi"}
     assert all(0.0 <= v["exact_match"] <= 100.0 for v in metrics["tasks"].values())
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == metrics
+
+
+@pytest.mark.parametrize("preset", ["leval", "leval_full"])
+def test_presets_build_the_benchmark(preset):
+    from omegaconf import OmegaConf
+
+    from evals.paths import REPO_ROOT
+
+    if not resolve_data_path(DEFAULT_DATA_DIR).is_dir():
+        pytest.skip("shared L-Eval data not found")
+    config = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "benchmark" / f"{preset}.yaml"))
+    assert config.pop("name") == "leval" and config.pop("max_length") > 512
+    bench = get_benchmark("leval")(**config)
+    samples = list(bench.samples())
+    if preset == "leval":
+        assert [s.id for s in samples] == ["coursera:0:0", "quality:0:0", "tpo:0:0", "sci_fi:0:0"]
+    else:
+        assert len(bench.tasks) == 17 and len(samples) == 1775

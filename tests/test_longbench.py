@@ -226,3 +226,17 @@ def test_end_to_end_on_the_embedded_model(data_dir, tmp_path):
     assert set(metrics["tasks"]) == {"passage_retrieval_en", "trec"}
     assert all(0.0 <= next(iter(v.values())) <= 100.0 for v in metrics["tasks"].values())
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == metrics
+
+
+@pytest.mark.parametrize("preset", ["longbench", "longbench_full", "longbench_e"])
+def test_presets_build_the_benchmark(preset):
+    from omegaconf import OmegaConf
+
+    from evals.paths import REPO_ROOT
+
+    config = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "benchmark" / f"{preset}.yaml"))
+    assert config.pop("name") == "longbench" and config.pop("max_length") > 0
+    bench = get_benchmark("longbench")(**config)
+    expected = {"longbench": ["qasper", "hotpotqa", "gov_report", "trec", "passage_retrieval_en", "lcc"],
+                "longbench_full": list(TASKS), "longbench_e": LONGBENCH_E_TASKS}[preset]
+    assert bench.tasks == expected and bench.longbench_e == (preset == "longbench_e")
