@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +15,7 @@ from lampe.lm_eval_cli import register_entry_points
 from lampe.lm_eval_model import LampeLM, PaddedRows, split_model_args
 from tests.conftest import tiny_llama
 
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lm_eval_tasks"
 WORDS = ("the quick brown fox jumps over the lazy dog while seven wizards quietly hex a jovial bunch of "
          "gnomes").split()
 # Region parameters small enough to act on prompts of a few dozen tokens; mapping_length makes
@@ -183,7 +185,7 @@ def test_cli_model_args_on_a_local_checkpoint(model, tokenizer, tmp_path, monkey
     monkeypatch.setattr("sys.argv", [
         "lm_eval", "--model", "lampe", "--model_args",
         f"pretrained={tmp_path / 'tiny'},method=lampe,local_window=8,initial_tokens=2,preset=llama3,dtype=float32",
-        "--tasks", "lampe_fixture_mc", "--include_path", "tests/fixtures/lm_eval_tasks", "--limit", "2",
+        "--tasks", "lampe_fixture_mc", "--include_path", str(FIXTURES), "--limit", "2",
         "--batch_size", "2", "--device", "cpu",
     ])
     lm_eval_cli.main()
@@ -204,7 +206,7 @@ def test_command_line_on_the_embedded_model():
         [sys.executable, "-m", "lampe.lm_eval_cli", "--model", "lampe", "--model_args",
          "pretrained=smollm2,method=lampe,preset=llama3", "--tasks", "lampe_fixture", "--include_path",
          "tests/fixtures/lm_eval_tasks", "--limit", "4"],
-        capture_output=True, text=True, check=True, timeout=600,
+        capture_output=True, text=True, check=True, timeout=600, cwd=FIXTURES.parents[2],
     ).stdout
     rows = {line.split("|")[1].strip(): line for line in out.splitlines() if line.startswith("|lampe_fixture")}
     assert set(rows) == {"lampe_fixture_mc", "lampe_fixture_gen"}
