@@ -45,11 +45,12 @@ def test_prefill_matches_reference(name, backend):
     torch.testing.assert_close(out[real].double(), ref[real], atol=2e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("num_queries", [1, 3])
 @pytest.mark.parametrize("backend", ["cpu", "math"])
 @pytest.mark.parametrize("name", sorted(RULES))
-def test_decode_steps_match_reference_with_prefill_length(name, backend):
-    # 3 new queries after a prefill of 140 slots (row 1 left-padded by 23)
-    q, k, v, key_valid, key_pos = inputs(num_queries=3, num_keys=143)
+def test_decode_steps_match_reference_with_prefill_length(name, backend, num_queries):
+    # new queries after a prefill of 140 slots (row 1 left-padded by 23); 1 query takes the decode path
+    q, k, v, key_valid, key_pos = inputs(num_queries=num_queries, num_keys=140 + num_queries)
     prefill_len = key_valid[:, :140].sum(-1)
     out, ref = both(RULES[name], q, k, v, key_valid, key_pos, prefill_len, block_q=2, backend=backend)
     torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=1e-4)

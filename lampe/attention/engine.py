@@ -10,12 +10,16 @@ Each call returns its log-sum-exp, and the partial results merge exactly (flash-
 style). Regions must be monotone in the query position for a fixed key (every rule here is:
 they are bands of i - j or chunk gaps), so the first and last query of a block bound all others.
 No tensor of size L x L exists; GQA runs as grouped rows against shared K/V (no repeat).
+
+A single new query (decoding) takes the short path: the query stays at position 0 and every
+key is rotated to -d(i, j), so one kernel call covers all regions; the rotation is computed once
+per step and shared by all layers (`memo`).
 """
 from __future__ import annotations
 
 import torch
 
-from lampe.attention.kernels import merge, pick_backend
+from lampe.attention.kernels import merge_all, pick_backend
 from lampe.attention.rope import RopeTable, rotate
 from lampe.attention.rules import DistanceRule, RuleContext
 
@@ -40,6 +44,7 @@ def region_attention(
     block_q: int | None = None,
     rope_table: RopeTable | None = None,
     backend: str | None = None,
+    memo: dict | None = None,
 ) -> torch.Tensor:
     """Attention of un-rotated q (B, Hq, Lq, D) over un-rotated k, v (B, Hkv, Lk, D).
 
@@ -56,6 +61,8 @@ def region_attention(
         scale=scaling * rule.logit_scale, compute=compute, group=num_heads // num_kv_heads,
         offset=num_keys - num_queries,
     )
+    if num_queries == 1:
+        return _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo)
     out = torch.zeros(batch, num_heads, num_queries, head_dim, dtype=q.dtype, device=q.device)
     block_q = block_q or BLOCK_Q
     for b in range(batch):
@@ -64,6 +71,26 @@ def region_attention(
         for qs in range(first, num_queries, block_q):
             row.block(qs, min(qs + block_q, num_queries), out)
     return out.transpose(1, 2).contiguous()
+
+
+def _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo):
+    """One query per row: keys rotated by -d, the query un-rotated, one kernel call for the batch."""
+    batch, num_heads, _, head_dim = q.shape
+    num_kv_heads = k.shape[1]
+    if memo is not None and "decode_rotation" in memo:  # memo lives for one forward pass
+        cos, sin = memo["decode_rotation"]
+    else:
+        d = job.rule.distance(query_pos[:, -1:], key_pos, ctx.rows(2))  # (B, Lk)
+        cos, sin = job.table.lookup(d.abs(), job.compute)
+        sin = sin * (-torch.sign(d)).to(job.compute)[..., None]  # rotate keys to position -d
+        cos, sin = cos[:, None], sin[:, None]
+        if memo is not None:
+            memo["decode_rotation"] = (cos, sin)
+    keys = rotate(k.to(job.compute), cos, sin)
+    queries = q.to(job.compute).reshape(batch, num_kv_heads, job.group, head_dim) * job.table.scaling
+    mask = None if key_valid is None else key_valid[:, None, None, :]
+    out, _ = job.attend(queries, keys, v.to(job.compute), job.scale, mask)
+    return out.reshape(batch, 1, num_heads, head_dim).to(q.dtype)
 
 
 class _Job:
@@ -122,17 +149,19 @@ class _Row:
         bounds = list(zip(starts, starts[1:] + [label.shape[0]]))
         kinds = label[torch.tensor(starts)].tolist()
         rotated_q: dict[int, torch.Tensor] = {}
-        acc_out = acc_lse = None
+        outs, lses = [], []
         for (start, stop), kind in zip(bounds, kinds):
             if kind == SKIP:
                 continue
             if kind == MIXED:
-                o, lse = self.mixed_span(qs, qe, start, stop, rotated_q)
+                self.mixed_span(qs, qe, start, stop, rotated_q, outs, lses)
             else:
                 o, lse = self.job.attend(self.rotated_queries(kind, qs, qe, rotated_q),
                                          self.rotated_keys(kind, start, stop), self.values(start, stop), self.job.scale)
-            acc_out, acc_lse = merge(acc_out, acc_lse, o.float(), lse.float())
-        if acc_out is not None:
+                outs.append(o.float())
+                lses.append(lse.float())
+        if outs:
+            acc_out, _ = merge_all(outs, lses)
             out[self.b, :, qs:qe] = acc_out.view(self.kv_heads * self.job.group, nq, self.head_dim).to(out.dtype)
 
     def rotated_queries(self, region: int, qs: int, qe: int, cache: dict) -> torch.Tensor:
@@ -151,7 +180,7 @@ class _Row:
     def values(self, start: int, stop: int) -> torch.Tensor:
         return self.v[:, :, start:stop].to(self.job.compute)
 
-    def mixed_span(self, qs, qe, start, stop, rotated_q):
+    def mixed_span(self, qs, qe, start, stop, rotated_q, outs, lses) -> None:
         """Keys near a boundary or the diagonal: one masked kernel call per region present."""
         job = self.job
         i = self.query_pos[:, qs:qe, None]
@@ -161,7 +190,6 @@ class _Row:
             job.offset + qs, job.offset + qe, device=region.device)[:, None]
         if self.key_valid is not None:
             allowed = allowed & self.key_valid[start:stop][None, :]
-        acc_out = acc_lse = None
         for r in range(job.rule.num_regions):
             mask = (region == r) & allowed
             if not bool(mask.any()):
@@ -169,9 +197,5 @@ class _Row:
             mask = mask[None].expand(job.group, -1, -1).reshape(job.group * (qe - qs), stop - start)
             o, lse = job.attend(self.rotated_queries(r, qs, qe, rotated_q), self.rotated_keys(r, start, stop),
                                 self.values(start, stop), job.scale, mask)
-            acc_out, acc_lse = merge(acc_out, acc_lse, o.float(), lse.float())
-        if acc_out is None:  # no query of the block may see these keys
-            shape = (1, self.kv_heads, job.group * (qe - qs))
-            return torch.zeros(*shape, self.head_dim, device=region.device), torch.full(
-                shape, float("-inf"), device=region.device)
-        return acc_out, acc_lse
+            outs.append(o.float())
+            lses.append(lse.float())

@@ -50,9 +50,28 @@ class RegionBinding:
     rotary: IdentityRotary
     prefill_len: torch.Tensor | None = field(default=None)
     rope_table: RopeTable | None = field(default=None)
+    memo: dict = field(default_factory=dict)  # per-step work shared by all layers
 
     def __post_init__(self):
         self.rope_table = RopeTable(self.rotary.inv_freq, self.rotary.attention_scaling)
+
+    def context(self, layer_idx, key_pos, key_valid, num_queries):
+        """The rule's per-row context, computed once per forward pass and shared by the layers.
+
+        A pass starts when the layer index does not increase (tensor addresses are no key:
+        the allocator reuses them across batches).
+        """
+        if layer_idx > self.memo.get("layer", -1) and "ctx" in self.memo:
+            self.memo["layer"] = layer_idx
+            return self.memo["ctx"]
+        self.memo.clear()
+        if num_queries == key_pos.shape[1]:  # a prefill: its real length fixes the rule (LaMPE's L)
+            self.prefill_len = key_valid.sum(-1) if key_valid is not None else torch.full(
+                (key_pos.shape[0],), key_pos.shape[1], device=key_pos.device)
+        elif self.prefill_len is None or self.prefill_len.shape[0] != key_pos.shape[0]:
+            raise RuntimeError("cached decoding with a region method needs the prefill to run through it first")
+        self.memo.update(layer=layer_idx, ctx=self.rule.context(key_pos, key_valid, self.prefill_len))
+        return self.memo["ctx"]
 
 
 def padding_mask_only(batch_size, q_length, kv_length, q_offset=0, kv_offset=0, mask_function=None,
@@ -84,17 +103,11 @@ def region_attention_forward(module, query, key, value, attention_mask, scaling=
         key_pos = torch.arange(num_keys, device=query.device).expand(batch, num_keys)
     query_pos = key_pos[:, num_keys - num_queries:]
 
-    if num_queries == num_keys:  # a prefill: its real length fixes the rule (LaMPE's L)
-        binding.prefill_len = key_valid.sum(-1) if key_valid is not None else torch.full(
-            (batch,), num_keys, device=query.device)
-    elif binding.prefill_len is None or binding.prefill_len.shape[0] != batch:
-        raise RuntimeError("cached decoding with a region method needs the prefill to run through it first")
-
-    ctx = binding.rule.context(key_pos, key_valid, binding.prefill_len)
+    ctx = binding.context(getattr(module, "layer_idx", 0), key_pos, key_valid, num_queries)
     out = region_attention(
         query, key, value, rule=binding.rule, ctx=ctx, query_pos=query_pos, key_pos=key_pos,
         key_valid=key_valid, inv_freq=binding.rotary.inv_freq, rope_scaling=binding.rotary.attention_scaling,
-        scaling=module.scaling if scaling is None else scaling, rope_table=binding.rope_table,
+        scaling=module.scaling if scaling is None else scaling, rope_table=binding.rope_table, memo=binding.memo,
     )
     return out, None
 

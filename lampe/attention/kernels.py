@@ -29,6 +29,17 @@ def merge(out_a, lse_a, out_b, lse_b):
     return out, safe + torch.log(total)
 
 
+def merge_all(outs: list, lses: list):
+    """Combine partial softmax results over disjoint key sets in one pass."""
+    if len(outs) == 1:
+        return outs[0], lses[0]
+    lse = torch.stack(lses)
+    total = torch.logsumexp(lse, dim=0)
+    safe = total.masked_fill(total == NEG_INF, 0.0)
+    weights = torch.exp(lse - safe)[..., None]
+    return (torch.stack(outs) * weights).sum(0), total
+
+
 def _float_mask(mask: torch.Tensor | None, dtype: torch.dtype):
     if mask is None:
         return None, None

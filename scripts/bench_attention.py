@@ -1,0 +1,292 @@
+"""Speed and memory of region attention against plain SDPA, in the same run (`make bench`).
+
+Each (shape, length, method) is measured in a fresh subprocess: its peak memory (CPU: the RSS
+high-water mark, reset through /proc/self/clear_refs; CUDA: max_memory_allocated) counts only
+what the attention call adds, and its median time over `--repeats` runs. Ratios are against
+plain causal SDPA measured in the same run. Writes results/bench/attention.{md,csv} and prints
+the issue's targets as met / not met.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHAPES = {"smollm2": (9, 3, 64), "llama-8b": (32, 8, 128)}
+METHODS = ("sdpa", "self_extend", "chunkllama", "lampe", "lampe_two_region")
+
+
+def make_rule(method: str, length: int):
+    from lampe.attention.rules import PlainRule
+    from lampe.methods.chunkllama import ChunkRule
+    from lampe.methods.lampe import PRESETS, LampeRule
+    from lampe.methods.self_extend import SelfExtendRule
+
+    if method == "plain":
+        return PlainRule()
+    if method == "self_extend":
+        return SelfExtendRule(window=1024, group=8)
+    if method == "chunkllama":
+        return ChunkRule(chunk_size=6144, local_window=512)
+    variant = "two_region" if method == "lampe_two_region" else "three_region"
+    return LampeRule(1024, 200, None, PRESETS["llama3"], 1.0 + 0.1 * 0.6931471805599453, variant)
+
+
+def rss_kb(field: str) -> int:
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def measure(shape: str, length: int, method: str, mode: str, repeats: int, device: str) -> dict:
+    """Runs inside the child process."""
+    import torch
+
+    heads, kv_heads, dim = SHAPES[shape]
+    g = torch.Generator().manual_seed(0)
+    queries = 1 if mode == "decode" else length
+    q = torch.randn(1, heads, queries, dim, generator=g).to(device)
+    k = torch.randn(1, kv_heads, length, dim, generator=g).to(device)
+    v = torch.randn(1, kv_heads, length, dim, generator=g).to(device)
+    if device == "cuda":
+        q, k, v = q.half(), k.half(), v.half()
+    scale = dim**-0.5
+    if method in ("sdpa", "flash_attn"):
+        if method == "flash_attn":
+            from flash_attn import flash_attn_func
+
+            def run():
+                return flash_attn_func(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), causal=True)
+        else:
+            def run():
+                return torch.nn.functional.scaled_dot_product_attention(
+                    q, k, v, is_causal=mode == "prefill", enable_gqa=True, scale=scale)
+    else:
+        from lampe.attention.engine import region_attention
+        from lampe.attention.rope import RopeTable
+
+        rule = make_rule(method, length)
+        positions = torch.arange(length, device=device)[None]
+        prefill_len = torch.tensor([length - queries + 1 if mode == "decode" else length], device=device)
+        ctx = rule.context(positions, None, prefill_len)
+        inv_freq = 1.0 / (1e5 ** (torch.arange(0, dim, 2, dtype=torch.float32, device=device) / dim))
+        table = RopeTable(inv_freq)
+        table.lookup(positions)  # the table is built once per model, not per call
+
+        def run():
+            return region_attention(q, k, v, rule=rule, ctx=ctx, query_pos=positions[:, length - queries:],
+                                    key_pos=positions, key_valid=None, inv_freq=inv_freq, rope_scaling=1.0,
+                                    scaling=scale, rope_table=table)
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        run()
+        torch.cuda.synchronize()
+        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+    else:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")  # reset VmHWM to the current RSS
+        base = rss_kb("VmRSS:")
+        out = run()
+        peak = (rss_kb("VmHWM:") - base) / 1024
+        del out
+    times = []
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        run()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return {"time_s": statistics.median(times), "peak_mb": peak}
+
+
+def measure_model(method: str, length: int, decode_steps: int) -> dict:
+    """Whole SmolLM2: prefill time at `length`, then per-token decode time."""
+    import torch
+
+    import lampe
+    from lampe.methods.lampe import PRESETS  # noqa: F401
+
+    model, _ = lampe.load_model("smollm2")
+    params = {"self_extend": {"window": 1024, "group": 8}, "chunkllama": {"chunk_size": 6144, "local_window": 512},
+              "lampe": {"preset": "llama3", "local_window": 1024},
+              "lampe_two_region": {"preset": "llama3", "local_window": 1024, "variant": "two_region"}}
+    if method != "sdpa":
+        lampe.apply_method(model, "lampe" if method.startswith("lampe") else method, **params[method])
+    ids = torch.randint(100, 40000, (1, length), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        start = time.perf_counter()
+        out = model(ids, use_cache=True, logits_to_keep=1)
+        prefill = time.perf_counter() - start
+        cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+        steps = []
+        for _ in range(decode_steps):
+            start = time.perf_counter()
+            out = model(token, past_key_values=cache, use_cache=True)
+            steps.append(time.perf_counter() - start)
+            cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
+    return {"time_s": prefill, "decode_ms": 1000 * statistics.median(steps)}
+
+
+def child(args) -> None:
+    if args.child == "model":
+        result = measure_model(args.method, args.length, args.decode_steps)
+    else:
+        result = measure(args.shape, args.length, args.method, args.child, args.repeats, args.device)
+    print("RESULT " + json.dumps(result))
+
+
+def spawn(**kw) -> dict:
+    cmd = [sys.executable, __file__] + [f"--{k.replace('_', '-')}={v}" for k, v in kw.items()]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"benchmark child failed: {' '.join(cmd)}\n{proc.stderr[-2000:]}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lengths", default="2048,4096,8192,16384,32768")
+    parser.add_argument("--large-lengths", default="2048,4096,8192", help="lengths for the 8B shape (CPU time)")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--decode-steps", type=int, default=8)
+    parser.add_argument("--model-length", type=int, default=16384, help="whole-model line; 0 skips it")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench"))
+    # internal: one measurement per child process
+    parser.add_argument("--child", default=None)
+    parser.add_argument("--shape", default="smollm2")
+    parser.add_argument("--length", type=int, default=0)
+    parser.add_argument("--method", default="sdpa")
+    args = parser.parse_args()
+    if args.device is None:
+        import torch
+
+        args.device = "cuda" if torch.cuda.is_available() else "cpu"
+    if args.child:
+        child(args)
+        return
+    run_all(args)
+
+
+def run_all(args) -> None:
+    import pandas as pd
+
+    methods = [m for m in args.methods.split(",") if m]
+    if "sdpa" not in methods:
+        methods.insert(0, "sdpa")
+    if args.device == "cuda":
+        try:
+            import flash_attn  # noqa: F401
+
+            methods.insert(1, "flash_attn")
+        except ImportError:
+            pass
+    rows = []
+    plan = [("smollm2", int(n)) for n in args.lengths.split(",") if n] + [
+        ("llama-8b", int(n)) for n in args.large_lengths.split(",") if n]
+    for shape, length in plan:
+        for method in methods:
+            common = dict(shape=shape, length=length, method=method, repeats=args.repeats, device=args.device)
+            prefill = spawn(child="prefill", **common)
+            decode = spawn(child="decode", **{**common, "repeats": max(args.repeats, 20)})
+            rows.append({"shape": shape, "length": length, "method": method, "prefill_s": prefill["time_s"],
+                         "peak_mb": prefill["peak_mb"], "decode_ms": 1000 * decode["time_s"]})
+            print(f"{shape:9} {length:6} {method:17} prefill {prefill['time_s']:8.3f} s  "
+                  f"peak {prefill['peak_mb']:8.1f} MB  decode {1000 * decode['time_s']:7.3f} ms", flush=True)
+    table = pd.DataFrame(rows)
+    base = table[table.method == "sdpa"].set_index(["shape", "length"])
+    key = list(zip(table["shape"], table["length"]))
+    table["time_ratio"] = table["prefill_s"].values / base.loc[key, "prefill_s"].values
+    table["mem_ratio"] = table["peak_mb"].values / base.loc[key, "peak_mb"].values
+    table["decode_ratio"] = table["decode_ms"].values / base.loc[key, "decode_ms"].values
+
+    model_rows = []
+    if args.model_length:
+        for method in methods:
+            if method == "flash_attn":
+                continue
+            result = spawn(child="model", length=args.model_length, method=method, decode_steps=args.decode_steps,
+                           device=args.device)
+            model_rows.append({"method": method, "length": args.model_length, "prefill_s": result["time_s"],
+                               "decode_ms": result["decode_ms"]})
+            print(f"SmolLM2 {args.model_length} {method:17} prefill {result['time_s']:8.2f} s  "
+                  f"decode {result['decode_ms']:7.1f} ms/token", flush=True)
+    model_table = pd.DataFrame(model_rows)
+    if len(model_table):
+        stock = model_table.set_index("method").loc["sdpa"]
+        model_table["prefill_ratio"] = model_table["prefill_s"] / stock["prefill_s"]
+        model_table["decode_ratio"] = model_table["decode_ms"] / stock["decode_ms"]
+
+    targets = check_targets(table, model_table)
+    write(table, model_table, targets, Path(args.out), args.device)
+
+
+def check_targets(table, model_table) -> list[tuple[str, str, bool]]:
+    """The issue's targets, each as (target, measured, met)."""
+    out = []
+    small = table[(table["shape"] == "smollm2") & ~table["method"].isin(["sdpa", "flash_attn"])]
+    at16 = small[small["length"] == 16384]
+    for _, r in at16.iterrows():
+        out.append((f"{r.method}: prefill <= 1.3x SDPA time at 16k", f"{r.time_ratio:.2f}x", r.time_ratio <= 1.3))
+        out.append((f"{r.method}: peak memory <= 1.2x SDPA at 16k", f"{r.mem_ratio:.2f}x", r.mem_ratio <= 1.2))
+    lengths = sorted(small["length"].unique())
+    for method, group in small.groupby("method"):
+        g = group.set_index("length")
+        if len(lengths) >= 2:
+            lo, hi = lengths[-2], lengths[-1]
+            growth = g.loc[hi, "peak_mb"] / max(g.loc[lo, "peak_mb"], 1e-9)
+            out.append((f"{method}: memory linear in L ({lo}->{hi})", f"x{growth:.2f} for x{hi / lo:.0f} length",
+                        growth <= 1.25 * hi / lo))
+        if 8192 in g.index and 32768 in g.index:
+            r8, r32 = g.loc[8192, "time_ratio"], g.loc[32768, "time_ratio"]
+            out.append((f"{method}: ratio at 32k not worse than at 8k", f"{r8:.2f}x -> {r32:.2f}x", r32 <= r8 * 1.1))
+        for length in (8192, 16384, 32768):
+            if length in g.index:
+                r = g.loc[length, "decode_ratio"]
+                out.append((f"{method}: one-layer decode <= 1.5x SDPA, {length} cache", f"{r:.2f}x", r <= 1.5))
+    for _, r in model_table.iterrows():
+        if r.method != "sdpa":
+            out.append((f"{r.method}: SmolLM2 decode <= 1.5x stock, {r.length} cache", f"{r.decode_ratio:.2f}x",
+                        r.decode_ratio <= 1.5))
+    return out
+
+
+def write(table, model_table, targets, out: Path, device: str) -> None:
+    import platform
+
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "attention.csv", index=False)
+    if len(model_table):
+        model_table.to_csv(out / "model.csv", index=False)
+    lines = [f"# Attention benchmark ({device}; torch {torch.__version__}; {os.cpu_count()} CPU cores; "
+             f"{platform.processor() or platform.machine()})", "",
+             "One attention layer, batch 1; medians; ratios against plain causal SDPA of the same run.", "",
+             table.to_markdown(index=False, floatfmt=".3f"), ""]
+    if len(model_table):
+        lines += ["## Whole model (SmolLM2-135M)", "", model_table.to_markdown(index=False, floatfmt=".3f"), ""]
+    lines += ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    lines += [f"| {t} | {m} | {'met' if ok else 'NOT MET'} |" for t, m, ok in targets]
+    text = "\n".join(lines) + "\n"
+    (out / "attention.md").write_text(text)
+    print()
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
