@@ -49,7 +49,8 @@ class Passkey(Benchmark):
             raise ValueError(f"passkey: depths must be percents in [0, 100], got {c['depths']!r}")
         low, high = (int(x) for x in c["passkey_range"])
         if not 0 <= low <= high:
-            raise ValueError(f"passkey: passkey_range must be [low, high] with 0 <= low <= high, got {c['passkey_range']}")
+            raise ValueError(f"passkey: passkey_range must be [low, high] with 0 <= low <= high, "
+                             f"got {c['passkey_range']}")
         self.c, self.range = c, (low, high)
 
     def samples(self, tokenizer) -> Iterator[Sample]:

@@ -83,7 +83,9 @@ def test_depth_intervals_give_the_harness_linear_grid():
 
 
 def test_summarize_grid_by_hand():
-    rec = lambda n, d, v: {"meta": {"length": n, "depth": d}, "scores": {"keyword_recall": v, "answer_match": 0.0}}  # noqa: E731
+    def rec(n, d, v):
+        return {"meta": {"length": n, "depth": d}, "scores": {"keyword_recall": v, "answer_match": 0.0}}
+
     out = summarize_grid([rec(1024, 0, 1.0), rec(1024, 50, 0.5), rec(2048, 0, 0.0), rec(2048, 50, 0.0)])
     assert out["metric"] == "keyword_recall"
     assert out["grid"] == {"1024": {"0": 100.0, "50": 50.0}, "2048": {"0": 0.0, "50": 0.0}}

@@ -97,12 +97,15 @@ def test_one_window_scores_the_first_length_tokens(tiny_model, tokenizer, corpus
 
 
 def test_summarize_weights_documents_by_scored_tokens():
-    rec = lambda doc, n, nll, count: {"meta": {"document": doc, "length": n, "nll_sum": nll, "num_tokens": count},  # noqa: E731
-                                      "scores": {"perplexity": math.exp(nll / count)}}
+    def rec(doc, n, nll, count):
+        return {"meta": {"document": doc, "length": n, "nll_sum": nll, "num_tokens": count},
+                "scores": {"perplexity": math.exp(nll / count)}}
+
     out = make().summarize([rec("a", 64, 30.0, 10), rec("b", 64, 10.0, 30), rec("a", 128, 8.0, 4)])
     assert out["perplexity"]["64"] == pytest.approx(math.exp(1.0)) and out["num_tokens"] == {"64": 40, "128": 4}
     assert out["perplexity"]["128"] == pytest.approx(math.exp(2.0))
-    assert out["documents"]["a"]["64"] == pytest.approx(math.exp(3.0)) and out["tasks"]["perplexity"] == out["perplexity"]
+    assert out["documents"]["a"]["64"] == pytest.approx(math.exp(3.0))
+    assert out["tasks"]["perplexity"] == out["perplexity"]
 
 
 def test_concatenated_essays_are_the_default_document(tokenizer):

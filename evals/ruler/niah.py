@@ -59,7 +59,8 @@ class Niah(TaskGenerator):
             else:  # "needle": distractor needles with their own random keys and values
                 lines = [NEEDLE.format(type_needle_v=type_v, key=random_value(rng, type_k),
                                        value=random_value(rng, type_v)) for _ in range(size)]
-            for at, needle in zip(sorted(rng.sample(range(max(size, len(needles))), len(needles)), reverse=True), needles):
+            places = sorted(rng.sample(range(max(size, len(needles))), len(needles)), reverse=True)
+            for at, needle in zip(places, needles):
                 lines.insert(at, needle)
             context = "\n".join(lines)
 

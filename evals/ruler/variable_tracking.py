@@ -39,7 +39,8 @@ class VariableTracking(TaskGenerator):
             these = names[i:i + hops + 1]
             variables.append(these)
             value = "12345" if icl else str(rng.randint(10000, 99998))
-            chains.append([f"VAR {these[0]} = {value}"] + [f"VAR {these[j + 1]} = VAR {these[j]} " for j in range(hops)])
+            hops_text = [f"VAR {these[j + 1]} = VAR {these[j]} " for j in range(hops)]
+            chains.append([f"VAR {these[0]} = {value}"] + hops_text)
         return variables, chains
 
     def _context(self, rng: random.Random, size: int, chains: list[list[str]]) -> str:
