@@ -3,8 +3,9 @@
 For one batch row and one block of queries, every key falls in one of three cases:
   pure   all queries of the block put it in the same region r and may all see it: rotate the
          queries and that key span at region r's positions and run one fused kernel call;
-  mixed  near a region boundary or the causal diagonal: one masked kernel call per region
-         present (the span is about as wide as the query block);
+  mixed  near a region boundary or the causal diagonal (a strip about as wide as the block):
+         re-planned in small query sub-blocks, for which most of the strip is pure again, and
+         the rest takes one masked kernel call per region present;
   skip   padding.
 Each call returns its log-sum-exp, and the partial results merge exactly (flash-attention
 style). Regions must be monotone in the query position for a fixed key (every rule here is:
@@ -23,8 +24,9 @@ from lampe.attention.kernels import merge_all, pick_backend
 from lampe.attention.rope import RopeTable, rotate
 from lampe.attention.rules import DistanceRule, RuleContext
 
-BLOCK_Q = 256
-MIN_SPLIT = 16  # query blocks above this size split when their mixed span is wide
+BLOCK_Q = 512  # queries per top-level block: larger blocks rotate each key span fewer times
+SUB_Q = 128  # mixed key spans are re-planned in query sub-blocks of this size
+KEY_CHUNK = 4096  # keys per kernel call: bounds the rotated-key temporaries
 MIXED, SKIP = -1, -2
 
 
@@ -63,14 +65,19 @@ def region_attention(
     )
     if num_queries == 1:
         return _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo)
-    out = torch.zeros(batch, num_heads, num_queries, head_dim, dtype=q.dtype, device=q.device)
+    out = torch.zeros(batch, num_queries, num_heads, head_dim, dtype=q.dtype, device=q.device)
     block_q = block_q or BLOCK_Q
     for b in range(batch):
         row = _Row(job, b, q, k, v, ctx, query_pos, key_pos, key_valid)
         first = row.first_real_query()
         for qs in range(first, num_queries, block_q):
-            row.block(qs, min(qs + block_q, num_queries), out)
-    return out.transpose(1, 2).contiguous()
+            qe = min(qs + block_q, num_queries)
+            row.rotated_q = {}
+            row.block_start = qs
+            row.block_len = qe - qs
+            o, _ = row.span(qs, qe, 0, job.offset + qe)
+            out[b, qs:qe] = o.view(num_heads, qe - qs, head_dim).transpose(0, 1).to(q.dtype)
+    return out
 
 
 def _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo):
@@ -124,68 +131,77 @@ class _Row:
         n = int(valid.sum())
         return self.num_queries - n if bool(valid[self.num_queries - n:].all()) else 0
 
-    def labels(self, qs: int, qe: int) -> torch.Tensor:
+    def labels(self, qs: int, qe: int, ks: int, ke: int) -> torch.Tensor:
+        """Per key in [ks, ke): the region all queries in [qs, qe) agree on, MIXED, or SKIP."""
         job = self.job
-        end = job.offset + qe
-        j = self.key_pos[:, :end]
+        j = self.key_pos[:, ks:ke]
         first = job.rule.region(self.query_pos[:, qs : qs + 1], j, self.ctx2)[0]
         last = job.rule.region(self.query_pos[:, qe - 1 : qe], j, self.ctx2)[0]
         label = torch.where(first == last, first, torch.full_like(first, MIXED))
-        label[job.offset + qs + 1 :] = MIXED  # the causal diagonal
+        diagonal = max(job.offset + qs + 1 - ks, 0)  # keys past the first query: causal mask needed
+        label[diagonal:] = MIXED
+        future = max(job.offset + qe - ks, 0)  # keys past the last query: nobody sees them
+        label[future:] = SKIP
         if self.key_valid is not None:
-            label = label.masked_fill(~self.key_valid[:end], SKIP)
+            label = label.masked_fill(~self.key_valid[ks:ke], SKIP)
         return label
 
-    def block(self, qs: int, qe: int, out: torch.Tensor) -> None:
-        label = self.labels(qs, qe)
-        mixed = int((label == MIXED).sum())
-        nq = qe - qs
-        if mixed > 2 * nq + 64 and nq > MIN_SPLIT:  # e.g. a block that straddles a chunk boundary
-            mid = qs + nq // 2
-            self.block(qs, mid, out)
-            self.block(mid, qe, out)
-            return
+    def span(self, qs: int, qe: int, ks: int, ke: int):
+        """(out, lse) of queries [qs, qe) over keys [ks, ke), grouped-row layout."""
+        label = self.labels(qs, qe, ks, ke)
         starts = [0] + (torch.nonzero(label[1:] != label[:-1]).flatten() + 1).tolist()
-        bounds = list(zip(starts, starts[1:] + [label.shape[0]]))
-        kinds = label[torch.tensor(starts)].tolist()
-        rotated_q: dict[int, torch.Tensor] = {}
+        kinds = label[torch.tensor(starts, device=label.device)].tolist()
         outs, lses = [], []
-        for (start, stop), kind in zip(bounds, kinds):
+        for start, stop, kind in zip(starts, starts[1:] + [label.shape[0]], kinds):
+            start, stop = start + ks, stop + ks
             if kind == SKIP:
                 continue
-            if kind == MIXED:
-                self.mixed_span(qs, qe, start, stop, rotated_q, outs, lses)
+            if kind != MIXED:
+                for cs in range(start, stop, KEY_CHUNK):
+                    self.call(kind, qs, qe, cs, min(cs + KEY_CHUNK, stop), None, outs, lses)
+            elif qe - qs > SUB_Q:  # re-plan the strip in small query blocks: mostly pure again
+                parts = [self.span(p, min(p + SUB_Q, qe), start, stop) for p in range(qs, qe, SUB_Q)]
+                outs.append(self.cat_rows([o for o, _ in parts], qe - qs))
+                lses.append(self.cat_rows([l[..., None] for _, l in parts], qe - qs)[..., 0])
             else:
-                o, lse = self.job.attend(self.rotated_queries(kind, qs, qe, rotated_q),
-                                         self.rotated_keys(kind, start, stop), self.values(start, stop), self.job.scale)
-                outs.append(o.float())
-                lses.append(lse.float())
-        if outs:
-            acc_out, _ = merge_all(outs, lses)
-            out[self.b, :, qs:qe] = acc_out.view(self.kv_heads * self.job.group, nq, self.head_dim).to(out.dtype)
+                self.masked(qs, qe, start, stop, outs, lses)
+        if not outs:
+            shape = (1, self.kv_heads, self.job.group * (qe - qs))
+            return (torch.zeros(*shape, self.head_dim, device=self.q.device),
+                    torch.full(shape, float("-inf"), device=self.q.device))
+        return merge_all(outs, lses)
 
-    def rotated_queries(self, region: int, qs: int, qe: int, cache: dict) -> torch.Tensor:
-        if region not in cache:
-            positions = self.job.rule.query_position(region, self.query_pos[:, qs:qe], self.ctx2)[0]
+    def cat_rows(self, parts, nq):
+        """Concatenate grouped-row results of consecutive query sub-blocks."""
+        group = self.job.group
+        split = [p.view(1, self.kv_heads, group, -1, p.shape[-1]) for p in parts]
+        return torch.cat(split, dim=3).view(1, self.kv_heads, group * nq, parts[0].shape[-1])
+
+    def call(self, region, qs, qe, ks, ke, mask, outs, lses) -> None:
+        o, lse = self.job.attend(self.rotated_queries(region, qs, qe), self.rotated_keys(region, ks, ke),
+                                 self.v[:, :, ks:ke].to(self.job.compute), self.job.scale, mask)
+        outs.append(o.float())
+        lses.append(lse.float())
+
+    def rotated_queries(self, region: int, qs: int, qe: int) -> torch.Tensor:
+        """Rotate the whole top-level block once per region; sub-blocks slice it."""
+        if region not in self.rotated_q:
+            bs, be = self.block_start, self.block_start + self.block_len
+            positions = self.job.rule.query_position(region, self.query_pos[:, bs:be], self.ctx2)[0]
             cos, sin = self.job.table.lookup(positions, self.job.compute)
-            rotated = rotate(self.q[:, :, :, qs:qe], cos, sin)
-            cache[region] = rotated.reshape(1, self.kv_heads, self.job.group * (qe - qs), self.head_dim)
-        return cache[region]
+            self.rotated_q[region] = rotate(self.q[:, :, :, bs:be], cos, sin)
+        rotated = self.rotated_q[region][:, :, :, qs - self.block_start : qe - self.block_start]
+        return rotated.reshape(1, self.kv_heads, self.job.group * (qe - qs), self.head_dim)
 
     def rotated_keys(self, region: int, start: int, stop: int) -> torch.Tensor:
         positions = self.job.rule.key_position(region, self.key_pos[:, start:stop], self.ctx2)[0]
         cos, sin = self.job.table.lookup(positions, self.job.compute)
         return rotate(self.k[:, :, start:stop].to(self.job.compute), cos, sin)
 
-    def values(self, start: int, stop: int) -> torch.Tensor:
-        return self.v[:, :, start:stop].to(self.job.compute)
-
-    def mixed_span(self, qs, qe, start, stop, rotated_q, outs, lses) -> None:
-        """Keys near a boundary or the diagonal: one masked kernel call per region present."""
+    def masked(self, qs, qe, start, stop, outs, lses) -> None:
+        """A narrow strip near a boundary or the diagonal: one masked kernel call per region present."""
         job = self.job
-        i = self.query_pos[:, qs:qe, None]
-        j = self.key_pos[:, None, start:stop]
-        region = job.rule.region(i, j, self.ctx3)[0]  # (nq, span)
+        region = job.rule.region(self.query_pos[:, qs:qe, None], self.key_pos[:, None, start:stop], self.ctx3)[0]
         allowed = torch.arange(start, stop, device=region.device)[None, :] <= torch.arange(
             job.offset + qs, job.offset + qe, device=region.device)[:, None]
         if self.key_valid is not None:
@@ -195,7 +211,4 @@ class _Row:
             if not bool(mask.any()):
                 continue
             mask = mask[None].expand(job.group, -1, -1).reshape(job.group * (qe - qs), stop - start)
-            o, lse = job.attend(self.rotated_queries(r, qs, qe, rotated_q), self.rotated_keys(r, start, stop),
-                                self.values(start, stop), job.scale, mask)
-            outs.append(o.float())
-            lses.append(lse.float())
+            self.call(r, qs, qe, start, stop, mask, outs, lses)
