@@ -264,6 +264,8 @@ def _run(plan: SimpleNamespace) -> dict:
     from lampe import apply_method
 
     torch.manual_seed(conf.get("seed") or 0)
+    if conf.get("threads"):
+        torch.set_num_threads(int(conf["threads"]))
     logger = get_logger(conf.get("logger"))
     logger.start(plan.stored, f"{conf['model']['name']}-{conf['method']['name']}-{plan.run_id}",
                  results.results_root(conf["results_dir"]))

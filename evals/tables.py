@@ -115,10 +115,9 @@ def group_scores(metrics: dict) -> dict[str, float]:
     return {g: view_cell(v) for g, v in groups.items() if view_cell(v) is not None}
 
 
-def _flat_params(run: Run) -> dict:
-    params = {f"{k}": v for k, v in run.method_params.items()}
-    params.update({f"benchmark.{k}": v for k, v in run.benchmark_params.items()})
-    return params
+def _differing(params: list[dict]) -> list[str]:
+    keys = sorted({k for p in params for k in p})
+    return [k for k in keys if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in params}) > 1]
 
 
 def _fmt(value) -> str:
@@ -130,7 +129,8 @@ def _fmt(value) -> str:
 
 
 def row_labels(runs: list[Run]) -> list[str]:
-    """Method name, plus the parameters that tell apart runs of the same model and method."""
+    """Method name, plus the method parameters that tell apart runs of the same model and
+    method (benchmark parameters too, when the method's alone do not)."""
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, run in enumerate(runs):
         groups[(run.model, run.method)].append(i)
@@ -138,12 +138,14 @@ def row_labels(runs: list[Run]) -> list[str]:
     for members in groups.values():
         if len(members) < 2:
             continue
-        params = [_flat_params(runs[i]) for i in members]
-        keys = sorted({k for p in params for k in p})
-        differing = [k for k in keys if len({json.dumps(p.get(k), sort_keys=True, default=str) for p in params}) > 1]
-        for i, p in zip(members, params):
-            shown = [f"{k}={_fmt(p[k])}" for k in differing if p.get(k) is not None]
-            labels[i] = f"{runs[i].method} ({', '.join(shown)})" if shown else f"{runs[i].method} (defaults)"
+        params = [dict(runs[i].method_params) for i in members]
+        shown = [[(k, p[k]) for k in _differing(params) if p.get(k) is not None] for p in params]
+        if len({json.dumps(s, default=str) for s in shown}) < len(members):
+            bench = [{f"benchmark.{k}": v for k, v in runs[i].benchmark_params.items()} for i in members]
+            shown = [s + [(k, b[k]) for k in _differing(bench) if b.get(k) is not None] for s, b in zip(shown, bench)]
+        for i, pairs in zip(members, shown):
+            text = ", ".join(f"{k}={_fmt(v)}" for k, v in pairs)
+            labels[i] = f"{runs[i].method} ({text})" if text else f"{runs[i].method} (defaults)"
     return labels
 
 
@@ -220,6 +222,8 @@ def sweep_table(run_dirs: list[Path]) -> str:
     parts = []
     for name, members in by_benchmark.items():
         for view, frame in benchmark_frames(members).items():
+            if view != "main" and len([c for c in frame.columns if c != "average"]) < 2:
+                continue  # one depth, one bucket: nothing the main table does not say
             title = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
             parts.append(f"{title}\n{to_markdown(frame)}")
     missing = len(run_dirs) - len(runs)
@@ -239,6 +243,7 @@ def _length_label(column: str) -> str:
 
 def to_markdown(frame: pd.DataFrame) -> str:
     shown = frame.rename(columns=_length_label).reset_index()
+    shown = shown.astype(object).where(shown.notna(), None)  # NaN -> "-"
     return shown.to_markdown(index=False, floatfmt=".2f", missingval="-")
 
 
@@ -328,6 +333,8 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
         groups = task_groups(runs)
         paths = []
         for view, frame in frames.items():
+            if view != "main" and len([c for c in frame.columns if c != "average"]) < 2:
+                continue  # a single depth or bucket: the main table says it all
             stem = name if view == "main" else f"{name}_{view}"
             caption = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
             (out / f"{stem}.md").write_text(f"### {caption}\n\n{to_markdown(frame)}\n")

@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
     else:
         table = best_from_results(args.results, args.model, args.benchmark)
         lengths, best = list(table), list(table.values())
+    print("best mapping length per length: " + ", ".join(f"{l}: {u}" for l, u in zip(lengths, best)))
     if args.out:
         Path(args.out).write_text("length,best_mapping_length\n" + "".join(f"{l},{u}\n" for l, u in zip(lengths, best)))
     a, b, c = fit_sigmoid(lengths, best, args.c_max)
@@ -141,4 +142,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit(f"fit_sigmoid: {err}")

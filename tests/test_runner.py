@@ -220,3 +220,37 @@ def test_cli_rejects_a_bad_parameter_before_loading(fake_conf, tmp_path):
     assert "lampe-eval: error: Invalid self_extend.group=0: must be in [1, inf]" in result.stderr
     assert "Traceback" not in result.stderr and "Loading weights" not in result.stderr
     assert sorted(p.name for p in results.iterdir()) == [".hydra"]  # Hydra's log dir only, no run
+
+
+# ---- summary and loggers ------------------------------------------------------------------------
+
+def test_multirun_summary_prints_one_table_of_the_sweep(fake_conf, tmp_path, loads, capsys):
+    from lampe.cli import RUNS_FILE, SweepSummary
+
+    sweep_dir = tmp_path / "sweep"
+    sweep_dir.mkdir()
+    entries = []
+    for u in (32, 64):
+        run_dir, _ = runner.run_with_dir(make_cfg(fake_conf, tmp_path, "method=lampe", f"method.mapping_length={u}",
+                                                  "method.local_window=8"))
+        entries.append(json.dumps({"run_dir": str(run_dir), "overrides": [], "objective": 50.0}))
+    (sweep_dir / RUNS_FILE).write_text("\n".join(entries) + "\n")
+    capsys.readouterr()
+    SweepSummary().on_multirun_end(OmegaConf.create({"hydra": {"sweep": {"dir": str(sweep_dir)}},
+                                                     "objective": "average"}))
+    out = capsys.readouterr().out
+    assert "2 runs of this sweep" in out
+    rows = [line for line in out.splitlines() if line.startswith("| smollm2")]
+    assert len(rows) == 2 and "lampe (mapping_length=32)" in rows[0] and "lampe (mapping_length=64)" in rows[1]
+    assert rows[0].rstrip("| ").endswith("50.00")
+
+
+def test_loggers(fake_conf, tmp_path, loads):
+    from evals.loggers import flatten, get_logger
+
+    assert flatten({"tasks": {"a": {"acc": 1.0, "note": "x"}}, "average": 2}) == {"tasks/a/acc": 1.0, "average": 2}
+    with pytest.raises(ValueError, match="Unknown logger 'tensorboard'. Available: none, wandb"):
+        get_logger({"name": "tensorboard"})
+    runner.run(make_cfg(fake_conf, tmp_path, "method=original", "logger=wandb"))
+    [offline] = (tmp_path / "results" / "wandb" / "wandb").glob("offline-run-*")  # offline: nothing sent
+    assert any(offline.rglob("*.wandb"))

@@ -134,3 +134,17 @@ def test_summary_frame_and_sweep_table(results):
     assert frame.loc["trec", "classification_score"] == 3.0
     text = tables.sweep_table(sorted((results / "smollm2" / "lampe" / "passkey").glob("s[12]")))
     assert "mapping_length=1024" in text and "mapping_length=4096" in text
+
+
+def test_benchmark_parameters_label_rows_only_when_method_parameters_do_not(tmp_path):
+    root = tmp_path / "results"
+    metrics = {"tasks": {"t": {"acc": 1.0}}, "average": 1.0}
+    for run_id, lengths, u in (("x1", [4096], 1024), ("x2", [8192], 1024), ("x3", [8192], 2048)):
+        path = fake_run(root, "smollm2", "lampe", "passkey", run_id, metrics, {"mapping_length": u})
+        config = yaml.safe_load((path / "config.yaml").read_text())
+        config["benchmark"]["lengths"] = lengths
+        (path / "config.yaml").write_text(yaml.safe_dump(config))
+    labels = tables.row_labels(find_runs(root))
+    assert sorted(labels) == ["lampe (mapping_length=1024, benchmark.lengths=[4096])",
+                              "lampe (mapping_length=1024, benchmark.lengths=[8192])",
+                              "lampe (mapping_length=2048, benchmark.lengths=[8192])"]
