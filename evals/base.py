@@ -33,12 +33,17 @@ class Benchmark:
     """Subclasses set `name` and implement `samples` and `score` (or override `evaluate`)."""
 
     name: ClassVar[str]
+    lazy_samples: ClassVar[bool] = False  # True: run() streams samples instead of listing them first
 
     def __init__(self, **config: Any):
         self.config = config
 
     def samples(self, tokenizer) -> Iterator[Sample]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def sample_count(self) -> int | None:
+        """How many samples `samples` will yield, when known without building them (lazy benchmarks)."""
+        return None
 
     def score(self, sample: Sample, prediction: str) -> dict[str, float]:  # pragma: no cover - abstract
         raise NotImplementedError

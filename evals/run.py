@@ -1,6 +1,7 @@
 """Run one benchmark: every sample not yet recorded, with progress, then metrics.json."""
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -19,28 +20,39 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
     records.shard<k>.jsonl; it returns that shard's metrics and leaves metrics.json to the merge
     (evals.runner.merge_shards).
     """
+    own_loop = getattr(benchmark, "run", None)
+    if own_loop is not None:  # benchmarks driven by another harness (lm-eval) run their own loop
+        return own_loop(lm, out_dir, limit=limit, progress=progress, shard=shard)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     index, count = shard or (0, 1)
     records = RecordFile(out_dir / ("records.jsonl" if count == 1 else f"records.shard{index}.jsonl"))
-    samples = list(benchmark.samples(lm.tokenizer))
-    if limit is not None:
-        samples = samples[:limit]
-    ids = [s.id for s in samples]
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"benchmark '{benchmark.name}' produced duplicate sample ids")
-    samples = samples[index::count]
-    ids = ids[index::count]
     done = records.done_ids
-    todo = [s for s in samples if s.id not in done]
-    bar = tqdm(total=len(samples), initial=len(samples) - len(todo), disable=not progress, unit="sample",
+    samples = itertools.islice(benchmark.samples(lm.tokenizer), limit)
+    if benchmark.lazy_samples:  # e.g. a full RULER preset: tens of thousands of long prompts
+        total = benchmark.sample_count()
+    else:  # cheap to build: know the total up front for the ETA
+        samples = list(samples)
+        total = len(samples)
+    if total is not None:
+        total = len(range(index, min(total, limit if limit is not None else total), count))
+    bar = tqdm(total=total, disable=not progress, unit="sample",
                desc=benchmark.name if count == 1 else f"{benchmark.name} [shard {index}/{count}]")
+    seen: set[str] = set()
+    ids: list[str] = []
     tokens, start = 0, time.time()
-    for sample in todo:
-        record = benchmark.evaluate(sample, lm)
-        records.append(record)
-        tokens += int(record.get("prompt_tokens") or 0)
-        bar.set_postfix(tok_s=f"{tokens / max(time.time() - start, 1e-9):.0f}")
+    for position, sample in enumerate(samples):
+        if sample.id in seen:
+            raise ValueError(f"benchmark '{benchmark.name}' produced duplicate sample id '{sample.id}'")
+        seen.add(sample.id)
+        if position % count != index:
+            continue
+        ids.append(sample.id)
+        if sample.id not in done:
+            record = benchmark.evaluate(sample, lm)
+            records.append(record)
+            tokens += int(record.get("prompt_tokens") or 0)
+            bar.set_postfix(tok_s=f"{tokens / max(time.time() - start, 1e-9):.0f}")
         bar.update(1)
     bar.close()
     wanted = set(ids)

@@ -72,6 +72,11 @@ class Ruler(Benchmark):
             self._fitted[key] = FittedTask(generator, PromptCounter(tokenizer, self.chat), chat=self.chat)
         return self._fitted[key]
 
+    lazy_samples = True  # the full preset is tens of thousands of prompts up to 128k tokens
+
+    def sample_count(self) -> int:
+        return len(self.lengths) * self.num_samples * len(self.tasks)
+
     def samples(self, tokenizer) -> Iterator[Sample]:
         """Length by length, sample index by index, every task: a small limit still spans tasks."""
         for length in self.lengths:
