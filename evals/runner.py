@@ -35,8 +35,8 @@ _loaded: dict[str, tuple] = {}  # the last model loaded: a multirun over methods
 def _lampe_defaults(defaults: dict, given: dict) -> dict:
     """mapping_length, preset and a/b/c exclude each other: choosing one drops the model's other.
 
-    a/b/c given in part take the rest from the model's preset, so a sweep over c alone keeps
-    the model's fitted a and b.
+    a/b/c given in part take the rest from the model's preset (or its own a/b/c), so a sweep over
+    c alone keeps the model's fitted a and b.
     """
     alternatives = (("mapping_length",), ("preset",), ("a", "b", "c"))
     chosen = [alt for alt in alternatives if any(key in given for key in alt)]
@@ -46,6 +46,8 @@ def _lampe_defaults(defaults: dict, given: dict) -> dict:
     preset = defaults.get("preset")
     if chosen == [("a", "b", "c")] and preset in PRESETS:
         kept.update(dict(zip(("a", "b", "c"), PRESETS[preset])))
+    elif chosen == [("a", "b", "c")]:  # the model's own fitted a/b/c
+        kept.update({k: defaults[k] for k in ("a", "b", "c") if defaults.get(k) is not None})
     return kept
 
 

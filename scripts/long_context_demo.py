@@ -18,7 +18,7 @@ messages = [{"role": "user", "content": text + "\n\nWhat is the pass key? Answer
 ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")["input_ids"]
 print(f"prompt: {ids.shape[1]} tokens (window: {model.config.max_position_embeddings})")
 
-for name, params in [("original", {}), ("lampe", {"preset": "llama3", "local_window": 1024})]:
+for name, params in [("original", {}), ("lampe", {"mapping_length": 4096, "local_window": 1024})]:
     lampe.apply_method(model, name, **params)
     start = time.time()
     with torch.no_grad():

@@ -61,11 +61,14 @@ def read_records(path: Path) -> list[dict]:
 # ---- method parameters ------------------------------------------------------------------------
 
 SMOL = yaml.safe_load((REPO / "conf/model/smollm2.yaml").read_text())
+LLAMA3 = yaml.safe_load((REPO / "conf/model/llama3.yaml").read_text())
 
 
 def test_model_defaults_fill_method_parameters():
-    values = runner.method_values({"name": "lampe", "local_window": None, "preset": None}, SMOL)
+    values = runner.method_values({"name": "lampe", "local_window": None, "preset": None}, LLAMA3)
     assert values["preset"] == "llama3" and values["local_window"] == 1024 and values["initial_tokens"] == 200
+    smol = runner.method_values({"name": "lampe"}, SMOL)
+    assert (smol["preset"], smol["c"]) == (None, 17500.0) and smol["a"] == pytest.approx(1.0493097327094324e-04)
     # the user's value wins over the model's
     assert runner.method_values({"name": "lampe", "local_window": 256}, SMOL)["local_window"] == 256
     # the model's pretraining length reaches methods that take one
@@ -73,13 +76,18 @@ def test_model_defaults_fill_method_parameters():
 
 
 def test_lampe_mapping_choice_replaces_model_preset():
-    fixed = runner.method_values({"name": "lampe", "mapping_length": 2048}, SMOL)
+    fixed = runner.method_values({"name": "lampe", "mapping_length": 2048}, LLAMA3)
     assert fixed["mapping_length"] == 2048 and fixed["preset"] is None
-    c_only = runner.method_values({"name": "lampe", "c": 7000.0}, SMOL)
+    c_only = runner.method_values({"name": "lampe", "c": 7000.0}, LLAMA3)
     from lampe import PRESETS
 
     assert (c_only["a"], c_only["b"], c_only["c"]) == (PRESETS["llama3"][0], PRESETS["llama3"][1], 7000.0)
     assert c_only["preset"] is None
+    # a model with its own a/b/c (SmolLM2): c alone keeps the model's a and b
+    smol_c = runner.method_values({"name": "lampe", "c": 9000.0}, SMOL)
+    assert (smol_c["a"], smol_c["b"], smol_c["c"]) == (SMOL["method_defaults"]["lampe"]["a"],
+                                                       SMOL["method_defaults"]["lampe"]["b"], 9000.0)
+    assert runner.method_values({"name": "lampe", "mapping_length": 2048}, SMOL)["c"] is None
 
 
 @pytest.mark.parametrize("params, message", [
