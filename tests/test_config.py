@@ -74,8 +74,9 @@ def test_model_configs_give_valid_parameters_for_every_method(model):
         assert key in conf, f"{model}: {key}"
     assert set(conf["method_defaults"]) <= set(available_methods())
     lampe_defaults = conf["method_defaults"]["lampe"]
-    # each model picks its LaMPE curve: a paper preset, or its own fitted a/b/c (SmolLM2)
-    assert lampe_defaults.get("preset") in PRESETS or all(lampe_defaults.get(k) is not None for k in "abc")
+    # each model picks its LaMPE mapping: a paper preset, its own a/b/c, or a swept fixed length (SmolLM2)
+    assert (lampe_defaults.get("preset") in PRESETS or all(lampe_defaults.get(k) is not None for k in "abc")
+            or lampe_defaults.get("mapping_length"))
     for method in conf["method_defaults"]:
         runner.method_values({"name": method}, conf)  # raises on a bad default
 

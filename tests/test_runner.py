@@ -68,7 +68,7 @@ def test_model_defaults_fill_method_parameters():
     values = runner.method_values({"name": "lampe", "local_window": None, "preset": None}, LLAMA3)
     assert values["preset"] == "llama3" and values["local_window"] == 1024 and values["initial_tokens"] == 200
     smol = runner.method_values({"name": "lampe"}, SMOL)
-    assert (smol["preset"], smol["c"]) == (None, 17500.0) and smol["a"] == pytest.approx(1.0493097327094324e-04)
+    assert (smol["preset"], smol["mapping_length"]) == (None, 4096)
     # the user's value wins over the model's
     assert runner.method_values({"name": "lampe", "local_window": 256}, SMOL)["local_window"] == 256
     # the model's pretraining length reaches methods that take one
@@ -83,11 +83,11 @@ def test_lampe_mapping_choice_replaces_model_preset():
 
     assert (c_only["a"], c_only["b"], c_only["c"]) == (PRESETS["llama3"][0], PRESETS["llama3"][1], 7000.0)
     assert c_only["preset"] is None
-    # a model with its own a/b/c (SmolLM2): c alone keeps the model's a and b
-    smol_c = runner.method_values({"name": "lampe", "c": 9000.0}, SMOL)
-    assert (smol_c["a"], smol_c["b"], smol_c["c"]) == (SMOL["method_defaults"]["lampe"]["a"],
-                                                       SMOL["method_defaults"]["lampe"]["b"], 9000.0)
-    assert runner.method_values({"name": "lampe", "mapping_length": 2048}, SMOL)["c"] is None
+    # a model with its own fitted a/b/c: c alone keeps the model's a and b
+    fitted = {**LLAMA3, "method_defaults": {"lampe": {"a": 1e-4, "b": -2.0, "c": 6000.0, "local_window": 512}}}
+    own_c = runner.method_values({"name": "lampe", "c": 9000.0}, fitted)
+    assert (own_c["a"], own_c["b"], own_c["c"], own_c["local_window"]) == (1e-4, -2.0, 9000.0, 512)
+    assert runner.method_values({"name": "lampe", "mapping_length": 2048}, fitted)["c"] is None
 
 
 @pytest.mark.parametrize("params, message", [
