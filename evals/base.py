@@ -51,6 +51,10 @@ class Benchmark:
     def evaluate(self, sample: Sample, lm) -> dict:
         """Generate for one sample and score it; returns the record written to records.jsonl."""
         prediction, prompt_tokens = lm.generate(sample)
+        return self.record(sample, prediction, prompt_tokens)
+
+    def record(self, sample: Sample, prediction: str, prompt_tokens: int) -> dict:
+        """The JSON-able record of one scored sample."""
         return {
             "id": sample.id,
             "task": sample.task,

@@ -186,15 +186,7 @@ class LEval(Benchmark):
         if TASKS[sample.task].get("metric") == "leval_sci_fi":
             fact, _ = lm.generate(self.fact_sample(sample))
             prediction = f"{prediction} [fact: {fact}]"
-        return {
-            "id": sample.id,
-            "task": sample.task,
-            "prompt_tokens": prompt_tokens,
-            "prediction": prediction,
-            "references": sample.references,
-            "scores": self.score(sample, prediction),
-            "meta": sample.meta,
-        }
+        return self.record(sample, prediction, prompt_tokens)
 
     def score(self, sample: Sample, prediction: str) -> dict[str, float]:
         evaluation = sample.meta["evaluation"]
