@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from evals.base import Benchmark, Sample
+from evals.jsonl import read_jsonl
 from evals.metrics import best_over_references, get_metric, leval_rouge_all
 from evals.paths import resolve_data_path
 from evals.registry import register_benchmark
@@ -35,29 +36,16 @@ MAIN_SCORE = {"exam": "exact_match", "f1": "f1", "rouge": "rougeL"}
 
 def read_documents(path: Path) -> list[dict]:
     """Documents of one L-Eval file, checked; a bad line is reported with file and line."""
-    docs = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: malformed JSON line ({err.msg})") from None
-            if not isinstance(doc, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(doc).__name__}")
-            missing = [key for key in ("input", "instructions", "outputs", "evaluation") if key not in doc]
-            if missing:
-                raise ValueError(f"{where}: L-Eval document lacks field(s) {', '.join(missing)}")
-            if not isinstance(doc["instructions"], list) or not isinstance(doc["outputs"], list):
-                raise ValueError(f"{where}: 'instructions' and 'outputs' must be lists")
-            if len(doc["instructions"]) != len(doc["outputs"]):
-                raise ValueError(f"{where}: {len(doc['instructions'])} instructions but {len(doc['outputs'])} outputs")
-            doc["_where"] = where
-            docs.append(doc)
-    if not docs:
-        raise ValueError(f"{path} holds no documents")
+    docs = read_jsonl(path, "documents")
+    for doc in docs:
+        where = doc["_where"]
+        missing = [key for key in ("input", "instructions", "outputs", "evaluation") if key not in doc]
+        if missing:
+            raise ValueError(f"{where}: L-Eval document lacks field(s) {', '.join(missing)}")
+        if not isinstance(doc["instructions"], list) or not isinstance(doc["outputs"], list):
+            raise ValueError(f"{where}: 'instructions' and 'outputs' must be lists")
+        if len(doc["instructions"]) != len(doc["outputs"]):
+            raise ValueError(f"{where}: {len(doc['instructions'])} instructions but {len(doc['outputs'])} outputs")
     return docs
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from evals.base import Benchmark, Sample
+from evals.jsonl import parse_jsonl, read_jsonl
 from evals.metrics import best_over_references, get_metric
 from evals.paths import resolve_data_path
 from evals.registry import register_benchmark
@@ -41,30 +42,6 @@ def length_bucket(length: float) -> str:
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
-
-
-def parse_jsonl(lines, source: str) -> list[dict]:
-    """Rows of a released `<task>.jsonl`; a malformed line is reported as source:line."""
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{source}:{number}: malformed JSON line ({err.msg})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{source}:{number}: expected a JSON object, got {type(row).__name__}")
-        row["_where"] = f"{source}:{number}"
-        rows.append(row)
-    if not rows:
-        raise ValueError(f"{source} holds no samples")
-    return rows
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return parse_jsonl(handle, str(path))
 
 
 def _from_hub_zip(name: str) -> list[dict]:
