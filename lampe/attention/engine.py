@@ -18,6 +18,8 @@ per step and shared by all layers (`memo`).
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import torch
 
 from lampe.attention.kernels import merge_all, pick_backend
@@ -58,7 +60,7 @@ def region_attention(
     num_kv_heads, num_keys = k.shape[1], k.shape[2]
     on_gpu_half = q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
     compute = q.dtype if on_gpu_half else torch.float32
-    job = _Job(
+    job = SimpleNamespace(  # what every kernel call of this attention call shares
         rule=rule, table=rope_table or RopeTable(inv_freq, rope_scaling), attend=pick_backend(q.device, compute, backend),
         scale=scaling * rule.logit_scale, compute=compute, group=num_heads // num_kv_heads,
         offset=num_keys - num_queries,
@@ -98,11 +100,6 @@ def _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo):
     mask = None if key_valid is None else key_valid[:, None, None, :]
     out, _ = job.attend(queries, keys, v.to(job.compute), job.scale, mask)
     return out.reshape(batch, 1, num_heads, head_dim).to(q.dtype)
-
-
-class _Job:
-    def __init__(self, **kw):
-        self.__dict__.update(kw)
 
 
 class _Row:

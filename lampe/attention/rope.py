@@ -31,24 +31,11 @@ class RopeTable:
         return self.cos[index].to(dtype), self.sin[index].to(dtype)
 
 
-def rope_cos_sin(positions: torch.Tensor, inv_freq: torch.Tensor, scaling: float = 1.0):
-    """cos, sin of shape (B, 1, n, 2F) for integer `positions` (B, n) and `inv_freq` (F,)."""
-    angles = positions.to(torch.float64)[..., None] * inv_freq.to(torch.float64)
-    emb = torch.cat((angles, angles), dim=-1)
-    cos = (emb.cos() * scaling).to(torch.float32)[:, None]
-    sin = (emb.sin() * scaling).to(torch.float32)[:, None]
-    return cos, sin
-
-
-def rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
-
-
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate x (..., n, D) by the angles behind cos/sin (broadcastable; Llama's half-split layout).
 
-    Same as x * cos + rotate_half(x) * sin, written per half to skip the temporaries.
+    Same as x * cos + rotate_half(x) * sin (rotate_half(x) = cat(-x2, x1)), written per half
+    to skip the temporaries.
     """
     half = x.shape[-1] // 2
     x1, x2 = x[..., :half], x[..., half:]
