@@ -4,7 +4,7 @@ import torch
 from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding, apply_rotary_pos_emb
 from transformers import LlamaConfig
 
-from lampe.attention import kernels
+from lampe.attention import kernels, rules
 from lampe.attention.engine import region_attention
 from lampe.attention.reference import reference_attention
 from lampe.attention.rules import PlainRule
@@ -35,11 +35,19 @@ def both(rule, q, k, v, key_valid, key_pos, prefill_len, **blocks):
     return region_attention(q, k, v, **kwargs, **blocks), reference_attention(q, k, v, **kwargs)
 
 
+@pytest.fixture(params=["tiled", "masked"])
+def planner(request, monkeypatch):
+    """Both planners on every input; tiles even for the test rules' narrow bands."""
+    monkeypatch.setattr(rules, "MIN_TILE_ROWS", 1)
+    return request.param
+
+
 @pytest.mark.parametrize("backend", ["cpu", "math"])
 @pytest.mark.parametrize("name", sorted(RULES))
-def test_prefill_matches_reference(name, backend):
+def test_prefill_matches_reference(name, backend, planner):
     q, k, v, key_valid, key_pos = inputs()
-    out, ref = both(RULES[name], q, k, v, key_valid, key_pos, key_valid.sum(-1), block_q=32, backend=backend)
+    out, ref = both(RULES[name], q, k, v, key_valid, key_pos, key_valid.sum(-1), block_q=32, backend=backend,
+                    planner=planner)
     assert out.shape == (2, 157, 4, 16)
     real = key_valid[:, :, None, None].expand_as(out)
     torch.testing.assert_close(out[real].double(), ref[real], atol=2e-5, rtol=1e-4)
@@ -48,11 +56,12 @@ def test_prefill_matches_reference(name, backend):
 @pytest.mark.parametrize("num_queries", [1, 3])
 @pytest.mark.parametrize("backend", ["cpu", "math"])
 @pytest.mark.parametrize("name", sorted(RULES))
-def test_decode_steps_match_reference_with_prefill_length(name, backend, num_queries):
+def test_decode_steps_match_reference_with_prefill_length(name, backend, num_queries, planner):
     # new queries after a prefill of 140 slots (row 1 left-padded by 23); 1 query takes the decode path
     q, k, v, key_valid, key_pos = inputs(num_queries=num_queries, num_keys=140 + num_queries)
     prefill_len = key_valid[:, :140].sum(-1)
-    out, ref = both(RULES[name], q, k, v, key_valid, key_pos, prefill_len, block_q=2, backend=backend)
+    out, ref = both(RULES[name], q, k, v, key_valid, key_pos, prefill_len, block_q=2, backend=backend,
+                    planner=planner)
     torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=1e-4)
 
 
@@ -108,23 +117,73 @@ WIDE_RULES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(WIDE_RULES))
-def test_kernel_calls_are_few_and_mostly_unmasked(name, monkeypatch):
-    """The plan: per query block a handful of spans, masks only on narrow boundary strips."""
+def spy_calls(monkeypatch):
+    """Record (query rows x keys, masked, causal) per kernel call."""
     calls = []
     real = kernels.BACKENDS["cpu"]
 
-    def spy(q, k, v, scale, mask=None):
-        calls.append((q.shape[-2] * k.shape[-2], mask is not None))  # work: query rows x keys
-        return real(q, k, v, scale, mask)
+    def spy(q, k, v, scale, mask=None, causal=False):
+        calls.append((q.shape[-2] * k.shape[-2], mask is not None, causal))
+        return real(q, k, v, scale, mask, causal)
 
     monkeypatch.setitem(kernels.BACKENDS, "cpu", spy)
-    q, k, v, key_valid, key_pos = inputs(num_queries=2000, num_keys=2000, pad=(0,), batch=1)
+    return calls
+
+
+def run_wide(name, length=2000, block_q=64, **kw):
+    q, k, v, key_valid, key_pos = inputs(num_queries=length, num_keys=length, pad=(0,), batch=1)
     rule = WIDE_RULES[name]
-    region_attention(q, k, v, rule=rule, ctx=rule.context(key_pos, None, key_valid.sum(-1)), query_pos=key_pos,
-                     key_pos=key_pos, key_valid=None, inv_freq=INV_FREQ, rope_scaling=1.0, scaling=0.25,
-                     block_q=64, backend="cpu")
-    masked_work = sum(n for n, masked in calls if masked)
-    all_work = sum(n for n, _ in calls)
+    return region_attention(q, k, v, rule=rule, ctx=rule.context(key_pos, None, key_valid.sum(-1)), query_pos=key_pos,
+                            key_pos=key_pos, key_valid=None, inv_freq=INV_FREQ, rope_scaling=1.0, scaling=0.25,
+                            block_q=block_q, backend="cpu", **kw)
+
+
+@pytest.mark.parametrize("name", sorted(WIDE_RULES))
+def test_tiled_plan_runs_every_region_without_a_mask(name, monkeypatch):
+    """Per query block a handful of unmasked calls: the diagonal and band edges use the causal flag."""
+    calls = spy_calls(monkeypatch)
+    run_wide(name, block_q=256)
+    assert not any(masked for _, masked, _ in calls)
+    assert any(causal for _, _, causal in calls)
+    assert len(calls) <= 10 * (2000 // 256 + 1)
+
+
+@pytest.mark.parametrize("name", sorted(WIDE_RULES))
+def test_masked_plan_masks_only_narrow_strips(name, monkeypatch):
+    """The fallback planner: per query block a few spans, masks only on boundary strips."""
+    calls = spy_calls(monkeypatch)
+    run_wide(name, planner="masked")
+    masked_work = sum(n for n, masked, _ in calls if masked)
+    all_work = sum(n for n, _, _ in calls)
     assert masked_work < 0.25 * all_work  # boundary strips: ~3 x block_q wide out of ~L/2 keys
     assert len(calls) <= 8 * (2000 // 64 + 1)
+
+
+@pytest.mark.parametrize("name", sorted(WIDE_RULES))
+def test_tiled_plan_matches_reference_on_real_widths(name, monkeypatch):
+    """Blocks of 256 against bands of 300+ keys, FULL tiles split into key chunks of 100."""
+    from lampe.attention import tiled
+
+    monkeypatch.setattr(tiled, "KEY_CHUNK", 100)
+    length = 1300
+    q, k, v, key_valid, key_pos = inputs(num_queries=length, num_keys=length, pad=(0, 37), heads=2, kv_heads=1)
+    rule = WIDE_RULES[name]
+    out, ref = both(rule, q, k, v, key_valid, key_pos, key_valid.sum(-1), block_q=256, planner="tiled")
+    real = key_valid[:, :, None, None].expand_as(out)
+    torch.testing.assert_close(out[real].double(), ref[real], atol=2e-5, rtol=1e-4)
+
+
+def test_padding_holes_use_the_masked_planner(monkeypatch):
+    """Right padding or holes: tiles need contiguous tokens, so the engine falls back by itself."""
+    from lampe.attention import tiled
+
+    used = []
+    real_block = tiled.TiledRow.block
+    monkeypatch.setattr(tiled.TiledRow, "block", lambda self, a, b, t: used.append((a, b)) or real_block(self, a, b, t))
+    q, k, v, key_valid, key_pos = inputs(pad=(0, 0))
+    key_valid[1, 60:70] = False
+    key_pos = (key_valid.long().cumsum(-1) - 1).clamp(min=0)
+    out, ref = both(RULES["lampe"], q, k, v, key_valid, key_pos, key_valid.sum(-1), block_q=32)
+    real = key_valid[:, :, None, None].expand_as(out)
+    torch.testing.assert_close(out[real].double(), ref[real], atol=2e-5, rtol=1e-4)
+    assert used and len(used) == -(-157 // 32)  # row 0 only

@@ -18,12 +18,11 @@ class RopeTable:
     def _build(self, size: int, device: torch.device) -> None:
         angles = torch.arange(size, dtype=torch.float64, device=device)[:, None] * self.inv_freq.to(
             device=device, dtype=torch.float64)
-        emb = torch.cat((angles, angles), dim=-1)
-        self.cos = (emb.cos() * self.scaling).to(torch.float32)
-        self.sin = (emb.sin() * self.scaling).to(torch.float32)
+        self.cos = (angles.cos() * self.scaling).to(torch.float32)
+        self.sin = (angles.sin() * self.scaling).to(torch.float32)
 
     def lookup(self, positions: torch.Tensor, dtype: torch.dtype = torch.float32):
-        """cos, sin of shape (*positions.shape, D) for non-negative integer positions."""
+        """cos, sin of shape (*positions.shape, D/2) for non-negative integer positions."""
         needed = int(positions.max().item()) + 1 if positions.numel() else 1
         if self.cos is None or self.cos.shape[0] < needed or self.cos.device != positions.device:
             self._build(max(needed, 2 * (0 if self.cos is None else self.cos.shape[0]), 4096), positions.device)
@@ -32,15 +31,15 @@ class RopeTable:
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate x (..., n, D) by the angles behind cos/sin (broadcastable; Llama's half-split layout).
+    """Rotate x (..., n, D) by the half-width cos/sin (..., n, D/2) of `RopeTable.lookup`.
 
-    Same as x * cos + rotate_half(x) * sin (rotate_half(x) = cat(-x2, x1)), written per half
-    to skip the temporaries.
+    Same as x * cat(cos, cos) + rotate_half(x) * cat(sin, sin) (Llama's half-split layout),
+    written per half to skip the temporaries.
     """
     half = x.shape[-1] // 2
     x1, x2 = x[..., :half], x[..., half:]
-    c, s = cos[..., :half], sin[..., :half]
-    out = torch.empty(torch.broadcast_shapes(x.shape, cos.shape), dtype=x.dtype, device=x.device)
-    torch.mul(x1, c, out=out[..., :half]).addcmul_(x2, s, value=-1)
-    torch.mul(x2, c, out=out[..., half:]).addcmul_(x1, s)
+    shape = torch.broadcast_shapes(x1.shape, cos.shape)
+    out = torch.empty(*shape[:-1], 2 * half, dtype=x.dtype, device=x.device)
+    torch.mul(x1, cos, out=out[..., :half]).addcmul_(x2, sin, value=-1)
+    torch.mul(x2, cos, out=out[..., half:]).addcmul_(x1, sin)
     return out

@@ -5,6 +5,10 @@ q_position(r, i) - k_position(r, j), so the engine can rotate queries and keys o
 and use plain matmuls. `distance` states the same rule directly, pair by pair, for the float64
 reference: tests check the two against each other.
 
+For speed, a rule may also describe its regions as tiles (`lampe.attention.tiles`): bands of
+i - j (`bands`) or its own `tiles`; the engine then runs every region without a mask. Tests check
+that the tiles cover exactly the pairs `region` assigns.
+
 All tensors are integer; i and j broadcast against each other and against the per-row context
 values (shape (B, 1) or (B, 1, 1)), so one call serves a whole batch with left padding.
 """
@@ -13,6 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from lampe.attention.tiles import Tile, band_tiles, split_tiles
+
+MIN_TILE_ROWS = 16  # below this a thin band is cheaper with the masked planner
 
 
 @dataclass
@@ -27,6 +35,10 @@ class RuleContext:
     def rows(self, ndim: int) -> "RuleContext":
         """The same values reshaped to broadcast against tensors of `ndim` dims (batch first)."""
         return RuleContext({k: v.reshape(v.shape[0], *([1] * (ndim - 1))) for k, v in self.values.items()})
+
+    def row(self, b: int) -> dict[str, int]:
+        """Row b's values as Python numbers, for planning tiles without tensor ops."""
+        return {k: v.reshape(v.shape[0], -1)[b, 0].item() for k, v in self.values.items()}
 
 
 class DistanceRule:
@@ -49,6 +61,17 @@ class DistanceRule:
     def distance(self, i: torch.Tensor, j: torch.Tensor, ctx: RuleContext) -> torch.Tensor:
         raise NotImplementedError
 
+    def bands(self, row: dict[str, int]) -> list[int] | None:
+        """Edges e_1 <= e_2 <= ... when region r is exactly e_r <= i - j < e_(r+1) (e_0 = 0); else None."""
+        return None
+
+    def tiles(self, qs: int, qe: int, row: dict[str, int]) -> list[Tile] | None:
+        """Mask-free tiles covering queries [qs, qe) x keys [0, i]; None: use the masked planner."""
+        edges = self.bands(row)
+        if edges is None:
+            return None
+        return split_tiles(lambda a, b: band_tiles(edges, a, b), qs, qe, MIN_TILE_ROWS)
+
 
 class PlainRule(DistanceRule):
     """d = i - j: plain RoPE. The baseline every region method must equal below its window."""
@@ -64,3 +87,6 @@ class PlainRule(DistanceRule):
 
     def distance(self, i, j, ctx):
         return i - j
+
+    def bands(self, row):
+        return []

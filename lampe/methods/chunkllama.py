@@ -10,6 +10,7 @@ import torch
 
 from lampe.attention.hook import install_region_rule
 from lampe.attention.rules import DistanceRule
+from lampe.attention.tiles import CAUSAL, FULL, Tile
 from lampe.methods.base import PRETRAINING_LENGTH, Method, Param
 from lampe.methods.registry import register_method
 
@@ -34,6 +35,23 @@ class ChunkRule(DistanceRule):
 
     def key_position(self, r, j, ctx):
         return j % self.stride
+
+    def tiles(self, qs, qe, row):
+        """Per query chunk c: its own chunk (diagonal + rectangle), chunk c - 1, older chunks."""
+        s, tiles = self.stride, []
+        start = qs
+        while start < qe:
+            c = start // s
+            stop = min(qe, (c + 1) * s)
+            tiles.append(Tile(0, CAUSAL, start, stop, start, stop))
+            if c * s < start:
+                tiles.append(Tile(0, FULL, start, stop, c * s, start))
+            if c >= 1:
+                tiles.append(Tile(1, FULL, start, stop, (c - 1) * s, c * s))
+            if c >= 2:
+                tiles.append(Tile(2, FULL, start, stop, 0, (c - 1) * s))
+            start = stop
+        return tiles
 
     def distance(self, i, j, ctx):
         s = self.stride

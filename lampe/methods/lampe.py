@@ -100,6 +100,13 @@ class LampeRule(DistanceRule):
             r = torch.where(delta < self.window, 0, torch.where(delta < ctx["length"] - ctx["t_prime"], 1, 2))
         return torch.where(ctx["active"], r, 0)
 
+    def bands(self, row):
+        if not row["active"]:
+            return []
+        if self.two_region:
+            return [self.window]
+        return [self.window, max(self.window, row["length"] - row["t_prime"])]
+
     def query_position(self, r, i, ctx):
         if r == 0:
             return i

@@ -27,6 +27,9 @@ class SelfExtendRule(DistanceRule):
     def key_position(self, r, j, ctx):
         return j if r == 0 else j // self.group
 
+    def bands(self, row):
+        return [self.window]
+
     def distance(self, i, j, ctx):
         grouped = (i // self.group + self.window - self.window // self.group) - j // self.group
         return torch.where((i - j) < self.window, i - j, grouped)
