@@ -24,7 +24,7 @@ from lampe.attention.rope import RopeTable, rotate
 from lampe.attention.rules import DistanceRule, RuleContext
 from lampe.attention.tiled import TiledRow
 
-BLOCK_Q = 1024  # queries per block: larger blocks rotate each key span fewer times
+BLOCK_Q = 512  # queries per block: larger blocks rotate keys less often, smaller ones hold less memory
 
 
 def region_attention(
@@ -60,7 +60,7 @@ def region_attention(
     job = SimpleNamespace(  # what every kernel call of this attention call shares
         rule=rule, table=rope_table or RopeTable(inv_freq, rope_scaling), attend=pick_backend(q.device, compute, backend),
         scale=scaling * rule.logit_scale, compute=compute, group=num_heads // num_kv_heads,
-        offset=num_keys - num_queries,
+        offset=num_keys - num_queries, buffers={},
     )
     if num_queries == 1:
         return _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo)

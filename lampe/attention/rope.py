@@ -21,25 +21,33 @@ class RopeTable:
         self.cos = (angles.cos() * self.scaling).to(torch.float32)
         self.sin = (angles.sin() * self.scaling).to(torch.float32)
 
-    def lookup(self, positions: torch.Tensor, dtype: torch.dtype = torch.float32):
-        """cos, sin of shape (*positions.shape, D/2) for non-negative integer positions."""
+    def lookup(self, positions: torch.Tensor, dtype: torch.dtype = torch.float32, out=None):
+        """cos, sin of shape (*positions.shape, D/2) for non-negative integer positions.
+
+        `out`: a (cos, sin) pair of float32 buffers to fill (1-D positions), so that hot loops
+        reuse memory instead of allocating.
+        """
         needed = int(positions.max().item()) + 1 if positions.numel() else 1
         if self.cos is None or self.cos.shape[0] < needed or self.cos.device != positions.device:
             self._build(max(needed, 2 * (0 if self.cos is None else self.cos.shape[0]), 4096), positions.device)
         index = positions.clamp(min=0)
+        if out is not None and dtype == torch.float32 and index.dim() == 1:
+            return (torch.index_select(self.cos, 0, index, out=out[0]),
+                    torch.index_select(self.sin, 0, index, out=out[1]))
         return self.cos[index].to(dtype), self.sin[index].to(dtype)
 
 
-def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """Rotate x (..., n, D) by the half-width cos/sin (..., n, D/2) of `RopeTable.lookup`.
 
     Same as x * cat(cos, cos) + rotate_half(x) * cat(sin, sin) (Llama's half-split layout),
-    written per half to skip the temporaries.
+    written per half to skip the temporaries; `out` (optional) receives the result.
     """
     half = x.shape[-1] // 2
     x1, x2 = x[..., :half], x[..., half:]
     shape = torch.broadcast_shapes(x1.shape, cos.shape)
-    out = torch.empty(*shape[:-1], 2 * half, dtype=x.dtype, device=x.device)
+    if out is None:
+        out = torch.empty(*shape[:-1], 2 * half, dtype=x.dtype, device=x.device)
     torch.mul(x1, cos, out=out[..., :half]).addcmul_(x2, sin, value=-1)
     torch.mul(x2, cos, out=out[..., half:]).addcmul_(x1, sin)
     return out

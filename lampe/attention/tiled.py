@@ -10,13 +10,15 @@ padding), which the engine checks.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from lampe.attention.rope import rotate
 from lampe.attention.rules import RuleContext
 from lampe.attention.tiles import ANTI, CAUSAL, FULL
 
-KEY_CHUNK = 4096  # keys per FULL kernel call
+KEY_CHUNK = 2048  # keys per FULL kernel call: bounds the rotated-key buffer (memory target 1.2x SDPA)
 
 
 class TiledRow:
@@ -70,17 +72,28 @@ class TiledRow:
         return True
 
     def rotated_queries(self, region: int, ps: int, pe: int) -> torch.Tensor:
-        positions = torch.arange(ps, pe, device=self.q.device)[None]
-        cos, sin = self.job.table.lookup(self.job.rule.query_position(region, positions, self.ctx2)[0],
-                                         self.job.compute)
+        positions = self.job.rule.query_position(region, torch.arange(ps, pe, device=self.q.device)[None], self.ctx2)
         slots = self.q[:, :, ps - self.first_pos : pe - self.first_pos]
-        return rotate(slots.to(self.job.compute), cos, sin)
+        return self.rotate(slots, positions[0], "queries")
 
     def rotated_keys(self, region: int, ks: int, ke: int) -> torch.Tensor:
-        positions = torch.arange(ks, ke, device=self.k.device)[None]
-        cos, sin = self.job.table.lookup(self.job.rule.key_position(region, positions, self.ctx2)[0],
-                                         self.job.compute)
-        return rotate(self.k[:, :, ks:ke].to(self.job.compute), cos, sin)
+        positions = self.job.rule.key_position(region, torch.arange(ks, ke, device=self.k.device)[None], self.ctx2)
+        return self.rotate(self.k[:, :, ks:ke], positions[0], "keys")
+
+    def rotate(self, x: torch.Tensor, positions: torch.Tensor, name: str) -> torch.Tensor:
+        """x (1, H, n, D) rotated at positions (n,), into this attention call's reusable buffers:
+        the hot loop allocates (and page-faults) nothing new for rotations."""
+        n, half = positions.shape[0], self.dim // 2
+        cos, sin = self.job.table.lookup(positions, self.job.compute,
+                                         out=(self.buffer(name + ".cos", (n, half)), self.buffer(name + ".sin", (n, half))))
+        return rotate(x.to(self.job.compute), cos, sin, out=self.buffer(name, (1, x.shape[1], n, self.dim)))
+
+    def buffer(self, name: str, shape: tuple) -> torch.Tensor:
+        numel = math.prod(shape)
+        buf = self.job.buffers.get(name)
+        if buf is None or buf.numel() < numel:
+            buf = self.job.buffers[name] = torch.empty(numel, dtype=self.job.compute, device=self.q.device)
+        return buf[:numel].view(shape)
 
     def values(self, ks: int, ke: int) -> torch.Tensor:
         return self.v[:, :, ks:ke].to(self.job.compute)
