@@ -126,7 +126,10 @@ def _line_plot(curves, path, *, title, ylabel, log_y, train_length) -> Path:
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     if any(curves) or train_length:
-        ax.legend()
+        if len(curves) > 4:  # a sweep's many rows: beside the axes, never over the lines
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
+        else:
+            ax.legend()
     return _save(fig, path)
 
 

@@ -139,6 +139,7 @@ def test_summarize_gives_the_ruler_table():
     assert table["tasks"] == {"niah_single_1": {"4096": 50.0, "8192": 0.0}, "vt": {"4096": 100.0, "8192": 50.0}}
     assert table["average_per_length"] == {"4096": 75.0, "8192": 25.0}
     assert table["average"] == 50.0 and table["num_samples"] == 5
+    assert table["word_source"] == "wonderwords"  # a dependency: RULER's own word lists
 
 
 def test_unknown_task_and_option_are_named():

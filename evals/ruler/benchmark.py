@@ -19,6 +19,7 @@ from evals.ruler.niah import Niah
 from evals.ruler.options import check_config, check_lengths
 from evals.ruler.qa import QA
 from evals.ruler.variable_tracking import VariableTracking
+from evals.ruler.words import word_lists
 
 GENERATORS: dict[str, type[TaskGenerator]] = {
     g.family: g for g in (Niah, VariableTracking, CommonWords, FreqWords, QA)
@@ -101,4 +102,5 @@ class Ruler(Benchmark):
             scores = [t[str(n)] for t in tasks.values() if str(n) in t]
             per_length[str(n)] = sum(scores) / len(scores)
         overall = sum(per_length.values()) / len(per_length) if per_length else None
-        return {"tasks": tasks, "average_per_length": per_length, "average": overall, "num_samples": len(records)}
+        return {"tasks": tasks, "average_per_length": per_length, "average": overall, "num_samples": len(records),
+                "word_source": word_lists()[3]}  # "wonderwords" (RULER's) or "lampe" (our stand-in lists)
