@@ -52,7 +52,7 @@ def reference_kernel(fixed_prefill_len=None):
     def kernel(q, k, v, *, rule, ctx, query_pos, key_pos, key_valid, **kw):
         if fixed_prefill_len is not None:
             ctx = rule.context(key_pos, key_valid, fixed_prefill_len)
-        kw = {key: value for key, value in kw.items() if key not in ("block_q", "rope_table", "backend", "memo")}
+        kw = {key: value for key, value in kw.items() if key not in ("block_q", "rope_table", "backend", "memo", "workspace")}
         return reference_attention(q, k, v, rule=rule, ctx=ctx, query_pos=query_pos, key_pos=key_pos,
                                    key_valid=key_valid, **kw).to(q.dtype)
 

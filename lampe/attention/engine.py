@@ -23,6 +23,7 @@ from lampe.attention.masked_planner import MaskedRow
 from lampe.attention.rope import RopeTable, rotate
 from lampe.attention.rules import DistanceRule, RuleContext
 from lampe.attention.tiled import TiledRow
+from lampe.attention.workspace import Workspace
 
 BLOCK_Q = 512  # queries per block: larger blocks rotate keys less often, smaller ones hold less memory
 
@@ -45,12 +46,14 @@ def region_attention(
     backend: str | None = None,
     memo: dict | None = None,
     planner: str | None = None,
+    workspace: Workspace | None = None,
 ) -> torch.Tensor:
     """Attention of un-rotated q (B, Hq, Lq, D) over un-rotated k, v (B, Hkv, Lk, D).
 
     Queries are the last Lq cache slots (causal in cache order); `query_pos` (B, Lq) and
     `key_pos` (B, Lk) are token positions, `key_valid` (B, Lk) marks real (non-padding) keys.
     `planner` forces "tiled" or "masked" (tests); by default tiled wherever it applies.
+    `workspace` holds scratch buffers; a model passes the same one to every layer and step.
     Returns (B, Lq, Hq, D) like transformers' attention functions.
     """
     batch, num_heads, num_queries, head_dim = q.shape
@@ -60,7 +63,7 @@ def region_attention(
     job = SimpleNamespace(  # what every kernel call of this attention call shares
         rule=rule, table=rope_table or RopeTable(inv_freq, rope_scaling), attend=pick_backend(q.device, compute, backend),
         scale=scaling * rule.logit_scale, compute=compute, group=num_heads // num_kv_heads,
-        offset=num_keys - num_queries, buffers={},
+        offset=num_keys - num_queries, workspace=workspace or Workspace(),
     )
     if num_queries == 1:
         return _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo)
@@ -116,7 +119,7 @@ def _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo):
         cos, sin = cos[:, None], sin[:, None]
         if memo is not None:
             memo["decode_rotation"] = (cos, sin)
-    keys = rotate(k.to(job.compute), cos, sin)
+    keys = rotate(k.to(job.compute), cos, sin, out=job.workspace.get("decode.keys", k.shape, job.compute, k.device))
     queries = q.to(job.compute).reshape(batch, k.shape[1], job.group, head_dim) * job.table.scaling  # grouped rows
     mask = None if key_valid is None else key_valid[:, None, None, :]
     out, _ = job.attend(queries, keys, v.to(job.compute), job.scale, mask)

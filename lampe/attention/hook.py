@@ -21,6 +21,7 @@ from transformers.masking_utils import AttentionMaskInterface
 from lampe.attention.engine import region_attention
 from lampe.attention.rope import RopeTable
 from lampe.attention.rules import DistanceRule
+from lampe.attention.workspace import Workspace
 from lampe.methods.snapshot import attention_modules, original_rotary, set_module
 
 ATTENTION_NAME = "lampe_region"
@@ -51,6 +52,7 @@ class RegionBinding:
     prefill_len: torch.Tensor | None = field(default=None)
     rope_table: RopeTable | None = field(default=None)
     memo: dict = field(default_factory=dict)  # per-step work shared by all layers
+    workspace: Workspace = field(default_factory=Workspace)  # scratch buffers reused by all layers and steps
 
     def __post_init__(self):
         self.rope_table = RopeTable(self.rotary.inv_freq, self.rotary.attention_scaling)
@@ -108,6 +110,7 @@ def region_attention_forward(module, query, key, value, attention_mask, scaling=
         query, key, value, rule=binding.rule, ctx=ctx, query_pos=query_pos, key_pos=key_pos,
         key_valid=key_valid, inv_freq=binding.rotary.inv_freq, rope_scaling=binding.rotary.attention_scaling,
         scaling=module.scaling if scaling is None else scaling, rope_table=binding.rope_table, memo=binding.memo,
+        workspace=binding.workspace,
     )
     return out, None
 

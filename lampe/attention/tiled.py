@@ -10,8 +10,6 @@ padding), which the engine checks.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from lampe.attention.rope import rotate
@@ -81,19 +79,14 @@ class TiledRow:
         return self.rotate(self.k[:, :, ks:ke], positions[0], "keys")
 
     def rotate(self, x: torch.Tensor, positions: torch.Tensor, name: str) -> torch.Tensor:
-        """x (1, H, n, D) rotated at positions (n,), into this attention call's reusable buffers:
-        the hot loop allocates (and page-faults) nothing new for rotations."""
+        """x (1, H, n, D) rotated at positions (n,), into reusable buffers (`workspace.py`)."""
         n, half = positions.shape[0], self.dim // 2
         cos, sin = self.job.table.lookup(positions, self.job.compute,
                                          out=(self.buffer(name + ".cos", (n, half)), self.buffer(name + ".sin", (n, half))))
         return rotate(x.to(self.job.compute), cos, sin, out=self.buffer(name, (1, x.shape[1], n, self.dim)))
 
     def buffer(self, name: str, shape: tuple) -> torch.Tensor:
-        numel = math.prod(shape)
-        buf = self.job.buffers.get(name)
-        if buf is None or buf.numel() < numel:
-            buf = self.job.buffers[name] = torch.empty(numel, dtype=self.job.compute, device=self.q.device)
-        return buf[:numel].view(shape)
+        return self.job.workspace.get(name, shape, self.job.compute, self.q.device)
 
     def values(self, ks: int, ke: int) -> torch.Tensor:
         return self.v[:, :, ks:ke].to(self.job.compute)
