@@ -19,7 +19,6 @@ import torch
 
 from lampe.attention.kernels import merge_all
 from lampe.attention.rope import rotate
-from lampe.attention.rules import RuleContext
 
 SUB_Q = 128  # mixed key spans are re-planned in query sub-blocks of this size
 KEY_CHUNK = 4096  # keys per kernel call: bounds the rotated-key temporaries
@@ -37,9 +36,9 @@ class MaskedRow:
         self.q = q[b : b + 1].to(job.compute).view(1, self.kv_heads, job.group, self.num_queries, self.head_dim)
         self.k = k[b : b + 1]
         self.v = v[b : b + 1]
-        values = {name: value[b : b + 1] for name, value in ctx.values.items()}
-        self.ctx2 = RuleContext(values).rows(2)
-        self.ctx3 = RuleContext(values).rows(3)
+        row_ctx = ctx.select(b)
+        self.ctx2 = row_ctx.rows(2)
+        self.ctx3 = row_ctx.rows(3)
         self.query_pos = query_pos[b : b + 1]
         self.key_pos = key_pos[b : b + 1]
         self.key_valid = None if key_valid is None else key_valid[b]

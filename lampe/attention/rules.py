@@ -36,6 +36,10 @@ class RuleContext:
         """The same values reshaped to broadcast against tensors of `ndim` dims (batch first)."""
         return RuleContext({k: v.reshape(v.shape[0], *([1] * (ndim - 1))) for k, v in self.values.items()})
 
+    def select(self, b: int) -> "RuleContext":
+        """Row b alone, as a batch of one."""
+        return RuleContext({k: v[b : b + 1] for k, v in self.values.items()})
+
     def row(self, b: int) -> dict[str, int]:
         """Row b's values as Python numbers, for planning tiles without tensor ops."""
         return {k: v.reshape(v.shape[0], -1)[b, 0].item() for k, v in self.values.items()}

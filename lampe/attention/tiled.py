@@ -26,7 +26,7 @@ class TiledRow:
         self.k = k[b : b + 1, :, pad:]
         self.v = v[b : b + 1, :, pad:]
         self.row = ctx.row(b)
-        self.ctx2 = RuleContext({name: value[b : b + 1] for name, value in ctx.values.items()}).rows(2)
+        self.ctx2 = ctx.select(b).rows(2)
         self.first_pos = k.shape[2] - q.shape[2] - pad  # token position of query slot 0
         _, self.heads, _, self.dim = q.shape
         self.kv_heads = k.shape[1]
