@@ -35,9 +35,10 @@ def both(rule, q, k, v, key_valid, key_pos, prefill_len, **blocks):
     return region_attention(q, k, v, **kwargs, **blocks), reference_attention(q, k, v, **kwargs)
 
 
-@pytest.fixture(params=["tiled", "masked"])
+@pytest.fixture(params=["tiled", "masked", "flex"])
 def planner(request, monkeypatch):
-    """Both planners on every input; tiles even for the test rules' narrow bands."""
+    """Every planner on every input; tiles even for the test rules' narrow bands (flex runs eagerly
+    here: the CUDA path compiles the same mask and call)."""
     monkeypatch.setattr(rules, "MIN_TILE_ROWS", 1)
     return request.param
 

@@ -2,11 +2,14 @@
 
 Per batch row and block of queries, the keys are split by region and each part runs through a
 fused kernel that also returns its log-sum-exp, so the parts merge exactly (flash-attention
-style). Two planners:
+style). Planners:
   tiled   (`tiled.py`) when the rule describes its regions as tiles and the row's real tokens
           are contiguous (no padding or left padding): no masks at all, the common case;
   masked  (`masked_planner.py`) otherwise: any monotone rule and any padding.
 No tensor of size L x L exists; GQA never repeats K/V on CPU.
+
+On a GPU, prefill takes a third planner (`flex_planner.py`): one flex_attention call per region
+over the whole input, since many small kernel calls would leave the chip idle.
 
 A single new query (decoding) takes the short path: the query stays at position 0 and every
 key is rotated to -d(i, j), so one kernel call covers all regions; the rotation is computed once
@@ -14,10 +17,12 @@ per step and shared by all layers (`memo`).
 """
 from __future__ import annotations
 
+import warnings
 from types import SimpleNamespace
 
 import torch
 
+from lampe.attention import flex_planner
 from lampe.attention.kernels import pick_backend
 from lampe.attention.masked_planner import MaskedRow
 from lampe.attention.rope import RopeTable, rotate
@@ -25,6 +30,8 @@ from lampe.attention.rules import DistanceRule, RuleContext
 from lampe.attention.tiled import TiledRow
 from lampe.attention.workspace import Workspace
 
+PLANNERS = (None, "flex", "tiled", "masked")
+_FLEX_BROKEN: list[str] = []
 BLOCK_Q = 512  # queries per block: larger blocks rotate keys less often, smaller ones hold less memory
 
 
@@ -52,7 +59,8 @@ def region_attention(
 
     Queries are the last Lq cache slots (causal in cache order); `query_pos` (B, Lq) and
     `key_pos` (B, Lk) are token positions, `key_valid` (B, Lk) marks real (non-padding) keys.
-    `planner` forces "tiled" or "masked" (tests); by default tiled wherever it applies.
+    `planner` forces "flex", "tiled" or "masked"; by default flex on CUDA, else tiled wherever it
+    applies and masked elsewhere.
     `workspace` holds scratch buffers; a model passes the same one to every layer and step.
     Returns (B, Lq, Hq, D) like transformers' attention functions.
     """
@@ -67,6 +75,16 @@ def region_attention(
     )
     if num_queries == 1:
         return _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo)
+    if planner not in PLANNERS:
+        raise ValueError(f"Unknown planner '{planner}'. Available: {', '.join(p for p in PLANNERS if p)}")
+    if planner == "flex" or (planner is None and q.is_cuda and _flex_usable()):
+        try:
+            return flex_planner.flex_attention_all(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo)
+        except Exception as err:  # noqa: BLE001 - a compiler failure must not end a long evaluation
+            if planner == "flex":
+                raise
+            warnings.warn(f"flex_attention failed on {q.device} ({err}); using the tiled planner from now on")
+            _FLEX_BROKEN.append(str(err))
     out = torch.zeros(batch, num_queries, num_heads, head_dim, dtype=q.dtype, device=q.device)
     block_q = block_q or BLOCK_Q
     for b in range(batch):
@@ -86,6 +104,10 @@ def region_attention(
             masked = masked or MaskedRow(job, b, q, k, v, ctx, query_pos, key_pos, key_valid)
             target.copy_(masked.block(qs, qe))
     return out
+
+
+def _flex_usable() -> bool:
+    return not _FLEX_BROKEN and flex_planner.available()
 
 
 def _left_padding(b, query_pos, key_pos, key_valid) -> int | None:
@@ -122,5 +144,9 @@ def _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo):
     keys = rotate(k.to(job.compute), cos, sin, out=job.workspace.get("decode.keys", k.shape, job.compute, k.device))
     queries = q.to(job.compute).reshape(batch, k.shape[1], job.group, head_dim) * job.table.scaling  # grouped rows
     mask = None if key_valid is None else key_valid[:, None, None, :]
-    out, _ = job.attend(queries, keys, v.to(job.compute), job.scale, mask)
+    if q.is_cuda:  # one call covers every region: no log-sum-exp needed, so torch's own dispatch
+        out = torch.nn.functional.scaled_dot_product_attention(queries, keys, v.to(job.compute), attn_mask=mask,
+                                                               scale=job.scale)
+    else:
+        out, _ = job.attend(queries, keys, v.to(job.compute), job.scale, mask)
     return out.reshape(batch, 1, num_heads, head_dim).to(q.dtype)

@@ -93,12 +93,15 @@ def attend_cuda(q, k, v, scale, mask=None, causal=False):
         k = k.repeat_interleave(q.shape[1] // k.shape[1], dim=1)
         v = v.repeat_interleave(q.shape[1] // v.shape[1], dim=1)
     float_mask, seen = _float_mask(mask, q.dtype)
-    if float_mask is not None:
-        float_mask = float_mask.expand(q.shape[0], q.shape[1], q.shape[2], k.shape[2])
+    if float_mask is not None:  # the kernel wants the bias's rows 16-aligned: pad, pass a view
+        m = k.shape[2]
+        bias = torch.zeros(*q.shape[:3], m + (-m % 16), dtype=q.dtype, device=q.device)
+        float_mask = bias[..., :m].copy_(float_mask.expand(*q.shape[:3], m))
     out, lse = torch.ops.aten._scaled_dot_product_efficient_attention(
         q, k, v, float_mask, True, 0.0, causal, scale=scale)[:2]
     lse = lse[..., : q.shape[-2]].float()
-    if seen is not None:
+    if seen is not None:  # rows that see no key: 0 and -inf, as the other backends give
+        out = out.masked_fill(~seen[..., None], 0.0)
         lse = lse.masked_fill(~seen, NEG_INF)
     return out, lse
 
