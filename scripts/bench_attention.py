@@ -1,12 +1,17 @@
 """Speed and memory of region attention against plain SDPA, in the same run (`make bench`).
 
-Each (shape, length, method) is measured in a fresh subprocess: its peak memory (CPU: the RSS
-high-water mark, reset through /proc/self/clear_refs; CUDA: max_memory_allocated) counts only
-what the attention call adds. Times: the method and plain causal SDPA run alternately in that
-same process, `--repeats` times each; the ratio is the median of the per-pair ratios, so a
-machine that speeds up or slows down during the run (shared CPUs do) moves both alike. The
-whole-model lines load SmolLM2 once and run every method in turn on the same input. Writes results/bench/attention.{md,csv} and prints
-the issue's targets as met / not met.
+CPU: each (shape, length, method) runs in fresh child processes. Times: the method and plain
+causal SDPA run alternately in one child, `--repeats` times each; the ratio is the median of the
+per-pair ratios, so a machine that speeds up or slows down during the run (shared CPUs do) moves
+both alike. Memory, in a second child: the RSS high-water mark (reset through
+/proc/self/clear_refs) of a warm call, after one untimed call, with glibc's mmap threshold fixed
+so that freed buffers go back to the system and the mark follows live tensors rather than the
+heap's history; the first call's mark (one-time costs included) is shown beside it. Region
+methods get a fresh Workspace per call, so their scratch buffers count.
+CUDA: everything in this process (compiled kernels are reused), after a warm-up call;
+max_memory_allocated; the baseline is SDPA pinned to flash attention.
+The whole-model lines load SmolLM2 once and run every method in turn on the same input. Writes
+results/bench/attention{,_cuda}.{md,csv} and prints the issue's targets as met / not met.
 """
 from __future__ import annotations
 
@@ -72,11 +77,13 @@ def sdpa_baseline(q, k, v, scale: float, causal: bool, device: str):
         return run
 
 
-def measure(shape: str, length: int, method: str, mode: str, repeats: int, device: str) -> dict:
+def measure(shape: str, length: int, method: str, mode: str, repeats: int, device: str,
+            memory_only: bool = False) -> dict:
     """One (shape, length, method): peak memory of one call, then times alternating with SDPA.
 
-    On CPU this runs in a fresh child process (its RSS high-water mark is the peak); on CUDA in
-    the main process after a warm-up call (compilation is not timed; max_memory_allocated).
+    On CUDA in the main process after a warm-up call (compilation is not timed;
+    max_memory_allocated). On CPU in fresh child processes: one for the times, one for the memory
+    (`memory_only`: the RSS high-water mark of the first call and of a second, warm one).
     """
     import torch
 
@@ -131,13 +138,12 @@ def measure(shape: str, length: int, method: str, mode: str, repeats: int, devic
         out = run()
         torch.cuda.synchronize()
         peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+        del out
+    elif memory_only:  # a child of its own, with glibc's mmap threshold fixed (see `spawn`)
+        first = rss_peak_mb(run)
+        return {"peak_mb": rss_peak_mb(run), "first_call_mb": first}
     else:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # reset VmHWM to the current RSS
-        base = rss_kb("VmRSS:")
-        out = run()
-        peak = (rss_kb("VmHWM:") - base) / 1024
-    del out
+        peak = None
 
     times, baseline = [], []
     for _ in range(repeats):  # alternate: both see the machine in the same state
@@ -146,6 +152,17 @@ def measure(shape: str, length: int, method: str, mode: str, repeats: int, devic
     ratio = statistics.median(t / b for t, b in zip(times, baseline))
     return {"time_s": statistics.median(times), "sdpa_s": statistics.median(baseline), "ratio": ratio,
             "peak_mb": peak, "plan_ms": plan_ms}
+
+
+def rss_peak_mb(fn) -> float:
+    """MB the process's resident set grows by while fn runs (VmHWM reset through clear_refs)."""
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")  # reset VmHWM to the current RSS
+    base = rss_kb("VmRSS:")
+    out = fn()
+    peak = (rss_kb("VmHWM:") - base) / 1024
+    del out
+    return peak
 
 
 def timed(fn, device: str) -> float:
@@ -226,7 +243,8 @@ def child(args) -> None:
     if args.child == "model":
         result = measure_model(args.method.split(","), args.length, args.decode_steps, args.device)
     else:
-        result = measure(args.shape, args.length, args.method, args.child, args.repeats, args.device)
+        result = measure(args.shape, args.length, args.method, args.child, args.repeats, args.device,
+                         bool(args.memory_only))
     print("RESULT " + json.dumps(result))
 
 
@@ -241,7 +259,12 @@ def spawn(**kw) -> dict:
             return measure_model(args.method.split(","), args.length, args.decode_steps, "cuda")
         return measure(args.shape, args.length, args.method, args.child, args.repeats, "cuda")
     cmd = [sys.executable, __file__] + [f"--{k.replace('_', '-')}={v}" for k, v in kw.items()]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    env = dict(os.environ)
+    if kw.get("memory_only"):
+        # glibc otherwise raises its mmap threshold after the first large free and keeps freed
+        # buffers in the heap, so the high-water mark would depend on what ran before
+        env.update(MALLOC_MMAP_THRESHOLD_="131072", MALLOC_TRIM_THRESHOLD_="131072")
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -263,6 +286,7 @@ def main() -> None:
     parser.add_argument("--shape", default="smollm2")
     parser.add_argument("--length", type=int, default=0)
     parser.add_argument("--method", default="sdpa")
+    parser.add_argument("--memory-only", type=int, default=0)
     args = parser.parse_args()
     if args.device is None:
         import torch
@@ -294,11 +318,13 @@ def run_all(args) -> None:
         for method in methods:
             common = dict(shape=shape, length=length, method=method, repeats=args.repeats, device=args.device)
             prefill = spawn(child="prefill", **common)
+            if args.device != "cuda":
+                prefill.update(spawn(child="prefill", memory_only=1, **common))
             decode = spawn(child="decode", **{**common, "repeats": max(args.repeats, 20)})
             rows.append({"shape": shape, "length": length, "method": method, "prefill_s": prefill["time_s"],
                          "peak_mb": prefill["peak_mb"], "decode_ms": 1000 * decode["time_s"],
                          "time_ratio": prefill["ratio"], "decode_ratio": decode["ratio"],
-                         "plan_ms": prefill.get("plan_ms")})
+                         "plan_ms": prefill.get("plan_ms"), "first_call_mb": prefill.get("first_call_mb")})
             print(f"{shape:9} {length:6} {method:17} prefill {prefill['time_s']:8.4f} s ({prefill['ratio']:.2f}x)  "
                   f"peak {prefill['peak_mb']:8.1f} MB  decode {1000 * decode['time_s']:7.3f} ms", flush=True)
     table = pd.DataFrame(rows)
@@ -309,6 +335,8 @@ def run_all(args) -> None:
                "decode_ratio"]
     if table["plan_ms"].notna().any():  # GPU: masks and rotation tables, built once per forward pass
         columns.append("plan_ms")
+    if table["first_call_mb"].notna().any():  # CPU: the first call's peak, one-time costs included
+        columns.append("first_call_mb")
     table = table[columns]
 
     model_rows = []

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from lampe.attention import rules
-from lampe.attention.tiles import ANTI, CAUSAL, FULL, band_tiles
+from lampe.attention.tiles import ANTI, CAUSAL, FULL, band_tiles, refine
 from tests.region_cases import RULES
 
 
@@ -60,3 +60,21 @@ def test_thin_bands_fall_back_to_the_masked_planner():
     rule = RULES["self_extend"]  # window 12 < MIN_TILE_ROWS
     assert rule.tiles(100, 164, {}) is None
     assert rule.tiles(100, 108, {}) is not None
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+@pytest.mark.parametrize("max_rows", [1, 3, 8])
+def test_refined_tiles_keep_the_same_cover(name, max_rows, monkeypatch):
+    monkeypatch.setattr(rules, "MIN_TILE_ROWS", 1)
+    rule = RULES[name]
+    length = 97
+    ctx = rule.context(torch.arange(length)[None], None, torch.tensor([length]))
+    added = 0
+    for qs in range(0, length, 32):
+        tiles = rule.tiles(qs, qs + 32, ctx.row(0))
+        refined = refine(tiles, max_rows)
+        assert torch.equal(paint(refined, qs, qs + 32, qs + 32), paint(tiles, qs, qs + 32, qs + 32))
+        assert all(t.kind == FULL or t.qe - t.qs <= max_rows or t.ke - t.ks != t.qe - t.qs for t in refined)
+        added += len(refined) - len(tiles)
+    if max_rows == 1:
+        assert added > 0  # the diagonal's triangles at least were split

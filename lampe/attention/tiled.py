@@ -14,9 +14,10 @@ import torch
 
 from lampe.attention.rope import rotate
 from lampe.attention.rules import RuleContext
-from lampe.attention.tiles import ANTI, CAUSAL, FULL
+from lampe.attention.tiles import ANTI, CAUSAL, FULL, refine
 
 KEY_CHUNK = 2048  # keys per FULL kernel call: bounds the rotated-key buffer (memory target 1.2x SDPA)
+TRIANGLE_ROWS = 256  # larger CAUSAL/ANTI tiles are split (`tiles.refine`): the kernel pays their whole square
 
 
 class TiledRow:
@@ -39,6 +40,7 @@ class TiledRow:
         tiles = self.job.rule.tiles(ps, pe, self.row)
         if tiles is None:
             return False
+        tiles = refine(tiles, TRIANGLE_ROWS)
         # per region, a tile over all rows first: the accumulator starts as a copy of its output
         tiles.sort(key=lambda t: (t.region, (t.qs, t.qe) != (ps, pe)))
         in_place = target.dtype == self.job.compute  # else accumulate in float32, cast at the end

@@ -55,6 +55,32 @@ def band_tiles(edges: list[int], qs: int, qe: int) -> list[Tile] | None:
     return tiles
 
 
+def refine(tiles: list[Tile], max_rows: int) -> list[Tile]:
+    """The same cover with every CAUSAL or ANTI square of more than `max_rows` rows halved until
+    it fits: a triangle becomes two half-size triangles and the FULL square between them.
+
+    Why: torch's CPU flash kernel computes a causal tile's whole bounding square in key blocks of
+    up to 512 and masks half of it afterwards, so each large triangle costs twice its area.
+    """
+    out, todo = [], list(tiles)
+    while todo:
+        t = todo.pop()
+        n = t.qe - t.qs
+        if t.kind == FULL or n <= max_rows or t.ke - t.ks != n:
+            out.append(t)
+            continue
+        h = n // 2
+        if t.kind == CAUSAL:  # j - ks <= i - qs
+            todo += [Tile(t.region, CAUSAL, t.qs, t.qs + h, t.ks, t.ks + h),
+                     Tile(t.region, FULL, t.qs + h, t.qe, t.ks, t.ks + h),
+                     Tile(t.region, CAUSAL, t.qs + h, t.qe, t.ks + h, t.ke)]
+        else:  # ANTI, ke - j <= qe - i: the mirror image
+            todo += [Tile(t.region, ANTI, t.qe - h, t.qe, t.ke - h, t.ke),
+                     Tile(t.region, FULL, t.qs, t.qe - h, t.ke - h, t.ke),
+                     Tile(t.region, ANTI, t.qs, t.qe - h, t.ks, t.ke - h)]
+    return out
+
+
 def split_tiles(tiler, qs: int, qe: int, min_rows: int) -> list[Tile] | None:
     """`tiler(a, b)` over [qs, qe), halving the query range where it returns None."""
     tiles = tiler(qs, qe)
