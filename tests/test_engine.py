@@ -188,3 +188,9 @@ def test_padding_holes_use_the_masked_planner(monkeypatch):
     real = key_valid[:, :, None, None].expand_as(out)
     torch.testing.assert_close(out[real].double(), ref[real], atol=2e-5, rtol=1e-4)
     assert used and len(used) == -(-157 // 32)  # row 0 only
+
+
+def test_unknown_planner_names_the_choices():
+    q, k, v, key_valid, key_pos = inputs()
+    with pytest.raises(ValueError, match="Unknown planner 'fast'. Available: flex, tiled, masked"):
+        both(RULES["lampe"], q, k, v, key_valid, key_pos, key_valid.sum(-1), planner="fast")
