@@ -4,7 +4,7 @@ import torch
 from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding, apply_rotary_pos_emb
 from transformers import LlamaConfig
 
-from lampe.attention import kernels, rules
+from lampe.attention import kernels, rules, tiled
 from lampe.attention.engine import region_attention
 from lampe.attention.reference import reference_attention
 from lampe.attention.rules import PlainRule
@@ -38,8 +38,10 @@ def both(rule, q, k, v, key_valid, key_pos, prefill_len, **blocks):
 @pytest.fixture(params=["tiled", "masked", "flex"])
 def planner(request, monkeypatch):
     """Every planner on every input; tiles even for the test rules' narrow bands (flex runs eagerly
-    here: the CUDA path compiles the same mask and call)."""
+    here: the CUDA path compiles the same mask and call). Triangles are split down to 4 rows so
+    the refined tiles (`tiles.refine`) run too."""
     monkeypatch.setattr(rules, "MIN_TILE_ROWS", 1)
+    monkeypatch.setattr(tiled, "TRIANGLE_ROWS", 4)
     return request.param
 
 
