@@ -17,6 +17,7 @@ import warnings
 
 import torch
 
+from lampe.attention.kernels import merge_into
 from lampe.attention.rope import rotate
 
 _compiled: dict[str, object] = {}
@@ -112,17 +113,5 @@ def flex_attention_all(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo) -
         if out is None:
             out, lse = part.float(), part_lse.float()
         else:
-            lse = _merge_into(out, lse, part, part_lse.float())
+            merge_into(out, lse, part, part_lse.float())
     return out.transpose(1, 2).to(q.dtype)
-
-
-def _merge_into(out, lse, part, part_lse):
-    """out <- the softmax over both key sets, in place (two passes over the big tensor); returns
-    the new log-sum-exp. Rows with no key on either side stay 0 with lse -inf."""
-    new = torch.maximum(lse, part_lse)
-    new = new.masked_fill(new == float("-inf"), 0.0)
-    keep, take = (lse - new).exp_(), (part_lse - new).exp_()
-    total = keep + take
-    norm = total.masked_fill(total == 0, 1.0)
-    out.mul_((keep / norm)[..., None]).addcmul_(part, (take / norm)[..., None])
-    return new.add_(total.log_())

@@ -20,16 +20,16 @@ MATH_CHUNK = 1024
 NEG_INF = float("-inf")
 
 
-def merge(out_a, lse_a, out_b, lse_b):
-    """Combine two partial softmax results over disjoint key sets."""
-    if out_a is None:
-        return out_b, lse_b
-    new = torch.maximum(lse_a, lse_b)
-    safe = new.masked_fill(new == NEG_INF, 0.0)
-    wa, wb = torch.exp(lse_a - safe), torch.exp(lse_b - safe)
-    total = wa + wb
-    out = (out_a * wa[..., None] + out_b * wb[..., None]) / total.masked_fill(total == 0, 1.0)[..., None]
-    return out, safe + torch.log(total)
+def merge_into(out, lse, part, part_lse) -> None:
+    """out (..., n, D), lse (..., n) <- the softmax over both key sets, in place, from a partial
+    result over disjoint keys (two passes over out). Rows with no key on either side stay 0, -inf."""
+    new = torch.maximum(lse, part_lse)
+    new = new.masked_fill(new == NEG_INF, 0.0)
+    keep, take = (lse - new).exp_(), (part_lse - new).exp_()
+    total = keep + take
+    norm = total.masked_fill(total == 0, 1.0)
+    out.mul_((keep / norm)[..., None]).addcmul_(part, (take / norm)[..., None])
+    lse.copy_(new.add_(total.log_()))
 
 
 def merge_all(outs: list, lses: list):
@@ -73,7 +73,10 @@ def attend_math(q, k, v, scale, mask=None, causal=False):
         chunk_lse = torch.logsumexp(scores, dim=-1)
         safe = chunk_lse.masked_fill(chunk_lse == NEG_INF, 0.0)
         chunk_out = torch.matmul(torch.exp(scores - safe[..., None]), v[:, :, None, start:stop, :].float())
-        out, lse = merge(out, lse, chunk_out, chunk_lse)
+        if out is None:
+            out, lse = chunk_out, chunk_lse
+        else:
+            merge_into(out, lse, chunk_out, chunk_lse)
     return out.view(batch, heads, n, dim), lse.view(batch, heads, n)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import torch
 
+from lampe.attention.kernels import merge_into
 from lampe.attention.rope import rotate
 from lampe.attention.rules import RuleContext
 from lampe.attention.tiles import ANTI, CAUSAL, FULL, refine
@@ -121,10 +122,4 @@ class _Accumulator:
             self.lse = lse if whole else torch.full(self.shape, float("-inf"), dtype=lse.dtype, device=lse.device)
             if whole:
                 return
-        acc_out, acc_lse = self.out[:, :, :, a:b], self.lse[:, :, :, a:b]
-        new = torch.maximum(acc_lse, lse)  # finite: every tile row sees a key
-        keep = (acc_lse - new).exp_()
-        take = (lse - new).exp_()
-        total = keep + take
-        acc_out.mul_((keep / total)[..., None]).addcmul_(out, (take / total)[..., None])
-        acc_lse.copy_(new.add_(total.log_()))
+        merge_into(self.out[:, :, :, a:b], self.lse[:, :, :, a:b], out, lse)
