@@ -239,12 +239,17 @@ def measure_model(methods: list[str], length: int, decode_steps: int, device: st
     return results
 
 
+def run_measurement(child: str, method: str, length: int, shape: str = "smollm2", repeats: int = 3,
+                    device: str = "cpu", decode_steps: int = 8, memory_only: int = 0) -> dict:
+    """One measurement: `child` is "prefill", "decode" or "model"."""
+    if child == "model":
+        return measure_model(method.split(","), length, decode_steps, device)
+    return measure(shape, length, method, child, repeats, device, bool(memory_only))
+
+
 def child(args) -> None:
-    if args.child == "model":
-        result = measure_model(args.method.split(","), args.length, args.decode_steps, args.device)
-    else:
-        result = measure(args.shape, args.length, args.method, args.child, args.repeats, args.device,
-                         bool(args.memory_only))
+    result = run_measurement(args.child, args.method, args.length, args.shape, args.repeats, args.device,
+                             args.decode_steps, args.memory_only)
     print("RESULT " + json.dumps(result))
 
 
@@ -252,12 +257,7 @@ def spawn(**kw) -> dict:
     """One measurement in a fresh child process (CPU: a clean RSS high-water mark); on CUDA in
     this process, so compiled kernels are reused across measurements."""
     if kw.get("device") == "cuda":
-        args = argparse.Namespace(method=kw["method"], shape=kw.get("shape", "smollm2"), length=kw["length"],
-                                  child=kw["child"], repeats=kw.get("repeats", 3), device="cuda",
-                                  decode_steps=kw.get("decode_steps", 8))
-        if args.child == "model":
-            return measure_model(args.method.split(","), args.length, args.decode_steps, "cuda")
-        return measure(args.shape, args.length, args.method, args.child, args.repeats, "cuda")
+        return run_measurement(**kw)
     cmd = [sys.executable, __file__] + [f"--{k.replace('_', '-')}={v}" for k, v in kw.items()]
     env = dict(os.environ)
     if kw.get("memory_only"):
