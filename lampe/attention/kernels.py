@@ -22,14 +22,15 @@ NEG_INF = float("-inf")
 
 def merge_into(out, lse, part, part_lse) -> None:
     """out (..., n, D), lse (..., n) <- the softmax over both key sets, in place, from a partial
-    result over disjoint keys (two passes over out). Rows with no key on either side stay 0, -inf."""
-    new = torch.maximum(lse, part_lse)
-    new = new.masked_fill(new == NEG_INF, 0.0)
-    keep, take = (lse - new).exp_(), (part_lse - new).exp_()
-    total = keep + take
-    norm = total.masked_fill(total == 0, 1.0)
-    out.mul_((keep / norm)[..., None]).addcmul_(part, (take / norm)[..., None])
-    lse.copy_(new.add_(total.log_()))
+    result over disjoint keys. Rows with no key on either side stay as they are (0, -inf).
+
+    The new output is out + w (part - out) with w = sigmoid(part_lse - lse), the share of the
+    part's keys in the total weight: one pass over out, and -inf on either side needs no case
+    (w is 0 or 1; NaN only where both sides are -inf, which becomes 0).
+    """
+    weight = torch.sub(part_lse, lse).sigmoid_().nan_to_num_(0.0)
+    out.lerp_(part, weight[..., None])
+    torch.logaddexp(lse, part_lse, out=lse)
 
 
 def merge_all(outs: list, lses: list):
