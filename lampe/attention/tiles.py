@@ -56,25 +56,34 @@ def band_tiles(edges: list[int], qs: int, qe: int) -> list[Tile] | None:
 
 
 def refine(tiles: list[Tile], max_rows: int) -> list[Tile]:
-    """The same cover with every CAUSAL or ANTI square of more than `max_rows` rows halved until
-    it fits: a triangle becomes two half-size triangles and the FULL square between them.
+    """The same cover with every CAUSAL or ANTI tile made a square of at most `max_rows` rows.
 
+    A triangle clipped at key 0 (more rows than keys) becomes its square plus a FULL tile of the
+    rows that see every key; a square over `max_rows` is halved until it fits: two half-size
+    triangles and the FULL square between them.
     Why: torch's CPU flash kernel computes a causal tile's whole bounding square in key blocks of
     up to 512 and masks half of it afterwards, so each large triangle costs twice its area.
     """
     out, todo = [], list(tiles)
     while todo:
         t = todo.pop()
-        n = t.qe - t.qs
-        if t.kind == FULL or n <= max_rows or t.ke - t.ks != n:
+        n, m = t.qe - t.qs, t.ke - t.ks
+        if t.kind == FULL or n < m:
             out.append(t)
-            continue
-        h = n // 2
-        if t.kind == CAUSAL:  # j - ks <= i - qs
+        elif n > m:  # CAUSAL: rows from qs + m on see all keys; ANTI: rows before qe - m do
+            if t.kind == CAUSAL:
+                todo += [Tile(t.region, CAUSAL, t.qs, t.qs + m, t.ks, t.ke), Tile(t.region, FULL, t.qs + m, t.qe, t.ks, t.ke)]
+            else:
+                todo += [Tile(t.region, ANTI, t.qe - m, t.qe, t.ks, t.ke), Tile(t.region, FULL, t.qs, t.qe - m, t.ks, t.ke)]
+        elif n <= max_rows:
+            out.append(t)
+        elif t.kind == CAUSAL:  # j - ks <= i - qs
+            h = n // 2
             todo += [Tile(t.region, CAUSAL, t.qs, t.qs + h, t.ks, t.ks + h),
                      Tile(t.region, FULL, t.qs + h, t.qe, t.ks, t.ks + h),
                      Tile(t.region, CAUSAL, t.qs + h, t.qe, t.ks + h, t.ke)]
         else:  # ANTI, ke - j <= qe - i: the mirror image
+            h = n // 2
             todo += [Tile(t.region, ANTI, t.qe - h, t.qe, t.ke - h, t.ke),
                      Tile(t.region, FULL, t.qs, t.qe - h, t.ke - h, t.ke),
                      Tile(t.region, ANTI, t.qs, t.qe - h, t.ks, t.ke - h)]
