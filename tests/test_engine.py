@@ -39,9 +39,12 @@ def both(rule, q, k, v, key_valid, key_pos, prefill_len, **blocks):
 def planner(request, monkeypatch):
     """Every planner on every input; tiles even for the test rules' narrow bands (flex runs eagerly
     here: the CUDA path compiles the same mask and call). Triangles are split down to 4 rows so
-    the refined tiles (`tiles.refine`) run too."""
+    the refined tiles (`tiles.refine`) run too, and FULL tiles take several kernel calls per
+    rotated key chunk, and key chunks are short enough to be rotated again within a block."""
     monkeypatch.setattr(rules, "MIN_TILE_ROWS", 1)
     monkeypatch.setattr(tiled, "TRIANGLE_ROWS", 4)
+    monkeypatch.setattr(tiled, "CALL_ROWS", 5)
+    monkeypatch.setattr(tiled, "KEY_CHUNK", 7)
     return request.param
 
 

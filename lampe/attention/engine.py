@@ -32,7 +32,7 @@ from lampe.attention.workspace import Workspace
 
 PLANNERS = (None, "flex", "tiled", "masked")
 _FLEX_BROKEN: list[str] = []
-BLOCK_Q = 512  # queries per block: larger blocks rotate keys less often, smaller ones hold less memory
+BLOCK_Q = 1024  # queries per block: each key is rotated once per block (kernel calls take tiled.CALL_ROWS of them)
 
 
 def region_attention(
