@@ -10,12 +10,14 @@ heap's history; the first call's mark (one-time costs included) is shown beside 
 methods get a fresh Workspace per call, so their scratch buffers count.
 CUDA: everything in this process (compiled kernels are reused), after a warm-up call;
 max_memory_allocated; the baseline is SDPA pinned to flash attention.
-The whole-model lines load SmolLM2 once and run every method in turn on the same input. Writes
+The whole-model lines load SmolLM2 once and run every method on the same input: prefill in
+turn, decoding round-robin (one token per method at a time). Writes
 results/bench/attention{,_cuda}.{md,csv} and prints the issue's targets as met / not met.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -202,40 +204,50 @@ def load_bench_model(device: str):
 
 
 def measure_model(methods: list[str], length: int, decode_steps: int, device: str) -> dict:
-    """Whole SmolLM2, loaded once: per method, prefill time at `length`, then per-token decode."""
+    """Whole SmolLM2, loaded once, one copy per method sharing the weights: prefill time at
+    `length` per method in turn; then decoding round-robin, one token per method at a time, so a
+    machine whose speed drifts (shared CPUs do) moves every method's per-token time alike."""
     import torch
 
     import lampe
 
-    model, weights = load_bench_model(device)
+    base, weights = load_bench_model(device)
     params = {"self_extend": {"window": 1024, "group": 8}, "chunkllama": {"chunk_size": 6144, "local_window": 512},
               "lampe": {"preset": "llama3", "local_window": 1024},
               "lampe_two_region": {"preset": "llama3", "local_window": 1024, "variant": "two_region"}}
     ids = torch.randint(100, 40000, (1, length), generator=torch.Generator().manual_seed(0)).to(device)
-    with torch.no_grad():
-        model(ids[:, :256])  # warm-up: one-time costs go to no method
-    results = {"weights": weights}
+    shared = {id(t): t for t in [*base.parameters(), *base.buffers()]}
+    results, state = {"weights": weights}, {}
     for method in methods:
+        model = copy.deepcopy(base, memo=dict(shared))  # own modules, the same weight tensors
         if method == "sdpa":
             lampe.apply_method(model, "original")
         else:
             lampe.apply_method(model, "lampe" if method.startswith("lampe") else method, **params[method])
         with torch.no_grad():
+            model(ids[:, :256])  # warm-up: one-time costs of this code path are not timed
             if device == "cuda":  # compile at this length first; compilation is not timed
                 model(ids, use_cache=True, logits_to_keep=1)
-            prefill = timed(lambda: model(ids, use_cache=True, logits_to_keep=1), device)
-            out = model(ids, use_cache=True, logits_to_keep=1)
-            cache, token = out.past_key_values, out.logits[:, -1:].argmax(-1)
-            steps = []
-            for _ in range(decode_steps):
+            start = time.perf_counter()
+            out = model(ids, use_cache=True, logits_to_keep=1)  # timed, and its cache is decoded from
+            out.logits.cpu()
+            prefill = time.perf_counter() - start
+        state[method] = [model, out.past_key_values, out.logits[:, -1:].argmax(-1), []]
+        results[method] = {"time_s": prefill}
+        del out
+    with torch.no_grad():
+        for _ in range(decode_steps):
+            for method in methods:
+                model, cache, token, steps = state[method]
                 start = time.perf_counter()
                 out = model(token, past_key_values=cache, use_cache=True)
-                token = out.logits[:, -1:].argmax(-1)  # reading the token waits for the GPU
-                token.cpu()
+                state[method][2] = out.logits[:, -1:].argmax(-1)
+                state[method][2].cpu()  # reading the token waits for the GPU
                 steps.append(time.perf_counter() - start)
-                cache = out.past_key_values
-        del out, cache
-        results[method] = {"time_s": prefill, "decode_ms": 1000 * statistics.median(steps)}
+                state[method][1] = out.past_key_values
+                del out
+    for method in methods:
+        results[method]["decode_ms"] = 1000 * statistics.median(state[method][3])
     return results
 
 
@@ -276,7 +288,7 @@ def main() -> None:
     parser.add_argument("--lengths", default="2048,4096,8192,16384,32768")
     parser.add_argument("--large-lengths", default="2048,4096,8192", help="lengths for the 8B shape (CPU time)")
     parser.add_argument("--methods", default=",".join(METHODS))
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--decode-steps", type=int, default=8)
     parser.add_argument("--model-lengths", default="8192,16384", help="whole-model lines; empty skips them")
     parser.add_argument("--device", default=None)
