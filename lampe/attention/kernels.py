@@ -29,7 +29,7 @@ def merge_into(out, lse, part, part_lse) -> None:
     (w is 0 or 1; NaN only where both sides are -inf, which becomes 0).
     """
     weight = torch.sub(part_lse, lse).sigmoid_().nan_to_num_(0.0)
-    out.lerp_(part, weight[..., None])
+    out.lerp_(part.to(out.dtype), weight[..., None])  # a GPU kernel's bf16 part into a float32 out
     torch.logaddexp(lse, part_lse, out=lse)
 
 
