@@ -202,7 +202,8 @@ def test_unknown_planner_names_the_choices():
 
 
 def test_merge_into_matches_one_softmax_over_both_key_sets_and_takes_a_bf16_part():
-    """Two halves of the keys merged = attention over all keys; a GPU kernel's part is bf16."""
+    """Two halves of the keys merged = attention over all keys; on a GPU the part, and the
+    output the tiled planner accumulates into, can be bf16 (the lse stays float32)."""
     g = torch.Generator().manual_seed(3)
     q, k, v = (torch.randn(1, 2, n, 8, generator=g) for n in (5, 12, 12))
     whole, whole_lse = kernels.attend_math(q, k, v, 0.3)
@@ -211,6 +212,11 @@ def test_merge_into_matches_one_softmax_over_both_key_sets_and_takes_a_bf16_part
     kernels.merge_into(out, lse, part.bfloat16(), part_lse)
     torch.testing.assert_close(out, whole, atol=1e-2, rtol=1e-2)
     torch.testing.assert_close(lse, whole_lse)
+    half, half_lse = kernels.attend_math(q, k[:, :, :7], v[:, :, :7], 0.3)
+    half = half.bfloat16()
+    kernels.merge_into(half, half_lse, part.bfloat16(), part_lse)
+    torch.testing.assert_close(half.float(), whole, atol=3e-2, rtol=3e-2)
+    torch.testing.assert_close(half_lse, whole_lse)
     empty, empty_lse = torch.zeros_like(out), torch.full_like(lse, float("-inf"))  # rows with no key yet
     kernels.merge_into(empty, empty_lse, whole, whole_lse)
     torch.testing.assert_close(empty, whole)

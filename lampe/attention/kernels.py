@@ -28,8 +28,8 @@ def merge_into(out, lse, part, part_lse) -> None:
     part's keys in the total weight: one pass over out, and -inf on either side needs no case
     (w is 0 or 1; NaN only where both sides are -inf, which becomes 0).
     """
-    weight = torch.sub(part_lse, lse).sigmoid_().nan_to_num_(0.0)
-    out.lerp_(part.to(out.dtype), weight[..., None])  # a GPU kernel's bf16 part into a float32 out
+    weight = torch.sub(part_lse, lse).sigmoid_().nan_to_num_(0.0)[..., None].to(out.dtype)
+    out.lerp_(part.to(out.dtype), weight)  # lerp_ does not promote: bf16 parts, bf16 outputs (GPU)
     torch.logaddexp(lse, part_lse, out=lse)
 
 
