@@ -25,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"smollm2": (9, 3, 64), "llama-8b": (32, 8, 128)}
@@ -232,22 +233,23 @@ def measure_model(methods: list[str], length: int, decode_steps: int, device: st
             out = model(ids, use_cache=True, logits_to_keep=1)  # timed, and its cache is decoded from
             out.logits.cpu()
             prefill = time.perf_counter() - start
-        state[method] = [model, out.past_key_values, out.logits[:, -1:].argmax(-1), []]
+        state[method] = SimpleNamespace(model=model, cache=out.past_key_values, token=out.logits[:, -1:].argmax(-1),
+                                        steps=[])
         results[method] = {"time_s": prefill}
         del out
     with torch.no_grad():
         for _ in range(decode_steps):
             for method in methods:
-                model, cache, token, steps = state[method]
+                run = state[method]
                 start = time.perf_counter()
-                out = model(token, past_key_values=cache, use_cache=True)
-                state[method][2] = out.logits[:, -1:].argmax(-1)
-                state[method][2].cpu()  # reading the token waits for the GPU
-                steps.append(time.perf_counter() - start)
-                state[method][1] = out.past_key_values
+                out = run.model(run.token, past_key_values=run.cache, use_cache=True)
+                run.token = out.logits[:, -1:].argmax(-1)
+                run.token.cpu()  # reading the token waits for the GPU
+                run.steps.append(time.perf_counter() - start)
+                run.cache = out.past_key_values
                 del out
     for method in methods:
-        results[method]["decode_ms"] = 1000 * statistics.median(state[method][3])
+        results[method]["decode_ms"] = 1000 * statistics.median(state[method].steps)
     return results
 
 
