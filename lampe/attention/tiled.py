@@ -137,7 +137,9 @@ class _Accumulator:
     def add_grouped(self, a: int, b: int, out: torch.Tensor, lse: torch.Tensor) -> None:
         """A kernel result in grouped-row layout (1, Hkv, rows * group, D), rows [a, b) of the block."""
         out = out.view(1, self.kv_heads, b - a, self.group, out.shape[-1]).transpose(2, 3)
-        lse = lse.view(1, self.kv_heads, b - a, self.group).transpose(2, 3)
+        # contiguous like the block's lse: the elementwise lse ops (logaddexp above all) are not
+        # vectorized on strided inputs and took half of each merge's time
+        lse = lse.view(1, self.kv_heads, b - a, self.group).transpose(2, 3).contiguous()
         merge_into(self.out[:, :, :, a:b], self.lse[:, :, :, a:b], out, lse)
 
     def add_heads(self, a: int, b: int, out: torch.Tensor, lse: torch.Tensor) -> None:
