@@ -1,9 +1,10 @@
 """Speed and memory of region attention against plain SDPA, in the same run (`make bench`).
 
 CPU: each (shape, length, method) runs in fresh child processes. Times: the method and plain
-causal SDPA run alternately in one child, `--repeats` times each; the ratio is the median of the
-per-pair ratios, so a machine that speeds up or slows down during the run (shared CPUs do) moves
-both alike. Memory, in a second child: the RSS high-water mark (reset through
+causal SDPA run alternately in one child, `--repeats` times each (`--target-repeats` where a time
+target is decided); the ratio is the median of the per-pair ratios, so a machine that speeds up or
+slows down during the run (shared CPUs do) moves both alike, and their quartiles (ratio_q1,
+ratio_q3) show how much single pairs scatter. Memory, in a second child: the RSS high-water mark (reset through
 /proc/self/clear_refs) of a warm call, after one untimed call, with glibc's mmap threshold fixed
 so that freed buffers go back to the system and the mark follows live tensors rather than the
 heap's history; the first call's mark (one-time costs included) is shown beside it. Region
@@ -152,8 +153,10 @@ def measure(shape: str, length: int, method: str, mode: str, repeats: int, devic
     for _ in range(repeats):  # alternate: both see the machine in the same state
         times.append(timed(run, device))
         baseline.append(times[-1] if method == "sdpa" else timed(sdpa, device))
-    ratio = statistics.median(t / b for t, b in zip(times, baseline))
-    return {"time_s": statistics.median(times), "sdpa_s": statistics.median(baseline), "ratio": ratio,
+    ratios = [t / b for t, b in zip(times, baseline)]
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    return {"time_s": statistics.median(times), "sdpa_s": statistics.median(baseline),
+            "ratio": statistics.median(ratios), "ratio_q1": quartiles[0], "ratio_q3": quartiles[2],
             "peak_mb": peak, "plan_ms": plan_ms}
 
 
@@ -291,6 +294,8 @@ def main() -> None:
     parser.add_argument("--large-lengths", default="2048,4096,8192", help="lengths for the 8B shape (CPU time)")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--target-repeats", type=int, default=11,
+                        help="prefill repeats where a time target is decided (CPU 16k, GPU 32k): a tighter median")
     parser.add_argument("--decode-steps", type=int, default=8)
     parser.add_argument("--model-lengths", default="8192,16384", help="whole-model lines; empty skips them")
     parser.add_argument("--device", default=None)
@@ -331,13 +336,15 @@ def run_all(args) -> None:
     for shape, length in plan:
         for method in methods:
             common = dict(shape=shape, length=length, method=method, repeats=args.repeats, device=args.device)
-            prefill = spawn(child="prefill", **common)
+            decided = shape == "smollm2" and length == (32768 if args.device == "cuda" else 16384)
+            prefill = spawn(child="prefill", **{**common, "repeats": args.target_repeats if decided else args.repeats})
             if args.device != "cuda":
                 prefill.update(spawn(child="prefill", memory_only=1, **common))
             decode = spawn(child="decode", **{**common, "repeats": max(args.repeats, 20)})
             rows.append({"shape": shape, "length": length, "method": method, "prefill_s": prefill["time_s"],
                          "peak_mb": prefill["peak_mb"], "decode_ms": 1000 * decode["time_s"],
-                         "time_ratio": prefill["ratio"], "decode_ratio": decode["ratio"],
+                         "time_ratio": prefill["ratio"], "ratio_q1": prefill["ratio_q1"],
+                         "ratio_q3": prefill["ratio_q3"], "decode_ratio": decode["ratio"],
                          "plan_ms": prefill.get("plan_ms"), "first_call_mb": prefill.get("first_call_mb")})
             print(f"{shape:9} {length:6} {method:17} prefill {prefill['time_s']:8.4f} s ({prefill['ratio']:.2f}x)  "
                   f"peak {prefill['peak_mb']:8.1f} MB  decode {1000 * decode['time_s']:7.3f} ms", flush=True)
@@ -345,8 +352,8 @@ def run_all(args) -> None:
     base = table[table.method == "sdpa"].set_index(["shape", "length"])
     key = list(zip(table["shape"], table["length"]))
     table["mem_ratio"] = table["peak_mb"].values / base.loc[key, "peak_mb"].values
-    columns = ["shape", "length", "method", "prefill_s", "peak_mb", "decode_ms", "time_ratio", "mem_ratio",
-               "decode_ratio"]
+    columns = ["shape", "length", "method", "prefill_s", "peak_mb", "decode_ms", "time_ratio", "ratio_q1", "ratio_q3",
+               "mem_ratio", "decode_ratio"]
     if table["plan_ms"].notna().any():  # GPU: masks and rotation tables, built once per forward pass
         columns.append("plan_ms")
     if table["first_call_mb"].notna().any():  # CPU: the first call's peak, one-time costs included
