@@ -4,8 +4,8 @@ CPU: each (shape, length, method) runs in fresh child processes. Times: the meth
 causal SDPA run alternately in one child, `--repeats` times each (`--target-repeats` where a time
 target is decided); the ratio is the median of the per-pair ratios, so a machine that speeds up or
 slows down during the run (shared CPUs do) moves both alike, and their quartiles (ratio_q1,
-ratio_q3) show how much single pairs scatter. Memory, in a second child: the RSS high-water mark (reset through
-/proc/self/clear_refs) of a warm call, after one untimed call, with glibc's mmap threshold fixed
+ratio_q3) show how much single pairs scatter. Memory, in a second child: the RSS high-water mark
+(reset through /proc/self/clear_refs) of a warm call, after one untimed call, with glibc's mmap threshold fixed
 so that freed buffers go back to the system and the mark follows live tensors rather than the
 heap's history; the first call's mark (one-time costs included) is shown beside it. Region
 methods get a fresh Workspace per call, so their scratch buffers count.
