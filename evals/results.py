@@ -19,18 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from omegaconf import OmegaConf
 
-from evals.paths import resolve_data_path
+from evals.paths import resolve_path
 
 # Model keys that change where or how fast a model runs, not what it computes.
 UNHASHED_MODEL_KEYS = ("name", "device", "device_map", "attn_implementation", "method_defaults")
 MOVED_ASIDE = ".old-"  # <run_id>.old-<time>: a run replaced with rerun=true
-
-if not OmegaConf.has_resolver("repo_path"):
-    # ${repo_path:results} in conf/config.yaml: Hydra's output dirs next to our results dir.
-    OmegaConf.register_new_resolver("repo_path", lambda p: str(resolve_data_path(p)))
-
 
 def run_key(model: dict, method: dict, benchmark: dict) -> dict:
     """The part of a run's config that decides its numbers."""
@@ -48,7 +42,7 @@ def run_id(key: dict) -> str:
 
 
 def results_root(results_dir: str | Path) -> Path:
-    return resolve_data_path(results_dir)
+    return resolve_path(results_dir)
 
 
 def run_dir(results_dir: str | Path, model: str, method: str, benchmark: str, rid: str) -> Path:

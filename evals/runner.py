@@ -21,9 +21,7 @@ from evals import results
 from evals.loggers import get_logger
 from evals.records import RecordFile
 from evals.registry import get_benchmark
-from lampe.methods.lampe import PRESETS
-from lampe.methods.registry import get_method
-from lampe.models import load_model
+from lampe import PRESETS, get_method, load_model
 
 RUNNER_KEYS = ("name", "max_length")  # benchmark config keys that are not constructor arguments
 _LOAD_KEYS = ("name_or_path", "dtype", "device", "device_map", "attn_implementation", "trust_remote_code")
@@ -251,7 +249,7 @@ def _run(plan: SimpleNamespace) -> dict:
     print(f"[lampe] {label}: {'resuming' if state == 'resume' else 'new run'} in {plan.run_dir}")
 
     if (conf.get("shard") or {}).get("merge_only"):
-        from lampe.models import load_tokenizer
+        from lampe import load_tokenizer
 
         tokenizer = load_tokenizer(conf["model"]["name_or_path"])
         metrics = merge_shards(plan.run_dir, plan.benchmark, tokenizer, conf.get("limit"), count)

@@ -1,10 +1,15 @@
-"""lampe: training-free RoPE context extension for Hugging Face models, and its evaluation.
+"""lampe: training-free RoPE context extension for Hugging Face models.
 
-The whole public API: load a model, apply a method, and LaMPE's mapping-length sigmoid.
+The core's public API: load a model, apply a method, LaMPE's mapping-length sigmoid, and what
+a harness needs to validate parameters before loading anything. It imports only torch and
+transformers; the evaluation harness (`evals`, the `eval` extra) builds on this API alone.
+Extension points for a user's own method: `lampe.extension`.
 """
-from lampe.methods import apply_method, available_methods
+from lampe.attention.hook import uses_region_attention
+from lampe.methods import apply_method, available_methods, get_method
 from lampe.methods.lampe import PRESETS, mapping_length
-from lampe.models import load_model
+from lampe.models import EMBEDDED_MODELS, load_model, load_tokenizer
 
-__all__ = ["load_model", "apply_method", "available_methods", "mapping_length", "PRESETS"]
+__all__ = ["load_model", "load_tokenizer", "EMBEDDED_MODELS", "apply_method", "available_methods", "get_method",
+           "mapping_length", "PRESETS", "uses_region_attention"]
 __version__ = "0.1.0"

@@ -9,7 +9,6 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
-import evals.results  # noqa: F401  (the ${repo_path:} resolver)
 from evals import runner
 from lampe import PRESETS, available_methods
 from lampe.methods.registry import METHODS
@@ -121,4 +120,13 @@ def test_slurm_launcher_and_output_dirs(extra, tmp_path):
     assert cfg.hydra.launcher._target_.endswith("SlurmLauncher") and cfg.hydra.launcher.gpus_per_node == 1
     assert cfg.hydra.run.dir.startswith(str(tmp_path / "r" / ".hydra" / "runs"))
     relative = compose_with(extra, "results_dir=results", hydra=True)
-    assert relative.hydra.run.dir.startswith(str(REPO / "results" / ".hydra"))  # repo root, not the cwd
+    assert relative.hydra.run.dir.startswith("results/.hydra/")  # Hydra resolves it against the cwd
+
+
+def test_relative_results_dir_is_the_current_folder(tmp_path, monkeypatch):
+    """A wheel install run from any folder writes ./results there, never beside the package."""
+    from evals.results import results_root
+
+    monkeypatch.chdir(tmp_path)
+    assert results_root("results") == tmp_path / "results"
+    assert results_root(tmp_path / "abs") == tmp_path / "abs"

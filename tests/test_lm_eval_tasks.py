@@ -33,7 +33,7 @@ def test_local_task_runs_end_to_end_through_simple_evaluate(model, tokenizer):
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    from lampe.lm_eval_model import LampeLM
+    from evals.lm_eval_model import LampeLM
 
     manager = TaskManager(include_path=str(REPO / FIXTURES), include_defaults=False)
     assert {"lampe_fixture", "lampe_fixture_mc", "lampe_fixture_gen"} <= set(manager.all_tasks)

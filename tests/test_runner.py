@@ -209,7 +209,7 @@ def test_objective_path():
 # ---- the command line ---------------------------------------------------------------------------
 
 def _cli(*args, cwd=REPO):
-    return subprocess.run([sys.executable, "-m", "lampe", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "evals", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=120)
 
 
@@ -233,7 +233,7 @@ def test_cli_rejects_a_bad_parameter_before_loading(fake_conf, tmp_path):
 # ---- summary and loggers ------------------------------------------------------------------------
 
 def test_multirun_summary_prints_one_table_of_the_sweep(fake_conf, tmp_path, loads, capsys):
-    from lampe.cli import RUNS_FILE, SweepSummary
+    from evals.cli import RUNS_FILE, SweepSummary
 
     sweep_dir = tmp_path / "sweep"
     sweep_dir.mkdir()

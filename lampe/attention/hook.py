@@ -22,7 +22,7 @@ from lampe.attention.engine import region_attention
 from lampe.attention.rope import RopeTable
 from lampe.attention.rules import DistanceRule
 from lampe.attention.workspace import Workspace
-from lampe.methods.snapshot import attention_modules, original_rotary, set_module
+from lampe.model_parts import attention_modules, rotary_modules, set_module
 
 ATTENTION_NAME = "lampe_region"
 
@@ -119,9 +119,15 @@ AttentionInterface.register(ATTENTION_NAME, region_attention_forward)
 AttentionMaskInterface.register(ATTENTION_NAME, padding_mask_only)
 
 
+def uses_region_attention(model) -> bool:
+    """Whether a region method routes this model's attention (a harness batches differently)."""
+    return getattr(model.config, "_attn_implementation", None) == ATTENTION_NAME
+
+
 def install_region_rule(model, rule: DistanceRule) -> None:
-    """Route the model's attention through `rule` (call on a model restored to its original)."""
-    rotaries = original_rotary(model)
+    """Route the model's attention through `rule` (call on a model restored to its original:
+    `lampe.apply_method` does; its rotary module is the one whose frequencies the rule uses)."""
+    rotaries = rotary_modules(model)
     if len(rotaries) != 1:
         raise NotImplementedError(
             f"region methods need exactly one rotary module, {type(model).__name__} has {len(rotaries)}"

@@ -12,7 +12,7 @@ without an attention mask. Region methods read positions and LaMPE's prefill len
 therefore rebuilds the right-padding mask (see `PaddedRows`) whenever a region method is on.
 
 Importing this module registers the name `lampe` with lm-eval (`@register_model`); lm-eval 0.4.13
-does not read the `lm_eval.models` entry point, so `python -m lampe.lm_eval_cli` imports it first.
+does not read the `lm_eval.models` entry point, so `python -m evals.lm_eval_cli` imports it first.
 """
 from __future__ import annotations
 
@@ -24,9 +24,7 @@ import torch
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
-from lampe.attention.hook import ATTENTION_NAME
-from lampe.methods.registry import apply_method, get_method
-from lampe.models import EMBEDDED_MODELS, load_model
+from lampe import EMBEDDED_MODELS, apply_method, get_method, load_model, uses_region_attention
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +160,7 @@ class LampeLM(HFLM):
 
     @property
     def uses_region_attention(self) -> bool:
-        return getattr(self.model.config, "_attn_implementation", None) == ATTENTION_NAME
+        return uses_region_attention(self.model)
 
     @property
     def lampe_method(self) -> dict:

@@ -1,9 +1,10 @@
-"""`lampe-eval` / `python -m lampe` / `make eval`: the Hydra front end of evals.runner.
+"""`lampe-eval` / `python -m evals` / `make eval`: the Hydra front end of evals.runner.
 
 Any Hydra override works: `lampe-eval model=llama2 method=lampe benchmark=ruler
 method.local_window=1024`, `--multirun method=original,ntk,lampe`, `sweep=lampe_sigmoid`,
 `--cfg job` (print the composed config), `--help`. The task function returns the sweep
-objective, so Optuna can maximize it. Configs live in conf/ at the repository root.
+objective, so Optuna can maximize it. Configs ship inside the package (evals/conf, linked as
+conf/ at the repository root), so an installed wheel finds them from any folder.
 """
 from __future__ import annotations
 
@@ -15,9 +16,6 @@ import hydra
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-import evals.results  # noqa: F401  registers ${repo_path:...}, used by conf/config.yaml's hydra dirs
-
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 RUNS_FILE = "lampe_runs.jsonl"  # in a multirun's sweep dir: the run dirs its jobs wrote
 
 
@@ -62,7 +60,7 @@ class SweepSummary(Callback):
 
 
 def main() -> None:
-    hydra.main(config_path=CONFIG_DIR, config_name="config", version_base="1.3")(_task)()
+    hydra.main(config_path="conf", config_name="config", version_base="1.3")(_task)()
 
 
 if __name__ == "__main__":

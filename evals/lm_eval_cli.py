@@ -1,8 +1,8 @@
-"""`python -m lampe.lm_eval_cli ...`: lm-eval's own CLI, with `--model lampe` registered.
+"""`python -m evals.lm_eval_cli ...`: lm-eval's own CLI, with `--model lampe` registered.
 
 lm-eval 0.4.13 resolves `--model` against its internal registry only: it never reads the
 `lm_eval.models` entry points that installed packages declare (lampe declares
-`lampe = "lampe.lm_eval_model:LampeLM"`). This wrapper does that one missing step, lazily
+`lampe = "evals.lm_eval_model:LampeLM"`). This wrapper does that one missing step, lazily
 (lampe is imported only when `--model lampe` is used), then hands every argument to
 `lm_eval.__main__.cli_evaluate` unchanged.
 """
