@@ -21,7 +21,7 @@ from typing import Any, Iterator
 from evals.base import Benchmark, Sample
 from evals.jsonl import read_jsonl
 from evals.metrics import best_over_references, get_metric, leval_rouge_all
-from evals.paths import resolve_data_path
+from evals.paths import require_data_path
 from evals.registry import register_benchmark
 
 SPEC = json.loads((Path(__file__).with_name("leval_tasks.json")).read_text(encoding="utf-8"))
@@ -79,10 +79,10 @@ class LEval(Benchmark):
                            ("max_new_tokens", max_new_tokens)):
             if value is not None and int(value) < 1:
                 raise ValueError(f"{key} must be a positive integer or null, got {value}")
-        self.data_dir = resolve_data_path(data_dir)
+        self.data_dir = require_data_path(data_dir, "benchmark.data_dir")
         if not self.data_dir.is_dir():
-            raise FileNotFoundError(f"L-Eval data_dir '{data_dir}' ({self.data_dir}) is not a directory; it should "
-                                    "hold Closed-ended-tasks/ and Open-ended-tasks/ (see ../shared/data/README.md)")
+            raise FileNotFoundError(f"L-Eval benchmark.data_dir='{data_dir}' ({self.data_dir}) is not a directory; it "
+                                    "should hold Closed-ended-tasks/ and Open-ended-tasks/ (see ../shared/data/README.md)")
         self.tasks = self._select(tasks)
         self.samples_per_task = samples_per_task
         self.instructions_per_doc = instructions_per_doc
