@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -27,8 +28,11 @@ def run(cmd, cwd, **kwargs):
 @pytest.fixture(scope="module")
 def wheel_env(tmp_path_factory):
     root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"  # setuptools builds in the source tree (build/, *.egg-info): not in the checkout
+    shutil.copytree(REPO, source, symlinks=True, ignore=shutil.ignore_patterns(
+        ".git", "build", "results", "*.egg-info", "__pycache__", ".pytest_cache"))
     built = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(root / "dist"),
-                 str(REPO)], cwd=root)
+                 str(source)], cwd=root)
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = (root / "dist").glob("lampe_rope-*.whl")
     venv.create(root / "venv", system_site_packages=True, with_pip=True)
