@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from evals.results import Run, find_runs, load_run
+from lampe import registered_methods
 
 # Top-level keys that are bookkeeping or shown elsewhere (grid: the heatmap), not tables.
 SKIP_KEYS = {"tasks", "average", "num_samples", "groups", "task_groups", "counts", "lower_is_better", "config",
@@ -27,7 +28,6 @@ VIEW_SUFFIX = {"lengths": "by_length", "average_per_length": "by_length", "perpl
                "length_bucket_average": "by_length_bucket", "depths": "by_depth"}
 # Benchmarks (registered names) whose numbers are better when lower.
 LOWER_IS_BETTER = {"perplexity"}
-METHOD_ORDER = ("original", "pi", "ntk", "dynamic_ntk", "yarn", "self_extend", "chunkllama", "lampe")
 INDEX = ["model", "method"]
 
 
@@ -150,7 +150,7 @@ def row_labels(runs: list[Run]) -> list[str]:
 
 
 def _order(runs: list[Run], labels: list[str]) -> list[int]:
-    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
+    rank = {m: i for i, m in enumerate(registered_methods())}
     return sorted(range(len(runs)), key=lambda i: (runs[i].model, rank.get(runs[i].method, len(rank)), labels[i]))
 
 

@@ -6,10 +6,10 @@ transformers; the evaluation harness (`evals`, the `eval` extra) builds on this 
 Extension points for a user's own method: `lampe.extension`.
 """
 from lampe.attention.hook import uses_region_attention
-from lampe.methods import apply_method, available_methods, get_method
+from lampe.methods import apply_method, available_methods, get_method, registered_methods
 from lampe.methods.lampe import PRESETS, mapping_length
 from lampe.models import EMBEDDED_MODELS, load_model, load_tokenizer
 
 __all__ = ["load_model", "load_tokenizer", "EMBEDDED_MODELS", "apply_method", "available_methods", "get_method",
-           "mapping_length", "PRESETS", "uses_region_attention"]
+           "registered_methods",            "mapping_length", "PRESETS", "uses_region_attention"]
 __version__ = "0.1.0"

@@ -18,6 +18,11 @@ def available_methods() -> list[str]:
     return sorted(METHODS)
 
 
+def registered_methods() -> list[str]:
+    """Names in registration order: built-ins from plain RoPE to LaMPE, then a user's own."""
+    return list(METHODS)
+
+
 def get_method(name: str) -> type[Method]:
     if name not in METHODS:
         raise ValueError(f"Unknown method '{name}'. Available: {', '.join(available_methods())}")
