@@ -200,6 +200,27 @@ def benchmark_frames(runs: list[Run]) -> dict[str, pd.DataFrame]:
     return frames
 
 
+def benchmark_estimates(runs: list[Run], frames: dict[str, pd.DataFrame]) -> dict[str, dict]:
+    """view -> {(model, row label): {column: Estimate}}: each cell's 95% interval and n, from the
+    run's records (cells whose number the records do not reproduce get none)."""
+    from evals.cell_intervals import read_records, run_estimates
+
+    labels = row_labels(runs)
+    groups = task_groups(runs)
+    lower = lower_is_better(runs)
+    records = {id(run): read_records(run.path) for run in runs}
+    found: dict[str, dict] = {}
+    for view, frame in frames.items():
+        cells = {}
+        for run, label in zip(runs, labels):
+            key = (run.model, label)
+            if key in frame.index:
+                row = {str(c): v for c, v in frame.loc[key].items() if v is not None and not pd.isna(v)}
+                cells[key] = run_estimates(records[id(run)], run.metrics, view, row, groups, lower)
+        found[view] = cells
+    return found
+
+
 def _is_number(text) -> bool:
     try:
         float(text)
@@ -219,13 +240,20 @@ def sweep_table(run_dirs: list[Path]) -> str:
     by_benchmark: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         by_benchmark[run.benchmark].append(run)
-    parts = []
+    parts, with_intervals = [], False
     for name, members in by_benchmark.items():
-        for view, frame in benchmark_frames(members).items():
+        frames = benchmark_frames(members)
+        estimates = benchmark_estimates(members, frames)
+        lower = lower_is_better(members)
+        for view, frame in frames.items():
             if view != "main" and len([c for c in frame.columns if c != "average"]) < 2:
                 continue  # one depth, one bucket: nothing the main table does not say
             title = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
-            parts.append(f"{title}\n{to_markdown(frame)}")
+            cells = estimates.get(view)
+            with_intervals |= bool(cells) and any(cells.values())
+            parts.append(f"{title}\n{to_markdown(frame, cells, lower)}")
+    if with_intervals:
+        parts.append(INTERVAL_NOTE)
     missing = len(run_dirs) - len(runs)
     if missing:
         parts.append(f"({missing} runs without metrics: unfinished shards or failures)")
@@ -241,10 +269,53 @@ def _length_label(column: str) -> str:
     return column
 
 
-def to_markdown(frame: pd.DataFrame) -> str:
-    shown = frame.rename(columns=_length_label).reset_index()
-    shown = shown.astype(object).where(shown.notna(), None)  # NaN -> "-"
-    return shown.to_markdown(index=False, floatfmt=".2f", missingval="-")
+INTERVAL_NOTE = ("mean [95% interval]: Wilson for accuracies, bootstrap over samples otherwise (perplexity: over "
+                 "documents); n: samples per cell; **bold**: best in its column with an interval clear of every "
+                 "other row's in its model; none bold: no method is distinguishable")
+
+
+def winners(frame: pd.DataFrame, estimates: dict | None, lower: bool) -> set[tuple]:
+    """(model, method, column) cells whose interval clears every other row's in the same model."""
+    from evals.intervals import clear_winner
+
+    found = set()
+    if not estimates:
+        return found
+    for model, block in frame.groupby(level="model", sort=False):
+        for column in frame.columns:
+            keys = [k for k in block.index if not pd.isna(block.loc[k, column])]
+            best = clear_winner([estimates.get(k, {}).get(str(column)) for k in keys], lower)
+            if best is not None:
+                found.add((*keys[best], column))
+    return found
+
+
+def _sample_counts(cells: dict) -> str:
+    counts = sorted({e.n for e in cells.values()})
+    if not counts:
+        return "-"
+    return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+
+
+def to_markdown(frame: pd.DataFrame, estimates: dict | None = None, lower: bool = False) -> str:
+    """The table; with `estimates` (benchmark_estimates' view), cells read "mean [low, high]", an
+    n column follows, and a clear winner per column is bold."""
+    if not estimates or not any(estimates.values()):
+        shown = frame.rename(columns=_length_label).reset_index()
+        shown = shown.astype(object).where(shown.notna(), None)  # NaN -> "-"
+        return shown.to_markdown(index=False, floatfmt=".2f", missingval="-")
+    bold = winners(frame, estimates, lower)
+    rows = []
+    for key, row in frame.iterrows():
+        cells = estimates.get(key, {})
+        texts = []
+        for column, value in row.items():
+            estimate = cells.get(str(column))
+            text = "-" if pd.isna(value) else (estimate.text() if estimate else f"{value:.2f}")
+            texts.append(f"**{text}**" if (*key, column) in bold else text)
+        rows.append([*key, *texts, _sample_counts(cells)])
+    header = [*frame.index.names, *[_length_label(str(c)) for c in frame.columns], "n"]
+    return pd.DataFrame(rows, columns=header).to_markdown(index=False, colalign=["left"] * 2 + ["right"] * (len(header) - 2))
 
 
 _LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}
@@ -268,11 +339,18 @@ def best_mask(frame: pd.DataFrame, lower: bool) -> pd.DataFrame:
 
 
 def to_latex(frame: pd.DataFrame, groups: dict[str, list[str]] | None = None, lower: bool = False,
-             caption: str | None = None) -> str:
-    """booktabs tabular; a header row of task groups when given; best per column in bold."""
-    mask = best_mask(frame, lower)
+             caption: str | None = None, estimates: dict | None = None) -> str:
+    """booktabs tabular; a header row of task groups when given. Without intervals the best per
+    column is bold; with them (`estimates`) a cell shows its 95% interval, an n column follows, and
+    only a winner whose interval clears every other row's is bold."""
+    with_intervals = bool(estimates) and any(estimates.values())
+    if with_intervals:
+        bold = winners(frame, estimates, lower)
+        mask = pd.DataFrame({c: [(*k, c) in bold for k in frame.index] for c in frame.columns}, index=frame.index)
+    else:
+        mask = best_mask(frame, lower)
     columns = list(frame.columns)
-    lines = [r"\begin{tabular}{ll" + "r" * len(columns) + "}", r"\toprule"]
+    lines = [r"\begin{tabular}{ll" + "r" * (len(columns) + with_intervals) + "}", r"\toprule"]
     if groups:
         owner = {t: g for g, tasks in groups.items() for t in tasks}
         cells, rules, start = ["", ""], [], 0
@@ -290,7 +368,7 @@ def to_latex(frame: pd.DataFrame, groups: dict[str, list[str]] | None = None, lo
             start = end + 1
         if rules:
             lines += [" & ".join(cells) + r" \\", " ".join(rules)]
-    header = ["Model", "Method"] + [latex_escape(_length_label(c)) for c in columns]
+    header = ["Model", "Method"] + [latex_escape(_length_label(c)) for c in columns] + (["n"] if with_intervals else [])
     lines += [" & ".join(header) + r" \\", r"\midrule"]
     previous = None
     for (model, method), row in frame.iterrows():
@@ -302,8 +380,16 @@ def to_latex(frame: pd.DataFrame, groups: dict[str, list[str]] | None = None, lo
             if value is None or (isinstance(value, float) and math.isnan(value)):
                 cells.append("-")
                 continue
+            estimate = (estimates or {}).get((model, method), {}).get(str(column))
             text = f"{value:.2f}"
-            cells.append(rf"\textbf{{{text}}}" if mask.loc[(model, method), column] else text)
+            if estimate is not None and estimate.low is not None:
+                text = f"{estimate.mean:.1f}"
+            text = rf"\textbf{{{text}}}" if mask.loc[(model, method), column] else text
+            if estimate is not None and estimate.low is not None:
+                text += rf" {{\scriptsize [{estimate.low:.1f}, {estimate.high:.1f}]}}"
+            cells.append(text)
+        if with_intervals:
+            cells.append(_sample_counts((estimates or {}).get((model, method), {})))
         lines.append(" & ".join(cells) + r" \\")
         previous = model
     lines += [r"\bottomrule", r"\end{tabular}"]
@@ -311,6 +397,14 @@ def to_latex(frame: pd.DataFrame, groups: dict[str, list[str]] | None = None, lo
     if caption:
         body = "\\begin{table}[t]\n\\centering\n" + body + f"\n\\caption{{{latex_escape(caption)}}}\n\\end{{table}}"
     return body + "\n"
+
+
+def intervals_csv(cells: dict) -> pd.DataFrame:
+    """One line per cell with an interval: model, method, column, mean, low, high, n, method."""
+    rows = [{"model": model, "method": method, "column": column, "mean": e.mean, "low": e.low, "high": e.high,
+             "n": e.n, "interval": e.method}
+            for (model, method), found in cells.items() for column, e in found.items()]
+    return pd.DataFrame(rows, columns=["model", "method", "column", "mean", "low", "high", "n", "interval"])
 
 
 def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
@@ -329,6 +423,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
         if benchmarks and name not in benchmarks:
             continue
         frames = benchmark_frames(runs)
+        estimates = benchmark_estimates(runs, frames)
         lower = lower_is_better(runs)
         groups = task_groups(runs)
         paths = []
@@ -337,10 +432,16 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
                 continue  # a single depth or bucket: the main table says it all
             stem = name if view == "main" else f"{name}_{view}"
             caption = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
-            (out / f"{stem}.md").write_text(f"### {caption}\n\n{to_markdown(frame)}\n")
-            (out / f"{stem}.tex").write_text(to_latex(frame, groups if view == "main" else None, lower, caption))
+            cells = estimates.get(view)
+            note = f"\n{INTERVAL_NOTE}\n" if cells and any(cells.values()) else ""
+            (out / f"{stem}.md").write_text(f"### {caption}\n\n{to_markdown(frame, cells, lower)}\n{note}")
+            (out / f"{stem}.tex").write_text(to_latex(frame, groups if view == "main" else None, lower, caption,
+                                                      cells))
             frame.to_csv(out / f"{stem}.csv")
             paths += [out / f"{stem}.{ext}" for ext in ("md", "tex", "csv")]
+            if note:
+                intervals_csv(cells).to_csv(out / f"{stem}_intervals.csv", index=False)
+                paths.append(out / f"{stem}_intervals.csv")
         paths += plot_benchmark(name, runs, out)
         written[name] = paths
     return written

@@ -1,0 +1,128 @@
+"""Per-cell 95% intervals of a finished run's tables, recomputed from its records.jsonl.
+
+A cell gets an interval only when its records reproduce the cell's number (as the mean of group
+means under one of a few groupings: all samples, per task, per length, per task and length), so
+an interval never sits beside a number it does not describe; other cells keep the bare number.
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from pathlib import Path
+
+from evals.intervals import Estimate, estimate_mean, estimate_perplexity
+
+GROUPINGS = (
+    lambda r: None,
+    lambda r: r["task"],
+    lambda r: r["meta"].get("length"),
+    lambda r: (r["task"], r["meta"].get("length")),
+)
+LENGTH_VIEWS = ("by_length",)
+DEPTH_VIEWS = ("by_depth",)
+
+
+def read_records(run_dir: Path) -> list[dict]:
+    """records.jsonl, read only (a torn last line is skipped, never rewritten)."""
+    path = Path(run_dir) / "records.jsonl"
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
+
+
+def _score(record: dict, metric: str | None) -> float | None:
+    scores = record.get("scores") or {}
+    value = scores.get(metric) if metric else next(iter(scores.values()), None)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def cell_estimate(records: list[dict], value: float | None, metric: str | None = None,
+                  lower: bool = False) -> Estimate | None:
+    """The estimate whose mean is `value`, from these records; None when none reproduces it."""
+    if not records or value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if lower:
+        if all("nll_sum" in r.get("meta", {}) and "num_tokens" in r.get("meta", {}) for r in records):
+            estimate = estimate_perplexity([r["meta"]["nll_sum"] for r in records],
+                                           [r["meta"]["num_tokens"] for r in records])
+            return estimate if _close(estimate.mean, value) else None
+        return None
+    for grouping in GROUPINGS:
+        groups: dict = defaultdict(list)
+        for record in records:
+            score = _score(record, metric)
+            if score is None:
+                break
+            groups[grouping(record)].append(score)
+        else:
+            for scale in (100.0, 1.0):
+                estimate = estimate_mean(list(groups.values()), scale)
+                if _close(estimate.mean, value):
+                    return estimate
+    return None
+
+
+def _same(a, b) -> bool:
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def _numeric(text) -> bool:
+    try:
+        float(text)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def select(records: list[dict], view: str, column: str, groups: dict[str, list[str]],
+           numeric_columns: bool) -> list[dict] | None:
+    """The records behind one cell of a view; None when the view is not built from samples."""
+    if column == "average":
+        return records
+    if view in LENGTH_VIEWS or (view == "main" and numeric_columns):
+        return [r for r in records if _same(r.get("meta", {}).get("length"), column)]
+    if view in DEPTH_VIEWS:
+        return [r for r in records if _same(r.get("meta", {}).get("depth"), column)]
+    if view != "main":
+        return None
+    if column.startswith("[") and column.endswith("]"):
+        tasks = groups.get(column[1:-1])
+        return [r for r in records if r["task"] in tasks] if tasks else None
+    return [r for r in records if r["task"] == column]
+
+
+def metric_of(metrics: dict, view: str, column: str) -> str | None:
+    """The score a cell averages: the task's first metric (unless keyed by length), else the run's."""
+    task = (metrics.get("tasks") or {}).get(column)
+    if view == "main" and isinstance(task, dict) and task:
+        first = next(iter(task))
+        return None if _numeric(first) else first  # keyed by length (RULER): the record's own score
+    return metrics.get("metric")
+
+
+def run_estimates(records: list[dict], metrics: dict, view: str, row: dict[str, float],
+                  groups: dict[str, list[str]], lower: bool) -> dict[str, Estimate]:
+    """column -> Estimate for one row (one run) of one view."""
+    numeric = all(_numeric(c) for c in row if c != "average")
+    found = {}
+    for column, value in row.items():
+        chosen = select(records, view, column, groups, numeric)
+        if chosen:
+            estimate = cell_estimate(chosen, value, metric_of(metrics, view, column), lower)
+            if estimate is not None:
+                found[column] = estimate
+    return found

@@ -1,0 +1,89 @@
+"""95% intervals: hand-computed Wilson bounds, bootstrap sanity, perplexity over documents, the
+clear-winner rule, and tables that show intervals and n and bold only a clear winner."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from evals import tables
+from evals.cell_intervals import cell_estimate
+from evals.intervals import clear_winner, estimate_mean, estimate_perplexity, wilson
+from evals.results import find_runs
+from tests.test_tables import fake_run
+
+
+def test_wilson_matches_hand_computed_bounds():
+    # z = 1.96: 8/10 -> (0.4902, 0.9433); 1/1 -> (z^2/(1+z^2)... ) = (0.2065, 1); 0/1 -> (0, 0.7935)
+    assert wilson(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    assert wilson(1, 1) == pytest.approx((0.2065, 1.0), abs=1e-4)
+    assert wilson(0, 1) == pytest.approx((0.0, 0.7935), abs=1e-4)
+    with pytest.raises(ValueError, match="n=0"):
+        wilson(0, 0)
+
+
+def test_accuracy_uses_wilson_and_scores_bootstrap():
+    acc = estimate_mean([[1, 1, 1, 1, 1, 1, 1, 1, 0, 0]])
+    assert acc.method == "wilson" and acc.mean == pytest.approx(80.0) and acc.n == 10
+    assert (acc.low, acc.high) == pytest.approx((49.02, 94.33), abs=1e-2)
+    f1 = estimate_mean([[0.2, 0.4, 0.6, 0.8]])
+    assert f1.method == "bootstrap" and f1.mean == pytest.approx(50.0)
+    assert 20.0 <= f1.low < 50.0 < f1.high <= 80.0
+    assert estimate_mean([[0.5]]).low is None  # one non-binary sample: no interval, not a zero-width one
+
+
+def test_mean_of_group_means_is_stratified():
+    est = estimate_mean([[1, 1, 1, 1], [0, 0]])  # two tasks: (100 + 0) / 2, not 4/6 pooled
+    assert est.mean == pytest.approx(50.0) and est.method == "bootstrap" and est.n == 6
+    assert est.low == pytest.approx(50.0) and est.high == pytest.approx(50.0)  # no spread inside either group
+
+
+def test_perplexity_is_token_weighted_over_documents():
+    est = estimate_perplexity([10.0, 30.0], [10, 10])
+    assert est.mean == pytest.approx(math.exp(2.0)) and est.n == 2
+    assert math.exp(1.0) <= est.low <= est.mean <= est.high <= math.exp(3.0)
+
+
+def test_clear_winner_needs_intervals_that_do_not_overlap():
+    high, low, mid = estimate_mean([[1] * 20]), estimate_mean([[0] * 20]), estimate_mean([[1] * 10 + [0] * 10])
+    assert clear_winner([low, high]) == 1
+    assert clear_winner([mid, estimate_mean([[1] * 11 + [0] * 9])]) is None  # a tie
+    assert clear_winner([high, low], lower=True) == 1
+    assert clear_winner([high]) is None
+
+
+def test_a_cell_gets_an_interval_only_when_its_records_reproduce_it():
+    records = [{"task": "t", "scores": {"acc": v}, "meta": {"length": 1024}} for v in (1, 0, 1, 1)]
+    assert cell_estimate(records, 75.0).mean == pytest.approx(75.0)
+    assert cell_estimate(records, 60.0) is None
+
+
+def write_records(path, values, task="passkey", length=8192):
+    lines = [json.dumps({"id": str(i), "task": task, "scores": {"accuracy": float(v)},
+                         "meta": {"length": length, "depth": 50.0}}) for i, v in enumerate(values)]
+    (path / "records.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def passkey_metrics(values, length=8192):
+    score = 100.0 * sum(values) / len(values)
+    return {"metric": "accuracy", "grid": {str(length): {"50": score}}, "lengths": {str(length): score},
+            "depths": {"50": score}, "average": score, "metrics": {"accuracy": score}, "num_samples": len(values)}
+
+
+@pytest.mark.parametrize("second, bold", [([0] * 20, True), ([1] * 17 + [0] * 3, False)])
+def test_tables_show_intervals_and_bold_only_a_clear_winner(tmp_path, second, bold):
+    root = tmp_path / "results"
+    first = [1] * 20
+    for run_id, method, values in (("a", "original", second), ("b", "lampe", first)):
+        write_records(fake_run(root, "smollm2", method, "passkey", run_id, passkey_metrics(values)), values)
+    text = tables.sweep_table(sorted(root.glob("smollm2/*/passkey/*")))
+    lampe_row = next(line for line in text.splitlines() if "| lampe" in line)
+    assert "100.0 [83.9, 100.0]" in lampe_row and lampe_row.rstrip(" |").endswith("20")
+    assert ("**100.0 [83.9, 100.0]**" in lampe_row) is bold
+    assert "95% interval" in text
+    written = tables.write_tables(root, tmp_path / "tables")
+    assert any(p.name == "passkey_intervals.csv" for p in written["passkey"])
+    latex = (tmp_path / "tables" / "passkey.tex").read_text()
+    assert (r"\textbf{100.0}" in latex) is bold and r"\scriptsize [83.9, 100.0]" in latex
+    assert len(find_runs(root)) == 2
