@@ -103,14 +103,24 @@ def _curves(data: Any, value: str, what: str) -> dict[str, dict[int, float]]:
     raise TypeError(f"{what}: give metrics, {{method: metrics}} or a DataFrame")
 
 
-def _line_plot(curves, path, *, title, ylabel, log_y, train_length) -> Path:
+Bands = Mapping[str, Mapping[int, tuple[float, float]]]  # method -> {length: (low, high)} of a 95% interval
+
+
+def _line_plot(curves, path, *, title, ylabel, log_y, train_length, bands: Bands | None = None) -> Path:
     if not curves or not any(curves.values()):
         raise ValueError(f"{title}: nothing to plot")
     fig, ax = plt.subplots(figsize=(7, 4.5))
     lengths = sorted({n for c in curves.values() for n in c})
+    banded = False
     for method, curve in curves.items():
         xs = sorted(curve)
-        ax.plot(xs, [curve[x] for x in xs], marker="o", label=method or None)
+        (line,) = ax.plot(xs, [curve[x] for x in xs], marker="o", label=method or None)
+        band = (bands or {}).get(method) or {}
+        shaded = [x for x in xs if x in band]
+        if shaded:
+            ax.fill_between(shaded, [band[x][0] for x in shaded], [band[x][1] for x in shaded],
+                            color=line.get_color(), alpha=0.15, linewidth=0)
+            banded = True
     ax.set_xscale("log", base=2)
     ax.set_xticks(lengths, [f"{n:,}" for n in lengths], rotation=45, ha="right")
     ax.minorticks_off()
@@ -126,22 +136,24 @@ def _line_plot(curves, path, *, title, ylabel, log_y, train_length) -> Path:
     ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     if any(curves) or train_length:
+        legend_title = "bands: 95% intervals" if banded else None
         if len(curves) > 4:  # a sweep's many rows: beside the axes, never over the lines
-            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
+            ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", title=legend_title)
         else:
-            ax.legend()
+            ax.legend(title=legend_title)
     return _save(fig, path)
 
 
 def perplexity_curve(data: Any, path, *, title: str = "Perplexity vs context length", train_length: int | None = None,
-                     log_y: bool = True) -> Path:
-    """Perplexity (log scale) against evaluation length, one line per method."""
+                     log_y: bool = True, bands: Bands | None = None) -> Path:
+    """Perplexity (log scale) against evaluation length, one line per method (a band: its 95% interval)."""
     return _line_plot(_curves(data, "perplexity", "perplexity_curve"), path, title=title, ylabel="Perplexity",
-                      log_y=log_y, train_length=train_length)
+                      log_y=log_y, train_length=train_length, bands=bands)
 
 
 def score_vs_length(data: Any, path, *, title: str = "Score vs context length", ylabel: str = "Score",
-                    train_length: int | None = None) -> Path:
-    """A benchmark's score per length (RULER average, passkey/needle accuracy), one line per method."""
+                    train_length: int | None = None, bands: Bands | None = None) -> Path:
+    """A benchmark's score per length (RULER average, passkey/needle accuracy), one line per method
+    (a band: its 95% interval)."""
     return _line_plot(_curves(data, "score", "score_vs_length"), path, title=title, ylabel=ylabel, log_y=False,
-                      train_length=train_length)
+                      train_length=train_length, bands=bands)

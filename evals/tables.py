@@ -464,9 +464,11 @@ def plot_benchmark(name: str, runs: list[Run], out: Path) -> list[Path]:
     lower = lower_is_better(runs)
     written = []
     by_model: dict[str, dict[str, dict]] = defaultdict(dict)
+    bands: dict[str, dict[str, dict]] = defaultdict(dict)
     for run, label in zip(runs, labels):
         if any(isinstance(run.metrics.get(k), dict) and run.metrics[k] for k in plots.SERIES_KEYS):
             by_model[run.model][label] = run.metrics
+            bands[run.model][label] = _length_bands(run, lower)
         if isinstance(run.metrics.get("grid"), dict) and run.metrics["grid"]:
             path = out / f"{name}_heatmap_{_slug(run.model)}_{_slug(label)}.png"
             written.append(plots.needle_heatmap(run.metrics, path, title=f"{name}: {run.model}, {label}"))
@@ -475,8 +477,19 @@ def plot_benchmark(name: str, runs: list[Run], out: Path) -> list[Path]:
         suffix = "" if len(by_model) == 1 else f"_{_slug(model)}"
         if lower:
             written.append(plots.perplexity_curve(curves, out / f"{name}_vs_length{suffix}.png",
-                                                  title=f"{name}: {model}", train_length=train))
+                                                  title=f"{name}: {model}", train_length=train, bands=bands[model]))
         else:
             written.append(plots.score_vs_length(curves, out / f"{name}_vs_length{suffix}.png",
-                                                 title=f"{name}: {model}", train_length=train))
+                                                 title=f"{name}: {model}", train_length=train, bands=bands[model]))
     return written
+
+
+def _length_bands(run: Run, lower: bool) -> dict[int, tuple[float, float]]:
+    """length -> (low, high) of the 95% interval of the run's per-length curve, where known."""
+    from evals import plots
+    from evals.cell_intervals import read_records, run_estimates
+
+    series = next(run.metrics[k] for k in plots.SERIES_KEYS if isinstance(run.metrics.get(k), dict) and run.metrics[k])
+    row = {str(n): v for n, v in series.items() if _number(v) is not None}
+    found = run_estimates(read_records(run.path), run.metrics, "by_length", row, {}, lower)
+    return {int(float(c)): (e.low, e.high) for c, e in found.items() if e.low is not None}

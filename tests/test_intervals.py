@@ -87,3 +87,13 @@ def test_tables_show_intervals_and_bold_only_a_clear_winner(tmp_path, second, bo
     latex = (tmp_path / "tables" / "passkey.tex").read_text()
     assert (r"\textbf{100.0}" in latex) is bold and r"\scriptsize [83.9, 100.0]" in latex
     assert len(find_runs(root)) == 2
+
+
+def test_length_curves_get_their_interval_as_a_band(tmp_path):
+    root = tmp_path / "results"
+    values = [1] * 8 + [0] * 2
+    write_records(fake_run(root, "smollm2", "lampe", "passkey", "a", passkey_metrics(values)), values)
+    (run,) = find_runs(root)
+    assert tables._length_bands(run, lower=False) == {8192: pytest.approx((49.02, 94.33), abs=1e-2)}
+    png = tables.plot_benchmark("passkey", [run], tmp_path / "plots")
+    assert any(p.name == "passkey_vs_length.png" for p in png)
