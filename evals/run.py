@@ -13,15 +13,18 @@ from evals.records import RecordFile
 
 
 def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int | None = None,
-                  progress: bool = True, shard: tuple[int, int] | None = None) -> dict:
+                  progress: bool = True, shard: tuple[int, int] | None = None, before_sample=None) -> dict:
     """Evaluate `benchmark` with `lm`, appending to out_dir/records.jsonl; returns the metrics.
 
     `shard=(k, n)` with n > 1 takes every n-th sample from the k-th and appends to
     records.shard<k>.jsonl; it returns that shard's metrics and leaves metrics.json to the merge
-    (evals.runner.merge_shards).
+    (evals.runner.merge_shards). `before_sample(sample)` runs before each evaluated sample
+    (`method.factor=auto` sets the method's factor from the sample's length there).
     """
     own_loop = getattr(benchmark, "run", None)
     if own_loop is not None:  # benchmarks driven by another harness (lm-eval) run their own loop
+        if before_sample is not None:
+            raise ValueError(f"benchmark '{benchmark.name}' runs its own loop: method.factor=auto is not supported")
         return own_loop(lm, out_dir, limit=limit, progress=progress, shard=shard)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -49,6 +52,8 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
             continue
         ids.append(sample.id)
         if sample.id not in done:
+            if before_sample is not None:
+                before_sample(sample)
             record = benchmark.evaluate(sample, lm)
             records.append(record)
             tokens += int(record.get("prompt_tokens") or 0)

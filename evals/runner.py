@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from evals import results
 from evals.loggers import get_logger
 from evals.records import RecordFile
+from evals.length_factor import AUTO, LengthFactor, wants_auto
 from evals.registry import get_benchmark
 from lampe import PRESETS, get_method, load_model
 
@@ -60,16 +61,19 @@ def method_values(method_cfg: dict, model_cfg: dict) -> dict:
     """
     name = method_cfg["name"]
     cls = get_method(name)
-    given = {k: v for k, v in method_cfg.items() if k != "name" and v is not None}
+    auto = wants_auto(method_cfg)  # factor: auto -> set per sample length at run time
+    given = {k: v for k, v in method_cfg.items() if k != "name" and v is not None and not (auto and k == "factor")}
     defaults = dict((model_cfg.get("method_defaults") or {}).get(name) or {})
     defaults = DEFAULT_RULES.get(name, lambda d, g: d)(defaults, given)
     merged = {**defaults, **given}
     accepts = {p.name for p in cls.params}
     if "pretraining_length" in accepts and merged.get("pretraining_length") is None:
         merged["pretraining_length"] = model_cfg.get("pretraining_length")
+    if auto:
+        merged.pop("factor", None)
     values = cls.parse_params(merged)
     _check_constructor(cls, values, model_cfg)
-    return values
+    return {**values, "factor": AUTO} if auto else values
 
 
 def _check_constructor(cls, values: dict, model_cfg: dict) -> None:
@@ -271,12 +275,17 @@ def _run(plan: SimpleNamespace) -> dict:
                  results.results_root(conf["results_dir"]))
     started = time.time()
     model, tokenizer = _get_model(conf["model"])
-    apply_method(model, conf["method"]["name"], **{k: v for k, v in plan.values.items() if v is not None})
+    params = {k: v for k, v in plan.values.items() if v is not None and v != AUTO}
+    apply_method(model, conf["method"]["name"], **params)
+    before_sample = None
+    if plan.values.get("factor") == AUTO:
+        before_sample = LengthFactor(model, conf["method"]["name"], params, conf["model"].get("pretraining_length"),
+                                     conf["benchmark"].get("max_length"))
     lm = LanguageModel(model, tokenizer, max_length=conf["benchmark"].get("max_length"),
                        chat_template=conf["model"].get("chat_template", True))
     loaded = time.time()
     metrics = run_benchmark(plan.benchmark, lm, plan.run_dir, limit=conf.get("limit"),
-                            progress=conf.get("progress", True), shard=(index, count))
+                            progress=conf.get("progress", True), shard=(index, count), before_sample=before_sample)
     timing = {"load_s": round(loaded - started, 1), "eval_s": round(time.time() - loaded, 1)}
     if count > 1:
         merged = merge_shards(plan.run_dir, plan.benchmark, tokenizer, conf.get("limit"), count)
