@@ -47,17 +47,27 @@ def _score(record: dict, metric: str | None) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
+def _perplexity_estimate(records: list[dict], value: float) -> Estimate | None:
+    """Over documents; over the scored windows (blocks) when the records list them and the
+    documents are too few (the essays concatenated: one document, many windows)."""
+    metas = [r.get("meta", {}) for r in records]
+    if not all("nll_sum" in m and "num_tokens" in m for m in metas):
+        return None
+    blocks = [w for m in metas for w in (m.get("windows") or [])]
+    if len(records) < 2 and len(blocks) >= 2:
+        estimate = estimate_perplexity([w[0] for w in blocks], [w[1] for w in blocks], unit="windows")
+    else:
+        estimate = estimate_perplexity([m["nll_sum"] for m in metas], [m["num_tokens"] for m in metas])
+    return estimate if _close(estimate.mean, value) else None
+
+
 def cell_estimate(records: list[dict], value: float | None, metric: str | None = None,
                   lower: bool = False) -> Estimate | None:
     """The estimate whose mean is `value`, from these records; None when none reproduces it."""
     if not records or value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if lower:
-        if all("nll_sum" in r.get("meta", {}) and "num_tokens" in r.get("meta", {}) for r in records):
-            estimate = estimate_perplexity([r["meta"]["nll_sum"] for r in records],
-                                           [r["meta"]["num_tokens"] for r in records])
-            return estimate if _close(estimate.mean, value) else None
-        return None
+        return _perplexity_estimate(records, value)
     for grouping in GROUPINGS:
         groups: dict = defaultdict(list)
         for record in records:

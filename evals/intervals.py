@@ -22,7 +22,7 @@ class Estimate:
     low: float | None  # None: no interval (a bootstrap over a single sample)
     high: float | None
     n: int
-    method: str  # "wilson", "bootstrap" or "bootstrap over documents"
+    method: str  # "wilson", "bootstrap", "bootstrap over documents" or "... over windows"
 
     def text(self, digits: int = 1) -> str:
         if self.low is None:
@@ -67,18 +67,19 @@ def estimate_mean(groups: list[list[float]], scale: float = 100.0, reps: int = B
 
 
 def estimate_perplexity(nll_sums: list[float], tokens: list[int], reps: int = BOOTSTRAP_REPS,
-                        seed: int = 0) -> Estimate:
-    """exp(sum nll / sum tokens), with a bootstrap over documents (each keeps its own tokens)."""
+                        seed: int = 0, unit: str = "documents") -> Estimate:
+    """exp(sum nll / sum tokens), with a bootstrap over documents or windows (each unit keeps its
+    own tokens); n counts the units."""
     nll, count = np.asarray(nll_sums, dtype=float), np.asarray(tokens, dtype=float)
     if not len(nll) or count.sum() <= 0:
         raise ValueError("no scored tokens to estimate perplexity from")
     mean = math.exp(nll.sum() / count.sum())
     if len(nll) < 2:
-        return Estimate(mean, None, None, 1, "bootstrap over documents")
+        return Estimate(mean, None, None, 1, f"bootstrap over {unit}")
     pairs = np.stack([nll, count], axis=1)
     low, high = _bootstrap(lambda draws: np.exp(draws[0][..., 0].sum(1) / draws[0][..., 1].sum(1)), [pairs], reps,
                            seed)
-    return Estimate(mean, low, high, len(nll), "bootstrap over documents")
+    return Estimate(mean, low, high, len(nll), f"bootstrap over {unit}")
 
 
 def clear_winner(estimates: list[Estimate | None], lower: bool = False) -> int | None:

@@ -158,11 +158,12 @@ class Perplexity(Benchmark):
         if ids is None:  # evaluate without samples() in this process
             ids = lm.tokenizer(sample.prompt)["input_ids"][: c["max_tokens"]]
         tokens = torch.tensor([ids], device=lm.device)
-        nll, count, fed = 0.0, 0, 0
+        nll, count, fed, per_window = 0.0, 0, 0, []
         windows = sliding_windows(len(ids), meta["length"], meta["stride"], c["max_windows"])
         for begin, end, score_from in windows:
             window_sum, window_count = window_nll(lm.model, tokens[:, begin:end], score_from, c["logits_chunk"])
             nll, count, fed = nll + window_sum, count + window_count, fed + end - begin
+            per_window.append([window_sum, window_count])
         mean = nll / max(count, 1)
         return {
             "id": sample.id,
@@ -171,7 +172,8 @@ class Perplexity(Benchmark):
             "prediction": "",
             "references": [],
             "scores": {"perplexity": math.exp(mean), "nll": mean},
-            "meta": {**meta, "nll_sum": nll, "num_tokens": count, "num_windows": len(windows)},
+            # per-window (nll sum, tokens): the blocks a perplexity interval resamples when documents are few
+            "meta": {**meta, "nll_sum": nll, "num_tokens": count, "num_windows": len(windows), "windows": per_window},
         }
 
     def summarize(self, records: list[dict]) -> dict:

@@ -97,3 +97,13 @@ def test_length_curves_get_their_interval_as_a_band(tmp_path):
     assert tables._length_bands(run, lower=False) == {8192: pytest.approx((49.02, 94.33), abs=1e-2)}
     png = tables.plot_benchmark("passkey", [run], tmp_path / "plots")
     assert any(p.name == "passkey_vs_length.png" for p in png)
+
+
+def test_one_document_perplexity_resamples_its_windows():
+    windows = [[20.0, 10], [10.0, 10], [30.0, 10]]  # nll sums per window of 10 tokens: ppl exp(2) overall
+    record = {"task": "perplexity", "scores": {"perplexity": math.exp(2.0)},
+              "meta": {"length": 10, "nll_sum": 60.0, "num_tokens": 30, "windows": windows}}
+    est = cell_estimate([record], math.exp(2.0), lower=True)
+    assert est.n == 3 and est.method == "bootstrap over windows"
+    assert math.exp(1.0) <= est.low < math.exp(2.0) < est.high <= math.exp(3.0)
+    assert cell_estimate([record], 5.0, lower=True) is None  # records that do not reproduce the cell
