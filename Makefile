@@ -4,7 +4,7 @@ PYTHON ?= python
 # GNU make keeps command-line assignments in MAKEOVERRIDES (in reverse order: Hydra does not
 # mind). Our own make variables are dropped; each override is single-quoted for the shell
 # (make escapes a space inside a value as "\ "; it is restored).
-MAKE_VARS = PYTHON=% EVAL_METHODS=% EVAL_QUICK=% SWEEP_QUICK=% SWEEP=% TABLE_ARGS=% BENCH_ARGS=% EVAL_ARGS=%
+MAKE_VARS = PYTHON=% EVAL_METHODS=% EVAL_QUICK=% SWEEP_QUICK=% SWEEP=% TABLE_ARGS=% BENCH_ARGS=% EVAL_ARGS=% STUDY=% STUDY_ARGS=%
 empty :=
 space := $(empty) $(empty)
 OVERRIDES = $(foreach o,$(filter-out $(MAKE_VARS),$(subst \$(space),^_^,$(MAKEOVERRIDES))),'$(subst ^_^,$(space),$(o))')
@@ -17,7 +17,7 @@ EVAL_QUICK ?= benchmark=passkey 'benchmark.lengths=[4096,12288]' 'benchmark.dept
 SWEEP_QUICK ?= benchmark=passkey 'benchmark.lengths=[12288]' 'benchmark.depths=[50]' threads=1
 SWEEP ?= lampe_sigmoid
 
-.PHONY: install eval test test-slow bench sweep table
+.PHONY: install eval test test-slow bench sweep table study
 install:
 	# CPU machines: the pinned torch resolves to a CPU build; GPU users keep the torch they have.
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install torch==2.13.0
@@ -33,6 +33,12 @@ eval:
 sweep:
 	$(PYTHON) -m evals --multirun sweep=$(SWEEP) \
 	  $(if $(filter benchmark=% benchmark.%,$(MAKEOVERRIDES)),,$(SWEEP_QUICK)) $(OVERRIDES)
+
+# Every method x benchmark on the embedded model, resumable (evals/conf/study/$(STUDY).yaml;
+# STUDY_ARGS="scale=20" on a GPU, "only=[perplexity]" for one piece).
+STUDY ?= smollm2
+study:
+	$(PYTHON) -m evals.study $(STUDY) $(STUDY_ARGS)
 
 # Every finished run under results/ -> results/tables/<benchmark>.{md,tex,csv} and PNG plots.
 table:

@@ -1,0 +1,155 @@
+"""`make study` / `python -m evals.study [key=value ...]`: one study config, every method x piece.
+
+A study config (evals/conf/study/<name>.yaml) lists pieces (a benchmark config plus overrides and
+a sample count) and methods. Each piece x method is one ordinary runner run, so it is found again
+by its config: a killed study continues where it stopped, and finished runs cost nothing. The
+model loads once. Before each run the study prints what remains and an ETA from the tokens still
+to process at the rate measured so far (prefill dominates; the rate is per thousand prompt tokens).
+"""
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+STUDY_DIR = Path(__file__).resolve().parent / "conf" / "study"
+
+
+@dataclass
+class Job:
+    piece: str
+    method: str
+    overrides: list[str]
+
+
+def load_study(name: str, dotlist: list[str], folder: Path = STUDY_DIR) -> dict:
+    """The study config with command-line `key=value` overrides; unknown names list the valid ones."""
+    path = folder / f"{name}.yaml"
+    if not path.exists():
+        valid = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+        raise ValueError(f"Unknown study '{name}'. Available: {valid}")
+    study = OmegaConf.merge(OmegaConf.load(path), OmegaConf.from_dotlist(dotlist))
+    study = OmegaConf.to_container(study, resolve=True)
+    names = [p["name"] for p in study["pieces"]]
+    unknown = [p for p in (study.get("only") or []) if p not in names]
+    if unknown:
+        raise ValueError(f"Invalid study only={unknown}: pieces are {', '.join(names)}")
+    scale = study.get("scale")
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0:
+        raise ValueError(f"Invalid study scale={scale!r}: a positive number (1 = the CPU study)")
+    return study
+
+
+def _value(value) -> str:
+    return json.dumps(value) if not isinstance(value, str) else value
+
+
+def jobs(study: dict) -> list[Job]:
+    """Every piece x method as runner overrides, in the config's order."""
+    found = []
+    for piece in study["pieces"]:
+        if study.get("only") and piece["name"] not in study["only"]:
+            continue
+        common = [f"model={study['model']}", f"benchmark={piece['benchmark']}", "logger=none",
+                  f"results_dir={study['results_dir']}"]
+        if study.get("threads") is not None:
+            common.append(f"threads={study['threads']}")
+        if study.get("searchpath"):  # extra config folders (a user's own benchmarks or models)
+            common.insert(0, f"hydra.searchpath=[{','.join(study['searchpath'])}]")
+        common += [f"benchmark.{k}={_value(v)}" for k, v in (piece.get("set") or {}).items()]
+        if piece.get("count"):
+            count = max(1, math.ceil(piece["count"]["value"] * study["scale"]))
+            common.append(f"benchmark.{piece['count']['key']}={count}")
+        for method in study["methods"]:
+            extra = [f"method.{k}={_value(v)}" for k, v in ((study.get("method_overrides") or {}).get(method) or {}).items()]
+            found.append(Job(piece["name"], method, [*common, f"method={method}", *extra]))
+    return found
+
+
+def compose(overrides: list[str]):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+
+    with initialize_config_module("evals.conf", version_base="1.3"):
+        return hydra_compose("config", overrides=overrides)
+
+
+def sample_lengths(plan, tokenizer) -> dict[str, int]:
+    """id -> prompt length (the sample's target length) of one prepared run's samples."""
+    return {s.id: int(s.meta.get("length") or s.meta.get("prompt_tokens") or 4096)
+            for s in plan.benchmark.samples(tokenizer)}
+
+
+def left_to_run(plan, lengths: dict[str, int]) -> tuple[int, int]:
+    """(prompt tokens, samples) not yet recorded in the run's directory."""
+    from evals.records import RecordFile
+
+    done = RecordFile(plan.run_dir / "records.jsonl").done_ids if plan.run_dir.exists() else set()
+    todo = [n for i, n in lengths.items() if i not in done]
+    return sum(todo), len(todo)
+
+
+def _hours(seconds: float) -> str:
+    return f"{int(seconds // 3600)}h{int(seconds % 3600 // 60):02d}m"
+
+
+def run_study(study: dict) -> list[Path]:
+    """Run (or find) every job; returns the run directories."""
+    from evals import runner
+    from lampe import load_tokenizer
+
+    todo = jobs(study)
+    tokenizer = load_tokenizer(compose(todo[0].overrides).model.name_or_path) if todo else None
+    plans, remaining, lengths = [], {}, {}
+    for job in todo:  # every config checked before anything runs; samples listed once per piece
+        try:
+            plan = runner.prepare(compose(job.overrides))
+        except (ValueError, FileNotFoundError) as err:
+            raise ValueError(f"piece '{job.piece}', method '{job.method}': {err}") from err
+        if job.piece not in lengths:
+            lengths[job.piece] = sample_lengths(plan, tokenizer)
+        plans.append(plan)
+        remaining[id(plan)] = left_to_run(plan, lengths[job.piece])
+    rate = float(study.get("seconds_per_ktoken") or 7.5) / 1000
+    spent_s = spent_tokens = 0.0
+    run_dirs = []
+    for number, (job, plan) in enumerate(zip(todo, plans), 1):
+        tokens_left = sum(t for t, _ in remaining.values())
+        left = [f"{j.piece}/{j.method} ({remaining[id(p)][1]})" for j, p in zip(todo, plans) if remaining[id(p)][1]]
+        print(f"[study] {number}/{len(todo)} {job.piece} / {job.method}; {len(left)} runs with samples left, "
+              f"ETA {_hours(tokens_left * rate)} ({tokens_left / 1000:.0f}k prompt tokens at "
+              f"{rate * 1000:.1f} s/ktoken)", flush=True)
+        if left:
+            print("[study] remaining: " + ", ".join(left[:12]) + (" ..." if len(left) > 12 else ""), flush=True)
+        started = time.time()
+        run_dir, _ = runner.run_with_dir(compose(job.overrides))
+        run_dirs.append(run_dir)
+        if remaining[id(plan)][0]:
+            spent_s += time.time() - started
+            spent_tokens += remaining[id(plan)][0]
+            rate = spent_s / spent_tokens
+        remaining[id(plan)] = (0, 0)
+    print(f"[study] done: {len(run_dirs)} runs under {study['results_dir']}; tables: make table", flush=True)
+    return run_dirs
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name = "smollm2"
+    if argv and "=" not in argv[0]:
+        name = argv.pop(0)
+    try:
+        run_study(load_study(name, argv))
+    except ValueError as err:
+        print(f"lampe study: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""`make study`: pieces x methods become runner runs with scaled counts; a second call resumes
+(finished runs are found, nothing is recomputed); bad options name the valid choices."""
+from __future__ import annotations
+
+import pytest
+
+from evals import study
+from tests.fake_benchmark import FakeBenchmark
+from tests.test_runner import loads  # noqa: F401  (fixture: the tiny model instead of SmolLM2)
+
+STUDY = """
+model: smollm2
+results_dir: {results}
+scale: 1.5
+threads: null
+only: null
+searchpath: [file://{extra}]
+methods: [original, ntk]
+method_overrides:
+  ntk: {{factor: 3}}
+seconds_per_ktoken: 1.0
+pieces:
+  - {{name: fake, benchmark: fake, set: {{tasks: [alpha, beta]}}, count: {{key: size, value: 3}}}}
+  - {{name: other, benchmark: fake, set: {{}}, count: null}}
+"""
+
+
+@pytest.fixture
+def folder(tmp_path):
+    extra = tmp_path / "extra" / "benchmark"
+    extra.mkdir(parents=True)
+    (extra / "fake.yaml").write_text("name: fake_runner\nmax_length: null\nsize: 2\ntasks: null\n")
+    (tmp_path / "mine.yaml").write_text(STUDY.format(results=tmp_path / "results", extra=extra.parent))
+    return tmp_path
+
+
+def test_jobs_scale_counts_and_apply_method_overrides(folder):
+    jobs = study.jobs(study.load_study("mine", ["only=[fake]"], folder))
+    assert [(j.piece, j.method) for j in jobs] == [("fake", "original"), ("fake", "ntk")]
+    assert "benchmark.size=5" in jobs[0].overrides  # ceil(3 x 1.5)
+    assert 'benchmark.tasks=["alpha", "beta"]' in jobs[0].overrides
+    assert "method.factor=3" in jobs[1].overrides and "method.factor=3" not in jobs[0].overrides
+
+
+def test_bad_options_name_the_choices(folder):
+    with pytest.raises(ValueError, match="Unknown study 'nope'. Available: mine"):
+        study.load_study("nope", [], folder)
+    with pytest.raises(ValueError, match=r"only=\['ruler'\]: pieces are fake, other"):
+        study.load_study("mine", ["only=[ruler]"], folder)
+    with pytest.raises(ValueError, match="scale=0"):
+        study.load_study("mine", ["scale=0"], folder)
+
+
+def test_study_runs_every_job_and_resumes_without_recomputing(folder, loads, capsys):  # noqa: F811
+    config = study.load_study("mine", [], folder)
+    dirs = study.run_study(config)
+    assert len(dirs) == 4 and all((d / "metrics.json").exists() for d in dirs)
+    assert FakeBenchmark.calls == 2 * 5 + 2 * 2
+    out = capsys.readouterr().out
+    assert "[study] 1/4 fake / original" in out and "ETA 0h00m (0k prompt tokens" not in out.splitlines()[0]
+    assert study.run_study(config) == dirs
+    assert FakeBenchmark.calls == 14  # all found finished
+    assert "ETA 0h00m (0k prompt tokens" in capsys.readouterr().out
