@@ -2,7 +2,9 @@
 
 Truncation follows LongBench: a prompt longer than `max_length` tokens keeps its first and last
 max_length/2 tokens (the question usually sits at one end). The chat template wraps the truncated
-prompt for chat models unless the sample opts out (`Sample.chat = False`). The answer prefix is
+prompt for chat models unless the sample opts out (`Sample.chat = False`); a sample's `history`
+(earlier exchanges) becomes previous user/assistant turns, or plain text in front of a raw
+prompt. The answer prefix is
 tokenized together with the prompt, as the official scripts do: tokenized alone, a prefix that
 starts with a space or newline gains an extra "▁" token under SentencePiece tokenizers (Llama-2,
 Mistral). Decoding is plain greedy (evals.greedy.GREEDY), whatever the checkpoint ships.
@@ -44,11 +46,14 @@ class LanguageModel:
     def prompt_ids(self, sample: Sample) -> list[int]:
         text = self.truncate_middle(sample.prompt)
         if self.chat_template and sample.chat:
+            turns = [{"role": role, "content": content} for exchange in sample.history
+                     for role, content in zip(("user", "assistant"), exchange)]
             text = self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+                turns + [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
             )
             return self.tokenizer(text + sample.answer_prefix, add_special_tokens=False)["input_ids"]
-        return self.tokenizer(text + sample.answer_prefix)["input_ids"]  # raw prompts keep the model's BOS
+        before = "".join(user + assistant + "\n" for user, assistant in sample.history)
+        return self.tokenizer(before + text + sample.answer_prefix)["input_ids"]  # raw: the model's BOS stays
 
     def generation_settings(self) -> dict:
         """The decoding settings of every `generate` call, JSON-able, for a run's recorded config."""
