@@ -181,8 +181,8 @@ class LongBench(Benchmark):
         return {spec["metric"]: value}
 
     def summarize(self, records: list[dict]) -> dict:
-        """Task scores (x100), the paper's categories, per-language leaderboard averages, and for
-        LongBench-E the scores per length bucket."""
+        """Task scores (x100), the paper's categories, per-language leaderboard averages, where each
+        task's data came from, and for LongBench-E the scores per length bucket."""
         per_task: dict[str, list[float]] = {}
         buckets: dict[str, dict[str, list[float]]] = {}
         for record in records:
@@ -201,6 +201,9 @@ class LongBench(Benchmark):
             "by_language": {},
             "average": _mean([task_scores[t] for t in ordered]),
             "num_samples": len(records),
+            # where each task's samples came from; "first_record" scores are end-to-end checks only
+            "data_sources": {task: sorted({str(r["meta"].get("data")) for r in records if r["task"] == task})
+                             for task in ordered},
         }
         for language in ("en", "zh"):
             tasks = [t for t in ordered if TASKS[t]["language"] in (language, "code")]

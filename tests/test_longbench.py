@@ -165,6 +165,7 @@ def test_run_and_summary_with_a_fake_model(data_dir, tmp_path):
     assert metrics["by_language"]["zh"]["average"] == pytest.approx(100.0, abs=1e-4)  # single-doc zh + code
     assert metrics["average"] == pytest.approx(450 / 6, abs=1e-4)
     assert metrics["num_samples"] == 7
+    assert metrics["data_sources"] == dict.fromkeys(tasks, ["data_dir"])
     assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == metrics
     # a rerun resumes: nothing is generated again
     again = FakeLM(answers)
