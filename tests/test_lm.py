@@ -69,3 +69,14 @@ def test_generation_ignores_the_checkpoints_sampling_settings(tiny_model, tokeni
     settings = lm.generation_settings()
     assert settings["repetition_penalty"] == 1.0 and settings["do_sample"] is False
     assert {k: settings[k] for k in GREEDY} == GREEDY
+
+
+def test_a_run_records_its_decoding_settings(tiny_model, tokenizer, tmp_path):
+    import json
+
+    from evals.run import run_benchmark
+    from tests.fake_benchmark import FakeBenchmark
+
+    lm = LanguageModel(tiny_model, tokenizer, chat_template=False)
+    run_benchmark(FakeBenchmark(size=1), lm, tmp_path, progress=False)
+    assert json.loads((tmp_path / "generation.json").read_text()) == lm.generation_settings()
