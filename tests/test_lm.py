@@ -25,13 +25,16 @@ def sentencepiece_tokenizer():
 
 
 @pytest.mark.parametrize("prefix", ["\nAnswer:", " Answer: it is"])
-def test_answer_prefix_is_tokenized_with_the_prompt(sentencepiece_tokenizer, prefix):
+@pytest.mark.parametrize("chat", [False, True])
+def test_answer_prefix_is_tokenized_with_the_prompt(sentencepiece_tokenizer, prefix, chat):
     tok = sentencepiece_tokenizer
-    lm = LanguageModel(None, tok, chat_template=False)
+    tok.chat_template = "{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}"  # Llama-2's layout
+    lm = LanguageModel(None, tok, chat_template=chat)
     sample = Sample(id="s", task="t", prompt="Question: what is it?", references=[], max_new_tokens=1,
                     answer_prefix=prefix)
-    together = tok(sample.prompt + prefix)["input_ids"]
-    alone = tok(sample.prompt)["input_ids"] + tok(prefix, add_special_tokens=False)["input_ids"]
+    text = f"[INST] {sample.prompt} [/INST]" if chat else sample.prompt
+    together = tok(text + prefix, add_special_tokens=False)["input_ids"]
+    alone = tok(text, add_special_tokens=False)["input_ids"] + tok(prefix, add_special_tokens=False)["input_ids"]
     assert together != alone  # alone, the prefix opens with an extra "▁"
     assert lm.prompt_ids(sample) == together
 
