@@ -79,6 +79,7 @@ class LongBench(Benchmark):
         self.samples_per_task = None if samples_per_task is None else int(samples_per_task)
         self.data_dir = data_dir
         self.sources: dict[str, data.Source] = {}
+        self._warned_partial = False
         self.check_data()
 
     def file_name(self, task: str) -> str:
@@ -101,27 +102,30 @@ class LongBench(Benchmark):
                     missing.append(task)
         hub_note = ""
         if missing and self.data_dir is None:
-            if data.offline():
-                hub_note = "the hub is not asked: offline mode is set"
-            else:
-                try:
-                    found = data.hub_sources([self.file_name(t) for t in missing])
-                except Exception as err:  # no network, no access: the message says why
-                    found, hub_note = {}, f"the hub's data.zip could not be fetched ({type(err).__name__}: {err})"
-                for task in list(missing):
-                    if self.file_name(task) in found:
-                        self.sources[task] = found[self.file_name(task)]
-                        missing.remove(task)
-                if missing and not hub_note:
-                    hub_note = "the hub's data.zip lacks them"
+            missing, hub_note = self._from_hub(missing)
         if missing:
             self._report_missing(missing, hub_note)
         partial = [t for t in self.tasks if self.sources[t].kind == "first_record"]
-        if partial:
+        if partial and not self._warned_partial:
+            self._warned_partial = True
             warnings.warn(f"LongBench: {', '.join(partial)} read only the first record in {data.checkout_dir()} "
                           f"(an end-to-end check, not a score). {data.how_to_get(partial)}", stacklevel=2)
         return {task: str(self.sources[task].path) + (f"!{self.sources[task].member}" if self.sources[task].member
                                                        else "") for task in self.tasks}
+
+    def _from_hub(self, missing: list[str]) -> tuple[list[str], str]:
+        """Sources from the hub's data.zip for `missing` (never offline): what is still missing, and why."""
+        if data.offline():
+            return missing, "the hub is not asked: offline mode is set"
+        try:
+            found = data.hub_sources([self.file_name(t) for t in missing])
+        except Exception as err:  # no network, no access: the message says why
+            return missing, f"the hub's data.zip could not be fetched ({type(err).__name__}: {err})"
+        for task in missing:
+            if self.file_name(task) in found:
+                self.sources[task] = found[self.file_name(task)]
+        still = [t for t in missing if t not in self.sources]
+        return still, "the hub's data.zip lacks them" if still else ""
 
     def _report_missing(self, missing: list[str], hub_note: str) -> None:
         names = [self.file_name(t) + ".jsonl" for t in missing]
