@@ -21,6 +21,9 @@ class Sample:
     max_new_tokens: int
     chat: bool = True  # wrap in the chat template when the model uses one (LongBench leaves some raw)
     answer_prefix: str = ""  # appended after the (chat-wrapped) prompt, e.g. RULER's "Answer:"
+    # earlier (user, assistant) exchanges, e.g. RULER cwe's worked example: previous chat turns
+    # under a chat template, else plain text in front of the prompt (user + assistant + newline)
+    history: list[tuple[str, str]] = field(default_factory=list)
     stop: list[str] = field(default_factory=list)  # generation ends at the first of these strings
     strip: bool = True  # strip whitespace around the generated text (LongBench scores the raw text)
     meta: dict[str, Any] = field(default_factory=dict)

@@ -6,10 +6,13 @@ Facts (task list, system prompts, prompt layout per task kind, 512-token generat
 prompt opens the user turn (L-Eval's chat baselines put it in the system slot of the same turn).
 Documents longer than `max_length - 512` tokens are cut the way the baselines cut them: whole
 words from the end (from the start for code), 250 more words each round until they fit.
-Closed-ended tasks score exact match on the extracted option / number / true-false; sci_fi also
-asks its question without the document ("[fact: ...]") and averages the two. Open-ended
+Closed-ended tasks score exact match on the extracted option / number / true-false, parsed from
+the text as generated (auto_eval.py reads it unstripped; coursera's option parser depends on the
+leading space); sci_fi also asks its question without the document ("[fact: ...]") and averages
+the two; topic_retrieval_longchat averages its first/second/third-topic scores. Open-ended
 documents marked `f1` or `rouge` get those scores; those marked for human or LLM judges are
-skipped, as auto_eval.py skips them.
+skipped, as auto_eval.py skips them. Each average names the tasks it covers and the L-Eval tasks
+it misses (codeU and narrative_qa are not in the shared data).
 """
 from __future__ import annotations
 
@@ -32,6 +35,8 @@ OPEN_METRICS: dict[str, list[str]] = SPEC["open_metrics"]
 RESERVED_TOKENS = SPEC["max_new_tokens"]  # the baselines cut documents to max_length minus this
 DEFAULT_DATA_DIR = "../shared/data/leval"
 MAIN_SCORE = {"exam": "exact_match", "f1": "f1", "rouge": "rougeL"}
+TOPIC_TASK = "topic_retrieval_longchat"
+TOPIC_POSITIONS = ("first", "second", "third")  # auto_eval.py scores each question position apart
 
 
 def read_documents(path: Path) -> list[dict]:
@@ -125,6 +130,7 @@ class LEval(Benchmark):
             max_new_tokens=self.max_new_tokens,
             chat=kind["chat"],
             answer_prefix=kind["answer_prefix"],
+            strip=False,  # auto_eval.py parses the generation as it is
             meta={"document": doc_index, "instruction": inst_index, "evaluation": doc["evaluation"],
                   "source": doc.get("source"), "query": instruction,
                   "document_span": [len(head), len(head) + len(doc["input"])]},
@@ -195,30 +201,40 @@ class LEval(Benchmark):
 
     def summarize(self, records: list[dict]) -> dict:
         """Per task the mean of each score (x100; rouge tasks add L-Eval's geometric mean of
-        ROUGE-1/2/L), and the mean main score over closed-ended, open-ended and all tasks."""
+        ROUGE-1/2/L; topic retrieval the mean of its three position scores), the mean main score
+        over closed-ended, open-ended and all tasks, and which L-Eval tasks each mean covers."""
         sums: dict[str, dict[str, list[float]]] = {}
         main: dict[str, str] = {}
         for record in records:
             task = record["task"]
             for key, value in record["scores"].items():
                 sums.setdefault(task, {}).setdefault(key, []).append(float(value))
+            if task == TOPIC_TASK:
+                position = TOPIC_POSITIONS[int(record["meta"]["instruction"]) % len(TOPIC_POSITIONS)]
+                sums[task].setdefault(position, []).append(float(record["scores"]["exact_match"]))
             main[task] = MAIN_SCORE[record["meta"]["evaluation"]]
         tasks = {}
         for task in [t for t in TASKS if t in sums]:
             scores = {key: 100.0 * sum(v) / len(v) for key, v in sums[task].items()}
             if main[task] == "rougeL":
                 scores["rouge_geometric_mean"] = (scores["rouge1"] * scores["rouge2"] * scores["rougeL"]) ** (1 / 3)
+            if task == TOPIC_TASK:  # auto_eval.py: the mean of the 1st/2nd/3rd-topic scores
+                positions = [scores[p] for p in TOPIC_POSITIONS if p in scores]
+                scores["exact_match"] = sum(positions) / len(positions)
             tasks[task] = {main[task]: scores.pop(main[task]), **scores}
 
         def mean(names: list[str]) -> float | None:
             values = [tasks[t][main[t]] for t in names]
             return sum(values) / len(values) if values else None
 
+        covers = {"closed_ended_average": [t for t in tasks if t in CLOSED_TASKS],
+                  "open_ended_average": [t for t in tasks if t in OPEN_TASKS], "average": list(tasks)}
+        leval = {"closed_ended_average": CLOSED_TASKS, "open_ended_average": OPEN_TASKS, "average": list(TASKS)}
         return {
             "tasks": tasks,
             "counts": {task: len(next(iter(sums[task].values()))) for task in tasks},
-            "closed_ended_average": mean([t for t in tasks if t in CLOSED_TASKS]),
-            "open_ended_average": mean([t for t in tasks if t in OPEN_TASKS]),
-            "average": mean(list(tasks)),
+            **{name: mean(names) for name, names in covers.items()},
+            "average_tasks": covers,
+            "average_missing": {name: [t for t in leval[name] if t not in covers[name]] for name in covers},
             "num_samples": len(records),
         }

@@ -2,13 +2,19 @@
 
 Truncation follows LongBench: a prompt longer than `max_length` tokens keeps its first and last
 max_length/2 tokens (the question usually sits at one end). The chat template wraps the truncated
-prompt for chat models unless the sample opts out (`Sample.chat = False`).
+prompt for chat models unless the sample opts out (`Sample.chat = False`); a sample's `history`
+(earlier exchanges) becomes previous user/assistant turns, or plain text in front of a raw
+prompt. The answer prefix is
+tokenized together with the prompt, as the official scripts do: tokenized alone, a prefix that
+starts with a space or newline gains an extra "▁" token under SentencePiece tokenizers (Llama-2,
+Mistral). Decoding is plain greedy (evals.greedy.GREEDY), whatever the checkpoint ships.
 """
 from __future__ import annotations
 
 import torch
 
 from evals.base import Sample
+from evals.greedy import GREEDY
 
 
 class LanguageModel:
@@ -40,15 +46,19 @@ class LanguageModel:
     def prompt_ids(self, sample: Sample) -> list[int]:
         text = self.truncate_middle(sample.prompt)
         if self.chat_template and sample.chat:
+            turns = [{"role": role, "content": content} for exchange in sample.history
+                     for role, content in zip(("user", "assistant"), exchange)]
             text = self.tokenizer.apply_chat_template(
-                [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+                turns + [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
             )
-            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        else:
-            ids = self.tokenizer(text)["input_ids"]  # raw prompts keep the BOS token if the model has one
-        if sample.answer_prefix:
-            ids = ids + self.encode(sample.answer_prefix)
-        return ids
+            return self.tokenizer(text + sample.answer_prefix, add_special_tokens=False)["input_ids"]
+        before = "".join(user + assistant + "\n" for user, assistant in sample.history)
+        return self.tokenizer(before + text + sample.answer_prefix)["input_ids"]  # raw: the model's BOS stays
+
+    def generation_settings(self) -> dict:
+        """The decoding settings of every `generate` call, JSON-able, for a run's recorded config."""
+        eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        return {**GREEDY, "eos_token_id": eos, "pad_token_id": self.tokenizer.pad_token_id}
 
     @torch.no_grad()
     def generate(self, sample: Sample) -> tuple[str, int]:
@@ -59,9 +69,8 @@ class LanguageModel:
             input_ids,
             attention_mask=torch.ones_like(input_ids),
             max_new_tokens=sample.max_new_tokens,
-            do_sample=False,
-            num_beams=1,
             pad_token_id=self.tokenizer.pad_token_id,
+            **GREEDY,
             **({"stop_strings": sample.stop, "tokenizer": self.tokenizer} if sample.stop else {}),
         )
         text = self.tokenizer.decode(output[0, len(ids):], skip_special_tokens=True)

@@ -7,19 +7,22 @@ truncates its middle to `max_length` tokens and wraps it in the chat template un
 one LongBench leaves raw. A prediction scores the max of the task metric over the `answers`.
 LongBench-E (`longbench_e: true`) reads the `<task>_e` files and also scores by the sample's
 `length` field (0-4k, 4-8k, 8k+).
+
+The data is found when the benchmark is built, before any model loads (evals.longbench_data:
+data_dir, else the checkout's shared files, else the hub's data.zip). With the default task list
+(`all`) the tasks without data are named in one warning, with how to get them, and the rest
+run; a task asked for by name without data is an error.
 """
 from __future__ import annotations
 
 import json
-import os
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
+from evals import longbench_data as data
 from evals.base import Benchmark, Sample
-from evals.jsonl import parse_jsonl, read_jsonl
 from evals.metrics import best_over_references, get_metric
-from evals.paths import resolve_data_path
 from evals.registry import register_benchmark
 
 SPEC = json.loads((Path(__file__).with_name("longbench_tasks.json")).read_text(encoding="utf-8"))
@@ -28,9 +31,6 @@ GROUPS: dict[str, list[str]] = SPEC["groups"]
 LONGBENCH_E_TASKS: list[str] = SPEC["longbench_e_tasks"]
 LENGTH_BUCKETS: list[tuple[str, int, int | None]] = [tuple(b) for b in SPEC["length_buckets"]]
 REQUIRED_FIELDS = ("input", "context", "answers", "length", "all_classes")
-HF_DATASET = "THUDM/LongBench"
-DATA_URL = "https://huggingface.co/datasets/THUDM/LongBench/resolve/main/data.zip"
-OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 
 
 def length_bucket(length: float) -> str:
@@ -42,59 +42,6 @@ def length_bucket(length: float) -> str:
 
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
-
-
-def _from_hub_zip(name: str) -> list[dict]:
-    """The released data.zip from the hub (cached by huggingface_hub), for `datasets` versions
-    that no longer run the dataset's loading script."""
-    from huggingface_hub import hf_hub_download
-
-    archive = hf_hub_download(HF_DATASET, "data.zip", repo_type="dataset")
-    with zipfile.ZipFile(archive) as zipped:
-        member = next((m for m in zipped.namelist() if m.rsplit("/", 1)[-1] == f"{name}.jsonl"), None)
-        if member is None:
-            raise FileNotFoundError(f"{archive} has no {name}.jsonl")
-        return parse_jsonl(zipped.read(member).decode("utf-8").splitlines(), f"{archive}!{member}")
-
-
-def load_rows(name: str, data_dir: str | None) -> list[dict]:
-    """Rows of one released file (`name` is `<task>` or `<task>_e`): the local folder, else the hub
-    (`datasets.load_dataset`, then the released data.zip)."""
-    if data_dir is not None:
-        folder = resolve_data_path(data_dir)
-        if not folder.is_dir():
-            raise FileNotFoundError(f"LongBench data_dir '{data_dir}' ({folder}) is not a directory")
-        path = folder / f"{name}.jsonl"
-        if not path.is_file():
-            present = sorted(p.stem for p in folder.glob("*.jsonl"))
-            raise FileNotFoundError(
-                f"LongBench file {path} not found; {folder} holds: {', '.join(present) or 'no .jsonl files'}"
-            )
-        return read_jsonl(path)
-    errors = []
-    if not any(os.environ.get(flag, "").lower() in ("1", "true", "yes") for flag in OFFLINE_FLAGS):
-        try:
-            import datasets
-
-            rows = [dict(row) for row in datasets.load_dataset(HF_DATASET, name, split="test")]
-            for index, row in enumerate(rows):
-                row["_where"] = f"{HF_DATASET}/{name}[{index}]"
-            return rows
-        except Exception as err:  # offline, or a datasets version without loading-script support
-            errors.append(f"datasets: {type(err).__name__}: {err}")
-        try:
-            return _from_hub_zip(name)
-        except ValueError:  # the archive is there but a line is bad: report it as it is
-            raise
-        except Exception as err:
-            errors.append(f"data.zip: {type(err).__name__}: {err}")
-    else:
-        errors.append("offline mode is set")
-    raise FileNotFoundError(
-        f"LongBench data for '{name}' is unavailable: no data_dir is set and the Hugging Face dataset {HF_DATASET} "
-        f"could not be loaded ({'; '.join(errors)}). Download {DATA_URL}, unzip it and set data_dir to the folder "
-        f"holding {name}.jsonl (e.g. benchmark.data_dir=/path/to/data)."
-    )
 
 
 def select_tasks(tasks: Any, longbench_e: bool) -> list[str]:
@@ -127,9 +74,73 @@ class LongBench(Benchmark):
         if samples_per_task is not None and int(samples_per_task) < 1:
             raise ValueError(f"samples_per_task must be a positive integer or null, got {samples_per_task}")
         self.longbench_e = bool(longbench_e)
+        self.default_list = tasks is None or tasks == "all"
         self.tasks = select_tasks(tasks, self.longbench_e)
         self.samples_per_task = None if samples_per_task is None else int(samples_per_task)
         self.data_dir = data_dir
+        self.sources: dict[str, data.Source] = {}
+        self._warned_partial = False
+        self.check_data()
+
+    def file_name(self, task: str) -> str:
+        return f"{task}_e" if self.longbench_e else task
+
+    def check_data(self) -> dict[str, str]:
+        """Find every task's file now (no model needed): task -> where. Tasks of the default list
+        without data are dropped and named in one warning; named tasks without data, or no data
+        at all, raise FileNotFoundError. The hub is only asked when no data_dir is set, the
+        checkout lacks the file and offline mode is off."""
+        if self.data_dir is not None:
+            data.check_data_dir(self.data_dir)
+        missing = []
+        for task in self.tasks:
+            if task not in self.sources:
+                source = data.local_source(self.file_name(task), self.data_dir)
+                if source is not None:
+                    self.sources[task] = source
+                else:
+                    missing.append(task)
+        hub_note = ""
+        if missing and self.data_dir is None:
+            missing, hub_note = self._from_hub(missing)
+        if missing:
+            self._report_missing(missing, hub_note)
+        partial = [t for t in self.tasks if self.sources[t].kind == "first_record"]
+        if partial and not self._warned_partial:
+            self._warned_partial = True
+            warnings.warn(f"LongBench: {', '.join(partial)} read only the first record in {data.checkout_dir()} "
+                          f"(an end-to-end check, not a score). {data.how_to_get(partial)}", stacklevel=2)
+        return {task: str(self.sources[task].path) + (f"!{self.sources[task].member}" if self.sources[task].member
+                                                       else "") for task in self.tasks}
+
+    def _from_hub(self, missing: list[str]) -> tuple[list[str], str]:
+        """Sources from the hub's data.zip for `missing` (never offline): what is still missing, and why."""
+        if data.offline():
+            return missing, "the hub is not asked: offline mode is set"
+        try:
+            found = data.hub_sources([self.file_name(t) for t in missing])
+        except Exception as err:  # no network, no access: the message says why
+            return missing, f"the hub's data.zip could not be fetched ({type(err).__name__}: {err})"
+        for task in missing:
+            if self.file_name(task) in found:
+                self.sources[task] = found[self.file_name(task)]
+        still = [t for t in missing if t not in self.sources]
+        return still, "the hub's data.zip lacks them" if still else ""
+
+    def _report_missing(self, missing: list[str], hub_note: str) -> None:
+        names = [self.file_name(t) + ".jsonl" for t in missing]
+        where = (f"data_dir {data.check_data_dir(self.data_dir)}" if self.data_dir is not None
+                 else f"{data.checkout_dir()} (nor its {data.FIRST_RECORDS}/)")
+        what = f"no data for {', '.join(missing)}: {', '.join(names)} not in {where}"
+        if hub_note:
+            what += f"; {hub_note}"
+        if not self.default_list:
+            raise FileNotFoundError(f"LongBench: {what}. {data.how_to_get(missing)}")
+        self.tasks = [t for t in self.tasks if t not in missing]
+        if not self.tasks:
+            raise FileNotFoundError(f"LongBench: {what}; no task has data. {data.how_to_get(missing)}")
+        warnings.warn(f"LongBench: {what}; running the other {len(self.tasks)} task(s). {data.how_to_get(missing)}",
+                      stacklevel=3)
 
     def build_sample(self, task: str, row: dict, index: int) -> Sample:
         spec = TASKS[task]
@@ -153,12 +164,13 @@ class LongBench(Benchmark):
             stop=list(spec["stop"]),
             strip=False,  # eval.py scores the decoded text as it is
             meta={"length": row["length"], "language": row.get("language"), "all_classes": row["all_classes"],
-                  "_id": row.get("_id"), "longbench_e": self.longbench_e},
+                  "_id": row.get("_id"), "longbench_e": self.longbench_e,
+                  "data": self.sources[task].kind if task in self.sources else None},
         )
 
     def samples(self, tokenizer=None) -> Iterator[Sample]:
         for task in self.tasks:
-            rows = load_rows(f"{task}_e" if self.longbench_e else task, self.data_dir)
+            rows = self.sources[task].rows()
             if self.samples_per_task is not None:
                 rows = rows[: self.samples_per_task]
             for index, row in enumerate(rows):
@@ -173,8 +185,8 @@ class LongBench(Benchmark):
         return {spec["metric"]: value}
 
     def summarize(self, records: list[dict]) -> dict:
-        """Task scores (x100), the paper's categories, per-language leaderboard averages, and for
-        LongBench-E the scores per length bucket."""
+        """Task scores (x100), the paper's categories, per-language leaderboard averages, where each
+        task's data came from, and for LongBench-E the scores per length bucket."""
         per_task: dict[str, list[float]] = {}
         buckets: dict[str, dict[str, list[float]]] = {}
         for record in records:
@@ -193,6 +205,9 @@ class LongBench(Benchmark):
             "by_language": {},
             "average": _mean([task_scores[t] for t in ordered]),
             "num_samples": len(records),
+            # where each task's samples came from; "first_record" scores are end-to-end checks only
+            "data_sources": {task: sorted({str(r["meta"].get("data")) for r in records if r["task"] == task})
+                             for task in ordered},
         }
         for language in ("en", "zh"):
             tasks = [t for t in ordered if TASKS[t]["language"] in (language, "code")]

@@ -15,6 +15,7 @@ from evals.records import RecordFile
 def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int | None = None,
                   progress: bool = True, shard: tuple[int, int] | None = None, before_sample=None) -> dict:
     """Evaluate `benchmark` with `lm`, appending to out_dir/records.jsonl; returns the metrics.
+    The model's decoding settings (LanguageModel.generation_settings) go to out_dir/generation.json.
 
     `shard=(k, n)` with n > 1 takes every n-th sample from the k-th and appends to
     records.shard<k>.jsonl; it returns that shard's metrics and leaves metrics.json to the merge
@@ -28,6 +29,9 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
         return own_loop(lm, out_dir, limit=limit, progress=progress, shard=shard)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    settings = getattr(lm, "generation_settings", None)
+    if callable(settings):  # the decoding every sample used, next to the run's config
+        (out_dir / "generation.json").write_text(json.dumps(settings(), indent=2))
     index, count = shard or (0, 1)
     records = RecordFile(out_dir / ("records.jsonl" if count == 1 else f"records.shard{index}.jsonl"))
     done = records.done_ids

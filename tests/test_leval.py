@@ -1,9 +1,11 @@
 """L-Eval: prompts, document cutting, scoring and summary on a tmp fixture; loading the shared files."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
+import torch
 
 from evals.leval import DEFAULT_DATA_DIR, SPEC, LEval, truncate_document
 from evals.paths import resolve_data_path
@@ -173,6 +175,58 @@ def test_scores_and_summary_with_a_fake_model(data_dir, tmp_path):
     assert metrics["average"] == pytest.approx((closed * 4 + rl + 80) / 6)
     assert metrics["counts"] == {"coursera": 1, "quality": 3, "sci_fi": 1, "gsm100": 1, "news_summ": 1,
                                  "scientific_qa": 1}
+    assert metrics["average_tasks"] == {"closed_ended_average": ["coursera", "quality", "sci_fi", "gsm100"],
+                                        "open_ended_average": ["news_summ", "scientific_qa"],
+                                        "average": ["coursera", "quality", "sci_fi", "gsm100", "news_summ",
+                                                    "scientific_qa"]}
+    assert metrics["average_missing"]["closed_ended_average"] == ["tpo", "topic_retrieval_longchat", "codeU"]
+    assert "narrative_qa" in metrics["average_missing"]["open_ended_average"]
+
+
+def test_topic_retrieval_averages_its_three_question_positions(tmp_path):
+    """auto_eval.py scores the 1st/2nd/3rd-topic questions apart and reports their mean."""
+    questions = [(f"What is the {n} topic we discussed?", t) for n, t in
+                 (("first", "Art"), ("second", "Space travel"), ("third", "Social media"))]
+    write(tmp_path / "Closed-ended-tasks" / "topic_retrieval_longchat.jsonl",
+          [doc("USER: I would like to discuss the topic of art.", questions),
+           doc("USER: I would like to discuss the topic of tea.", [("What is the first topic we discussed?", "Tea")])])
+    bench = LEval(tasks=["topic_retrieval_longchat"], data_dir=str(tmp_path))
+    sample = next(bench.samples())
+    assert sample.chat and sample.answer_prefix == "" and not sample.strip
+    assert sample.prompt.startswith(SYSTEM["topic_retrieval_longchat"].rstrip() + "\n\nUSER: I would like")
+    answers = {"topic_retrieval_longchat:0:0": "art", "topic_retrieval_longchat:0:1": "Cooking",
+               "topic_retrieval_longchat:0:2": "The topic was social media.", "topic_retrieval_longchat:1:0": "Tea"}
+    metrics = run_benchmark(bench, FakeLM(lambda s: answers[s.id]), tmp_path / "out", progress=False)
+    # first 2/2, second 0/1, third 1/1: (100 + 0 + 100) / 3, not 3 of 4 questions
+    assert metrics["tasks"]["topic_retrieval_longchat"] == pytest.approx(
+        {"exact_match": 200 / 3, "first": 100.0, "second": 0.0, "third": 100.0})
+    assert metrics["closed_ended_average"] == pytest.approx(200 / 3)
+
+
+class ScriptedModel(torch.nn.Module):
+    """Answers every prompt with the same token ids, as a model's generate would."""
+
+    def __init__(self, answer_ids):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+        self.answer_ids = answer_ids
+
+    def generate(self, input_ids, **kwargs):
+        return torch.cat([input_ids, torch.tensor([self.answer_ids])], dim=1)
+
+
+def test_the_generation_is_scored_as_generated(data_dir, tokenizer):
+    """coursera's parser reads the leading space: " AB C" means "B"; stripped, "AB C" means "AB"."""
+    from evals.lm import LanguageModel
+
+    bench = LEval(tasks=["coursera"], data_dir=str(data_dir))
+    sample = next(bench.samples())
+    assert not sample.strip and not bench.fact_sample(sample).strip
+    lm = LanguageModel(ScriptedModel(tokenizer(" AB C", add_special_tokens=False)["input_ids"]), tokenizer)
+    prediction, _ = lm.generate(sample)
+    assert prediction == " AB C"
+    assert bench.score(dataclasses.replace(sample, references=["B"]), prediction) == {"exact_match": 1.0}
+    assert bench.score(dataclasses.replace(sample, references=["B"]), prediction.strip()) == {"exact_match": 0.0}
 
 
 def test_malformed_files_are_reported_with_file_and_line(tmp_path):
@@ -242,4 +296,5 @@ def test_presets_build_the_benchmark(preset):
     if preset == "leval":
         assert [s.id for s in samples] == ["coursera:0:0", "quality:0:0", "tpo:0:0", "sci_fi:0:0"]
     else:
-        assert len(bench.tasks) == 17 and len(samples) == 1775
+        # 18 tasks: codeU and narrative_qa are not in the shared data; topic retrieval: 50 x 3 questions
+        assert len(bench.tasks) == 18 and len(samples) == 1775 + 150

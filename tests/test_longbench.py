@@ -1,4 +1,5 @@
-"""LongBench / LongBench-E on small fixtures in the released schema (written here, into tmp_path)."""
+"""LongBench / LongBench-E on small fixtures in the released schema (written here, into tmp_path),
+the checkout's shared release files, and the hub's data.zip layout (built here, offline)."""
 from __future__ import annotations
 
 import json
@@ -6,6 +7,7 @@ import zipfile
 
 import pytest
 
+from evals import longbench_data
 from evals.base import Sample
 from evals.lm import LanguageModel
 from evals.longbench import LONGBENCH_E_TASKS, TASKS, LongBench, length_bucket
@@ -32,6 +34,25 @@ FIXTURE = {
     "lcc": [row("lcc", 0, "def f(x):\n    y = x\n", "", ["    return y"], language="python")],
     "multifieldqa_zh": [row("multifieldqa_zh", 0, "北京是中国的首都。", "中国的首都是哪里？", ["北京"], language="zh")],
 }
+
+
+# the shared folder's tasks: three complete release files, the first record of nine more
+CHECKOUT_FULL = ["multi_news", "multifieldqa_zh", "passage_retrieval_zh"]
+CHECKOUT_FIRST = ["qasper", "multifieldqa_en", "hotpotqa", "2wikimqa", "trec", "triviaqa", "samsum", "lcc",
+                  "repobench-p"]
+needs_checkout = pytest.mark.skipif(not (longbench_data.checkout_dir() / "SHA256SUMS").is_file(),
+                                    reason="the shared LongBench folder is not next to this checkout")
+
+
+@pytest.fixture(autouse=True)
+def no_hub(monkeypatch):
+    """Every test runs offline unless it lifts this; a hub call would fail the test."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the hub was asked")
+
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", never)
 
 
 def write_jsonl(path, rows):
@@ -90,7 +111,10 @@ def test_samples_per_task_and_task_selection(data_dir):
     bench = LongBench(tasks=["qasper", "trec"], samples_per_task=1, data_dir=str(data_dir))
     assert [s.id for s in bench.samples()] == ["qasper:qasper-0000", "trec:trec-0000"]
     assert LongBench(tasks="qasper", data_dir=str(data_dir)).tasks == ["qasper"]
-    assert LongBench(longbench_e=True).tasks == LONGBENCH_E_TASKS
+    # the default list runs the tasks with data and names the others once, with how to get them
+    with pytest.warns(UserWarning, match=r"no data for multifieldqa_en, hotpotqa, .*repobench-p: .*"
+                      r"multifieldqa_en_e.jsonl.*data.zip.*sha256sum -c --ignore-missing"):
+        assert LongBench(longbench_e=True, data_dir=str(data_dir)).tasks == ["qasper"]
 
 
 def test_truncation_and_chat_template_through_language_model(data_dir, tokenizer):
@@ -141,6 +165,7 @@ def test_run_and_summary_with_a_fake_model(data_dir, tmp_path):
     assert metrics["by_language"]["zh"]["average"] == pytest.approx(100.0, abs=1e-4)  # single-doc zh + code
     assert metrics["average"] == pytest.approx(450 / 6, abs=1e-4)
     assert metrics["num_samples"] == 7
+    assert metrics["data_sources"] == dict.fromkeys(tasks, ["data_dir"])
     assert json.loads((tmp_path / "out" / "metrics.json").read_text()) == metrics
     # a rerun resumes: nothing is generated again
     again = FakeLM(answers)
@@ -167,9 +192,9 @@ def test_bad_input_is_named(data_dir, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="Unknown LongBench option.*sample_per_task"):
         LongBench(sample_per_task=2)
     with pytest.raises(FileNotFoundError, match="not a directory"):
-        list(LongBench(tasks=["qasper"], data_dir=str(tmp_path / "nope")).samples())
-    with pytest.raises(FileNotFoundError, match="hotpotqa.jsonl not found.*qasper"):
-        list(LongBench(tasks=["hotpotqa"], data_dir=str(data_dir)).samples())
+        LongBench(tasks=["qasper"], data_dir=str(tmp_path / "nope"))
+    with pytest.raises(FileNotFoundError, match="no data for hotpotqa: hotpotqa.jsonl not in data_dir.*data.zip"):
+        LongBench(tasks=["qasper", "hotpotqa"], data_dir=str(data_dir))  # named: an error, before any model
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "qasper.jsonl").write_text(json.dumps(FIXTURE["qasper"][0]) + "\n{not json\n")
@@ -184,31 +209,86 @@ def test_bad_input_is_named(data_dir, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="holds no samples"):
         list(LongBench(tasks=["qasper"], data_dir=str(bad)).samples())
 
-    def offline(*args, **kwargs):
+
+def test_hub_is_asked_once_and_never_offline(tmp_path, monkeypatch):
+    """No data_dir and nothing in the checkout: the hub's data.zip, unless offline mode is set."""
+    monkeypatch.setattr(longbench_data, "CHECKOUT", str(tmp_path / "no-checkout"))
+    with pytest.raises(FileNotFoundError, match="no data for qasper.*offline mode is set.*data.zip.*data_dir"):
+        LongBench(tasks=["qasper"])  # the autouse hub stub would fail the test if it were called
+    calls = []
+
+    def unreachable(*args, **kwargs):
+        calls.append(args)
         raise ConnectionError("no network")
 
-    monkeypatch.setattr("datasets.load_dataset", offline)
-    monkeypatch.setattr("huggingface_hub.hf_hub_download", offline)
-    with pytest.raises(FileNotFoundError, match="no data_dir is set.*ConnectionError.*data.zip.*set data_dir"):
-        list(LongBench(tasks=["qasper"]).samples())
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(FileNotFoundError, match="offline mode is set"):
-        list(LongBench(tasks=["qasper"]).samples())
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", unreachable)
+    with pytest.raises(FileNotFoundError, match="no data for qasper.*ConnectionError: no network.*set benchmark.data_dir"):
+        LongBench(tasks=["qasper"])
+    assert calls == [("THUDM/LongBench", "data.zip")]
 
 
-def test_hub_data_zip_when_datasets_cannot_load(tmp_path, monkeypatch):
-    """datasets >= 4 no longer runs LongBench's loading script; the released data.zip is read instead."""
+def test_hub_path_reads_a_zip_in_the_release_layout(tmp_path, monkeypatch):
+    """What a user without the checkout gets: data.zip from the hub (data/<task>.jsonl inside)."""
     archive = tmp_path / "data.zip"
     with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.writestr("data/trec.jsonl", "".join(json.dumps(r) + "\n" for r in FIXTURE["trec"]))
+        for task in ("trec", "qasper"):
+            zipped.writestr(f"data/{task}.jsonl", "".join(json.dumps(r) + "\n" for r in FIXTURE[task]))
+        zipped.writestr("data/qasper_e.jsonl", json.dumps(row("qasper", 0, "c", "q?", ["yes"], length=5000)) + "\n")
+    asked = []
 
-    def no_scripts(*args, **kwargs):
-        raise RuntimeError("Dataset scripts are no longer supported")
+    def download(repo, filename, repo_type):
+        asked.append((repo, filename, repo_type))
+        return str(archive)
 
-    monkeypatch.setattr("datasets.load_dataset", no_scripts)
-    monkeypatch.setattr("huggingface_hub.hf_hub_download", lambda repo, filename, repo_type: str(archive))
-    samples = list(LongBench(tasks=["trec"]).samples())
-    assert [s.id for s in samples] == ["trec:trec-0000"] and samples[0].references == ["Number"]
+    monkeypatch.setattr(longbench_data, "CHECKOUT", str(tmp_path / "no-checkout"))
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr("huggingface_hub.hf_hub_download", download)
+    bench = LongBench(tasks=["trec", "qasper"])
+    assert asked == [("THUDM/LongBench", "data.zip", "dataset")]  # once, at construction
+    samples = list(bench.samples())
+    assert [s.id for s in samples] == ["trec:trec-0000", "qasper:qasper-0000", "qasper:qasper-0001"]
+    assert samples[0].references == ["Number"] and {s.meta["data"] for s in samples} == {"hub"}
+    assert bench.check_data()["trec"] == f"{archive}!data/trec.jsonl"
+    with pytest.warns(UserWarning, match="no data for multifieldqa_en.*the hub's data.zip lacks them"):
+        e = LongBench(longbench_e=True)
+    assert e.tasks == ["qasper"] and next(e.samples()).meta["length"] == 5000
+
+
+@needs_checkout
+def test_checkout_data_without_data_dir():
+    """The shared folder: complete files first, then first records; the default list runs those."""
+    with pytest.warns(UserWarning) as caught:
+        bench = LongBench()
+    messages = [str(w.message) for w in caught]
+    assert bench.tasks == [t for t in TASKS if t in CHECKOUT_FULL + CHECKOUT_FIRST]
+    missing = [t for t in TASKS if t not in bench.tasks]
+    assert len(missing) == 9 and any(
+        ", ".join(missing) in m and "offline mode is set" in m and "data.zip" in m and "sha256sum" in m
+        for m in messages)
+    assert any(m.startswith("LongBench: " + ", ".join(t for t in TASKS if t in CHECKOUT_FIRST) + " read only the "
+                            "first record") for m in messages)
+    assert {t: s.kind for t, s in bench.sources.items() if t in CHECKOUT_FULL} == dict.fromkeys(CHECKOUT_FULL,
+                                                                                               "release")
+    counts = {}
+    for sample in bench.samples():
+        counts[sample.task] = counts.get(sample.task, 0) + 1
+    assert counts == {t: 200 if t in CHECKOUT_FULL else 1 for t in bench.tasks}
+    with pytest.raises(FileNotFoundError, match=r"no data for gov_report: gov_report.jsonl not in .*longbench "
+                                                r"\(nor its first_records/\); the hub is not asked"):
+        LongBench(tasks=["qasper", "gov_report"])
+    with pytest.warns(UserWarning, match="first record"):
+        qasper = next(LongBench(tasks=["qasper"]).samples())
+    assert qasper.meta["data"] == "first_record" and qasper.references and "Answer:" in qasper.prompt
+
+
+@needs_checkout
+def test_release_files_verify_against_sha256sums(tmp_path):
+    folder = longbench_data.checkout_dir()
+    assert longbench_data.verify_release(folder) == {f"{t}.jsonl": True for t in CHECKOUT_FULL}
+    (tmp_path / "trec.jsonl").write_text("{}\n")
+    assert longbench_data.verify_release(tmp_path) == {"trec.jsonl": False}
+    assert longbench_data.main([str(folder)]) == 0 and longbench_data.main([str(tmp_path)]) == 1
 
 
 @pytest.mark.slow
@@ -228,15 +308,19 @@ def test_end_to_end_on_the_embedded_model(data_dir, tmp_path):
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == metrics
 
 
+@needs_checkout
 @pytest.mark.parametrize("preset", ["longbench", "longbench_full", "longbench_e"])
-def test_presets_build_the_benchmark(preset):
+def test_presets_build_the_benchmark(preset, data_dir, recwarn):
     from omegaconf import OmegaConf
 
     from evals.paths import REPO_ROOT
 
     config = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "benchmark" / f"{preset}.yaml"))
     assert config.pop("name") == "longbench" and config.pop("max_length") > 0
+    if preset == "longbench_e":
+        config["data_dir"] = str(data_dir)  # no LongBench-E data is shared: a fixture
     bench = get_benchmark("longbench")(**config)
-    expected = {"longbench": ["qasper", "hotpotqa", "gov_report", "trec", "passage_retrieval_en", "lcc"],
-                "longbench_full": list(TASKS), "longbench_e": LONGBENCH_E_TASKS}[preset]
+    expected = {"longbench": ["qasper", "hotpotqa", "multi_news", "trec", "passage_retrieval_zh", "lcc"],
+                "longbench_full": [t for t in TASKS if t in CHECKOUT_FULL + CHECKOUT_FIRST],
+                "longbench_e": ["qasper"]}[preset]
     assert bench.tasks == expected and bench.longbench_e == (preset == "longbench_e")

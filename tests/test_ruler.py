@@ -115,6 +115,22 @@ def test_common_words_are_the_most_frequent_in_the_list(samples):
         assert least_common_answer > max(others)
 
 
+def test_cwe_worked_example_is_a_previous_chat_exchange(samples, tokenizer):
+    """RULER formats the example with the whole model template, answer included: an earlier turn."""
+    s = by_task(samples, "cwe")[0]
+    (question, answer), = s.history
+    assert question.startswith("Below is a numbered list of words.") and question.endswith("in the above list?")
+    assert answer.startswith(s.answer_prefix + " 1. ") and answer.endswith(" 10. " + answer.split()[-1])
+    assert s.prompt.count("Below is a numbered list of words.") == 1  # the question alone
+    text = tokenizer.decode(LanguageModel(None, tokenizer).prompt_ids(s))
+    user, assistant = "<|im_start|>user\n", "<|im_start|>assistant\n"
+    assert text.count(user) == 2 and text.count(assistant) == 2
+    assert text.index(assistant + answer) < text.rindex(user) < text.rindex(assistant)
+    assert text.endswith(assistant + s.answer_prefix)
+    raw = tokenizer.decode(LanguageModel(None, tokenizer, chat_template=False).prompt_ids(s))
+    assert raw == question + answer + "\n" + s.prompt + s.answer_prefix  # RULER's base template
+
+
 def test_frequent_words_are_ranked_two_to_four(samples):
     for s in by_task(samples, "fwe"):
         words = s.prompt.split("coded words. ", 1)[1].split("\nQuestion:")[0].split()

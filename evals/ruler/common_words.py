@@ -1,6 +1,8 @@
 """RULER's common words extraction (cwe): a numbered word list where 10 words appear `freq_cw`
 times and the others `freq_ucw` times; name the 10 most common. One worked example comes first
-(smaller counts below 4096 tokens, as in RULER).
+(smaller counts below 4096 tokens, as in RULER). RULER formats the example with the model's whole
+prompt template, answer prefix and answer included, so under a chat template it is a previous
+user/assistant exchange (`Built.history`); without one it is plain text before the question.
 """
 from __future__ import annotations
 
@@ -49,8 +51,9 @@ class CommonWords(TaskGenerator):
         shots = []
         for _ in range(self.num_fewshot):
             context, answer = self._example(rng, *shot_args)
-            shots.append(self.template.format(num_cw=num_cw, context=context, query="") + self.answer_prefix
-                         + " " + _numbered(answer))
+            shots.append((self.template.format(num_cw=num_cw, context=context, query=""),
+                          self.answer_prefix + " " + _numbered(answer)))
         context, answer = self._example(rng, *main_args)
-        text = "\n".join(shots) + "\n" + self.template.format(num_cw=num_cw, context=context, query="")
-        return Built(text=text, answer_prefix=self.answer_prefix, answers=answer, meta={"num_words": size})
+        text = self.template.format(num_cw=num_cw, context=context, query="")
+        return Built(text=text, answer_prefix=self.answer_prefix, answers=answer, meta={"num_words": size},
+                     history=shots)

@@ -30,6 +30,7 @@ class Built:
     answer_prefix: str
     answers: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
+    history: list[tuple[str, str]] = field(default_factory=list)  # worked examples as earlier chat turns
 
 
 class TaskGenerator:
@@ -79,9 +80,9 @@ class PromptCounter:
         """Tokens of bare text (no template, no special tokens), RULER's text_to_tokens."""
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def __call__(self, text: str, answer_prefix: str = "") -> int:
+    def __call__(self, text: str, answer_prefix: str = "", history: list[tuple[str, str]] = ()) -> int:
         sample = Sample(id="count", task="count", prompt=text, references=[], max_new_tokens=0,
-                        answer_prefix=answer_prefix)
+                        answer_prefix=answer_prefix, history=list(history))
         return len(self.lm.prompt_ids(sample))
 
 
@@ -141,7 +142,7 @@ class FittedTask:
         return random.Random(derive_seed(g.seed, g.task, g.length, *parts))
 
     def _tokens(self, built: Built) -> int:
-        return self.counter(built.text, built.answer_prefix)
+        return self.counter(built.text, built.answer_prefix, built.history)
 
     @property
     def size(self) -> int:
@@ -181,6 +182,7 @@ class FittedTask:
             max_new_tokens=g.tokens_to_generate,
             chat=self.chat,
             answer_prefix=built.answer_prefix,
+            history=list(built.history),
             meta=meta,
         )
 
