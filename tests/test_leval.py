@@ -71,7 +71,7 @@ def test_task_selection(data_dir):
         LEval(tasks=["qualty"], data_dir=str(data_dir))
     with pytest.raises(FileNotFoundError, match="'tpo' has no data file.*present: coursera"):
         LEval(tasks=["tpo"], data_dir=str(data_dir))
-    with pytest.raises(FileNotFoundError, match="is not a directory"):
+    with pytest.raises(FileNotFoundError, match="benchmark.data_dir=.* not found"):
         LEval(data_dir=str(data_dir / "missing"))
     with pytest.raises(ValueError, match="Unknown L-Eval option.*instructions_per_document"):
         LEval(data_dir=str(data_dir), instructions_per_document=2)
