@@ -40,9 +40,11 @@ STUDY ?= smollm2
 study:
 	$(PYTHON) -m evals.study $(STUDY) $(STUDY_ARGS)
 
-# Every finished run under results/ -> results/tables/<benchmark>.{md,tex,csv} and PNG plots.
+# Every finished run under results/ -> results/tables/<benchmark>.{md,tex,csv} and PNG plots;
+# the study's runs (results/study/) -> results/study/tables/.
 table:
 	$(PYTHON) scripts/make_table.py $(TABLE_ARGS)
+	@if [ -d results/study ] && [ -z "$(TABLE_ARGS)" ]; then $(PYTHON) scripts/make_table.py --results results/study; fi
 
 test:
 	$(PYTHON) -m pytest -q

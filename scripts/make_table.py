@@ -18,7 +18,7 @@ from evals.tables import write_tables  # noqa: E402
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", default="results", help="results folder (relative: from the repository root)")
+    parser.add_argument("--results", default="results", help="results folder (relative: from the current folder)")
     parser.add_argument("--out", help="output folder (default: <results>/tables)")
     parser.add_argument("--benchmark", nargs="*", help="only these benchmark folders (default: all)")
     parser.add_argument("--quiet", action="store_true", help="do not print the Markdown tables")
