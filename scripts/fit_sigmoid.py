@@ -8,6 +8,11 @@ from a logit-linear regression; it prints the parameters, a preset line and the 
 
     python scripts/fit_sigmoid.py table.csv
     python scripts/fit_sigmoid.py --results results --model smollm2 --benchmark passkey --out best.csv
+    python scripts/fit_sigmoid.py --results results/study/sigmoid_sweep --benchmark perplexity --plot fit.png
+
+A perplexity sweep is scored by its token-weighted log-likelihood per length (lowest perplexity
+wins); `--plot` draws the points and the curve, and with six or more lengths the fit is repeated
+on each half of the lengths to show how stable it is.
 """
 from __future__ import annotations
 
@@ -83,29 +88,88 @@ def record_length(record: dict) -> int:
     return int(record["prompt_tokens"])
 
 
-def best_from_results(results_dir: str | Path, model: str, benchmark: str) -> dict[int, int]:
-    """length -> best fixed mapping length among the finished lampe runs with mapping_length set."""
+def sweep_scores(results_dir: str | Path, model: str, benchmark: str) -> dict[int, dict[int, float]]:
+    """length -> {fixed mapping length: score} from the finished lampe runs of a sweep.
+
+    A perplexity sweep (records with nll sums and token counts) scores -log perplexity over all
+    its tokens at that length (token-weighted, so higher is better throughout); any other
+    benchmark the mean of each record's first score.
+    """
     from evals.records import RecordFile
     from evals.results import find_runs
 
-    scores: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    sums: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
     for run in find_runs(results_dir, benchmark):
         u = run.method_params.get("mapping_length")
         if run.model != model or run.method != "lampe" or u is None:
             continue
         for record in RecordFile(run.path / "records.jsonl").records:
-            score = next(iter(record["scores"].values()))
-            scores[record_length(record)][int(u)].append(float(score))
-    if not scores:
+            meta = record.get("meta") or {}
+            cell = sums[record_length(record)][int(u)]
+            if "nll_sum" in meta and "num_tokens" in meta:
+                cell[0] -= float(meta["nll_sum"])
+                cell[1] += float(meta["num_tokens"])
+            else:
+                cell[0] += float(next(iter(record["scores"].values())))
+                cell[1] += 1
+    if not sums:
         raise ValueError(f"no finished lampe runs with a fixed mapping_length for model '{model}' and "
                          f"benchmark '{benchmark}' under {results_dir} (run `make sweep` first)")
+    return {n: {u: total / count for u, (total, count) in by_u.items() if count} for n, by_u in sorted(sums.items())}
+
+
+def best_from_scores(scores: dict[int, dict[int, float]]) -> dict[int, int]:
+    """length -> the best-scoring mapping length (ties: the lower median of the tied values)."""
     best = {}
     for length, by_u in sorted(scores.items()):
-        means = {u: sum(v) / len(v) for u, v in by_u.items()}
-        top = max(means.values())
-        tied = sorted(u for u, m in means.items() if m == top)
+        top = max(by_u.values())
+        tied = sorted(u for u, m in by_u.items() if m == top)
         best[length] = tied[(len(tied) - 1) // 2]
     return best
+
+
+def best_from_results(results_dir: str | Path, model: str, benchmark: str) -> dict[int, int]:
+    """length -> best fixed mapping length among the finished lampe runs with mapping_length set."""
+    return best_from_scores(sweep_scores(results_dir, model, benchmark))
+
+
+def plot_fit(lengths, best, params, path: str | Path, title: str, half_params=()) -> Path:
+    """The best U per length (points) and the fitted sigmoid (line; half-data refits dashed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = np.linspace(min(lengths) * 0.8, max(lengths) * 1.25, 200)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.plot(lengths, best, "o", color="black", label="best U (sweep)")
+    ax.plot(xs, sigmoid(xs, *params), label="fit: all lengths")
+    for name, half in half_params:
+        ax.plot(xs, sigmoid(xs, *half), linestyle="--", linewidth=1, label=f"refit: {name}")
+    ax.set_xlabel("Input length L (tokens)")
+    ax.set_ylabel("Mapping length U")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def half_refits(lengths, best, c_max=None) -> list[tuple[str, tuple[float, float, float]]]:
+    """Stability: refit on every other length (two halves) where each half has >= 3 lengths."""
+    halves = [("even-indexed lengths", slice(0, None, 2)), ("odd-indexed lengths", slice(1, None, 2))]
+    found = []
+    for name, part in halves:
+        xs, ys = list(lengths)[part], list(best)[part]
+        if len(set(xs)) >= 3:
+            try:
+                found.append((name, fit_sigmoid(xs, ys, c_max)))
+            except ValueError:
+                pass
+    return found
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -116,6 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--benchmark", default="passkey", help="benchmark folder name under results/<model>/lampe/")
     parser.add_argument("--out", help="write the length,best_mapping_length table here (CSV)")
     parser.add_argument("--c-max", type=float, help="upper bound on c (e.g. the pretraining length)")
+    parser.add_argument("--plot", help="write the points and the fitted curve (and half-data refits) here (PNG)")
     args = parser.parse_args(argv)
     if bool(args.table) == bool(args.results):
         parser.error("give either a CSV table or --results")
@@ -136,7 +201,13 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\na = {a!r}\nb = {b!r}\nc = {c!r}\nRMS error (mapping length): {rms:.1f}")
     print(f"preset line for lampe/methods/lampe.py PRESETS: ({a!r}, {b!r}, {c!r})")
     print(f"or on the command line: method.a={a!r} method.b={b!r} method.c={c!r}")
-    result = {"a": a, "b": b, "c": c, "rms": rms}
+    halves = half_refits(lengths, best, args.c_max)
+    for name, (ha, hb, hc) in halves:
+        fitted = mapping_lengths(lengths, ha, hb, hc)
+        print(f"refit on {name}: a={ha!r} b={hb!r} c={hc!r}; U at the sweep lengths: {fitted.tolist()}")
+    if args.plot:
+        print(f"plot: {plot_fit(lengths, best, (a, b, c), args.plot, f'{args.model}: LaMPE mapping length', halves)}")
+    result = {"a": a, "b": b, "c": c, "rms": rms, "halves": {name: list(h) for name, h in halves}}
     print(json.dumps(result))
     return result
 

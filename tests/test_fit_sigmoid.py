@@ -64,3 +64,33 @@ def test_best_mapping_length_per_length_from_a_sweep(tmp_path):
     assert best == {8192: 2048, 16384: 2048, 32768: 4096}
     with pytest.raises(ValueError, match="no finished lampe runs"):
         fit_sigmoid.best_from_results(tmp_path, "llama2", "passkey")
+
+
+def test_a_perplexity_sweep_picks_the_lowest_token_weighted_perplexity(tmp_path):
+    def run(run_id, u, nll_at):
+        path = tmp_path / "smollm2" / "lampe" / "perplexity" / run_id
+        path.mkdir(parents=True)
+        (path / "config.yaml").write_text(yaml.safe_dump({"method": {"name": "lampe", "mapping_length": u}}))
+        records = [{"id": f"doc-{n}-{k}", "task": "perplexity", "prompt_tokens": n,
+                    "scores": {"perplexity": float(np.exp(nll / tokens))},
+                    "meta": {"length": n, "nll_sum": nll, "num_tokens": tokens}}
+                   for n, windows in nll_at.items() for k, (nll, tokens) in enumerate(windows)]
+        (path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        (path / "metrics.json").write_text(json.dumps({"tasks": {}}))
+
+    # at 16384 U=1024 has the lower mean of per-record perplexities (exp 1 and exp 3.2 -> 13.6 vs
+    # exp 2.1 x2 -> 8.2 is U=2048's), but over all tokens: 1024 -> (10 + 320)/110 = 3.0; 2048 -> 2.1
+    run("a", 1024, {8192: [(20.0, 10)], 16384: [(10.0, 10), (320.0, 100)]})
+    run("b", 2048, {8192: [(30.0, 10)], 16384: [(21.0, 10), (210.0, 100)]})
+    assert fit_sigmoid.best_from_results(tmp_path, "smollm2", "perplexity") == {8192: 1024, 16384: 2048}
+
+
+def test_plot_and_half_refits(tmp_path):
+    a, b, c = PRESETS["llama3"]
+    lengths = list(range(8192, 8192 * 8, 8192))
+    best = [mapping_length(n, a, b, c) for n in lengths]
+    halves = fit_sigmoid.half_refits(lengths, best)
+    assert [name for name, _ in halves] == ["even-indexed lengths", "odd-indexed lengths"]  # 4 and 3 lengths
+    assert halves[0][1][2] == pytest.approx(c, rel=0.01)
+    png = fit_sigmoid.plot_fit(lengths, best, (a, b, c), tmp_path / "fit.png", "test", halves)
+    assert png.stat().st_size > 1000
