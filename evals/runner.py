@@ -18,6 +18,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from evals import results
+from evals.lock import RunLock, RunLocked
 from evals.loggers import get_logger
 from evals.records import RecordFile
 from evals.registry import get_benchmark
@@ -237,9 +238,39 @@ def run_with_dir(cfg: DictConfig) -> tuple[Path, dict]:
 
 
 def _run(plan: SimpleNamespace) -> dict:
+    """Hold the run's lock for the whole run: one writer per run directory."""
+    try:
+        lock = RunLock(plan.run_dir, plan.shard).acquire(wait=bool(plan.conf.get("wait")))
+    except RunLocked as err:
+        raise ConfigError(str(err)) from None
+    try:
+        return _run_locked(plan)
+    finally:
+        lock.release()
+
+
+def _run_locked(plan: SimpleNamespace) -> dict:
     conf = plan.conf
     index, count = plan.shard
     state = _claim(plan, bool(conf.get("rerun")))
+    if state == "new":
+        try:
+            return _run_claimed(plan, state)
+        except BaseException:
+            _drop_if_empty(plan.run_dir)  # a run that failed before its first record leaves no folder
+            raise
+    return _run_claimed(plan, state)
+
+
+def _drop_if_empty(path: Path) -> None:
+    if path.is_dir() and {p.name for p in path.iterdir()} <= {"config.yaml"}:
+        (path / "config.yaml").unlink(missing_ok=True)
+        path.rmdir()
+
+
+def _run_claimed(plan: SimpleNamespace, state: str) -> dict:
+    conf = plan.conf
+    index, count = plan.shard
     label = f"{conf['model']['name']} / {conf['method']['name']} / {plan.run_dir.parent.name}"
     if state == "done":
         print(f"[lampe] {label}: finished run found at {plan.run_dir} (rerun=true recomputes it)")
@@ -275,6 +306,7 @@ def _run(plan: SimpleNamespace) -> dict:
     lm = LanguageModel(model, tokenizer, max_length=conf["benchmark"].get("max_length"),
                        chat_template=conf["model"].get("chat_template", True))
     loaded = time.time()
+    plan.recorded_before = set(RecordFile(plan.run_dir / "records.jsonl").done_ids)  # tokens/s: this process's only
     metrics = run_benchmark(plan.benchmark, lm, plan.run_dir, limit=conf.get("limit"),
                             progress=conf.get("progress", True), shard=(index, count))
     timing = {"load_s": round(loaded - started, 1), "eval_s": round(time.time() - loaded, 1)}
@@ -296,7 +328,8 @@ def _write_status(plan, status: str, extra: dict) -> None:
 
 def _finish(plan, metrics: dict, logger, timing: dict) -> dict:
     records = RecordFile(plan.run_dir / "records.jsonl").records
-    tokens = sum(int(r.get("prompt_tokens") or 0) for r in records)
+    before = getattr(plan, "recorded_before", set())
+    tokens = sum(int(r.get("prompt_tokens") or 0) for r in records if r.get("id") not in before)
     if timing.get("eval_s"):
         timing["prompt_tokens_per_s"] = round(tokens / max(timing["eval_s"], 1e-9), 1)
     _write_status(plan, "complete", timing)
