@@ -240,7 +240,8 @@ def run_with_dir(cfg: DictConfig) -> tuple[Path, dict]:
 def _run(plan: SimpleNamespace) -> dict:
     """Hold the run's lock for the whole run: one writer per run directory."""
     try:
-        lock = RunLock(plan.run_dir, plan.shard).acquire(wait=bool(plan.conf.get("wait")))
+        root = results.results_root(plan.conf["results_dir"])
+        lock = RunLock(plan.run_dir, plan.shard, root).acquire(wait=bool(plan.conf.get("wait")))
     except RunLocked as err:
         raise ConfigError(str(err)) from None
     try:

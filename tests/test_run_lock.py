@@ -19,7 +19,7 @@ HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
     from evals.lock import RunLock
-    lock = RunLock(Path(sys.argv[1])).acquire()  # held while this process lives
+    lock = RunLock(Path(sys.argv[1]), root=Path(sys.argv[2])).acquire()  # held while this process lives
     print("locked", flush=True)
     time.sleep(60)
 """)
@@ -30,8 +30,8 @@ def holder():
     """Start a second process holding a run's lock; it is SIGKILLed at the end (or by the test)."""
     procs = []
 
-    def start(run_dir):
-        proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir)], cwd=REPO, stdout=subprocess.PIPE,
+    def start(run_dir, root):
+        proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(run_dir), str(root)], cwd=REPO, stdout=subprocess.PIPE,
                                 text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
         procs.append(proc)
         assert proc.stdout.readline().strip() == "locked"
@@ -46,7 +46,7 @@ def holder():
 def test_second_process_on_the_same_run_is_refused(fake_conf, tmp_path, loads, holder):
     cfg = make_cfg(fake_conf, tmp_path, "method=original")
     plan = runner.prepare(cfg)
-    proc = holder(plan.run_dir)
+    proc = holder(plan.run_dir, tmp_path / "results")
     with pytest.raises(runner.ConfigError, match=rf"being written by another process: .*\"pid\": {proc.pid}"):
         runner.run(cfg)
     assert loads == [] and FakeBenchmark.calls == 0 and not plan.run_dir.exists()
@@ -58,7 +58,7 @@ def test_second_process_on_the_same_run_is_refused(fake_conf, tmp_path, loads, h
 def test_rerun_while_the_run_is_live_is_refused(fake_conf, tmp_path, loads, holder):
     runner.run(make_cfg(fake_conf, tmp_path, "method=original"))
     plan = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original"))
-    holder(plan.run_dir)
+    holder(plan.run_dir, tmp_path / "results")
     with pytest.raises(runner.ConfigError, match="another process"):
         runner.run(make_cfg(fake_conf, tmp_path, "method=original", "rerun=true"))
     assert [p.name for p in plan.run_dir.parent.iterdir() if not p.name.startswith(".")] == [plan.run_id]
