@@ -17,9 +17,10 @@ from types import SimpleNamespace
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from evals import results
+from evals import options, results
 from evals.lock import RunLock, RunLocked
 from evals.loggers import get_logger
+from evals.preflight import check_samples
 from evals.records import RecordFile
 from evals.registry import get_benchmark
 from lampe import PRESETS, get_method, load_model
@@ -168,15 +169,21 @@ def benchmark_key(cfg: DictConfig) -> str:
 def prepare(cfg: DictConfig) -> SimpleNamespace:
     """Everything decided before the model loads: validated parameters, benchmark, run dir."""
     conf = OmegaConf.to_container(cfg, resolve=True)
+    options.check_runner_options(conf)
     for module in conf.get("imports") or []:  # modules registering a user's own benchmarks
         importlib.import_module(module)
     model_cfg, method_cfg, bench_cfg = conf["model"], conf["method"], conf["benchmark"]
+    bkey = benchmark_key(cfg)
+    for option, name in (("model.name", model_cfg.get("name")), ("method", method_cfg.get("name")),
+                         ("benchmark", bkey)):
+        options.check_path_name(option, name)
     values = method_values(method_cfg, model_cfg)
+    options.check_benchmark_options(bkey, bench_cfg)
     benchmark = build_benchmark(bench_cfg)
     key = results.run_key(model_cfg, {"name": method_cfg["name"], **values}, bench_cfg)
     rid = results.run_id(key)
-    bkey = benchmark_key(cfg)
     path = results.run_dir(conf["results_dir"], model_cfg["name"], method_cfg["name"], bkey, rid)
+    options.check_inside(results.results_root(conf["results_dir"]), path)
     stored = {**conf, "method": {"name": method_cfg["name"], **values}, "run_id": rid, "benchmark_key": bkey}
     stored.pop("hydra", None)
     return SimpleNamespace(conf=conf, values=values, benchmark=benchmark, run_id=rid, run_dir=path,
@@ -232,6 +239,9 @@ def run_with_dir(cfg: DictConfig) -> tuple[Path, dict]:
     """`run`, also returning the run directory."""
     try:
         plan = prepare(cfg)
+        if not (plan.conf.get("shard") or {}).get("merge_only"):
+            check_samples(plan.benchmark, plan.stored["benchmark_key"], plan.conf["benchmark"], plan.conf["model"],
+                          plan.conf.get("limit"))
     except (ValueError, FileNotFoundError) as err:
         raise ConfigError(str(err)) from err
     return plan.run_dir, _run(plan)
