@@ -76,9 +76,12 @@ def method_values(method_cfg: dict, model_cfg: dict) -> dict:
 
 def _check_constructor(cls, values: dict, model_cfg: dict) -> None:
     """Run the method's own consistency checks against a stand-in model (config only)."""
-    stub = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=model_cfg.get("pretraining_length")))
+    stub = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=model_cfg.get("pretraining_length"),
+                                                  rope_parameters={"rope_type": "default", "rope_theta": 10000.0}))
     try:
-        cls(stub, **dict(values))
+        method = cls(stub, **dict(values))
+        if hasattr(method, "rope_parameters"):  # frequency methods check their values here (yarn's betas)
+            method.rope_parameters(stub)
     except ValueError:
         raise
     except Exception:  # a check that needs the real model runs when the method is applied
