@@ -60,7 +60,7 @@ class Param:
             high = INT_LIMIT if high is None else min(high, INT_LIMIT)
         if (self.low is not None and value < self.low) or (high is not None and value > high):
             lo = "-inf" if self.low is None else self.low
-            hi = "inf" if high is None else high
+            hi = "inf" if high is None or (self.high is None and value <= high) else high
             raise ValueError(f"Invalid {where}={value!r}: must be in [{lo}, {hi}]")
         return value
 
