@@ -344,6 +344,8 @@ def _finish(plan, metrics: dict, logger, timing: dict) -> dict:
     records = RecordFile(plan.run_dir / "records.jsonl").records
     before = getattr(plan, "recorded_before", set())
     tokens = sum(int(r.get("prompt_tokens") or 0) for r in records if r.get("id") not in before)
+    if "eval_s" in timing:
+        timing["prompt_tokens"] = tokens  # evaluated by this process: a resume does not count earlier runs'
     if timing.get("eval_s"):
         timing["prompt_tokens_per_s"] = round(tokens / max(timing["eval_s"], 1e-9), 1)
     _write_status(plan, "complete", timing)

@@ -6,7 +6,7 @@ import json
 import pytest
 from hydra import compose, initialize_config_dir
 
-from evals import runner
+from evals import preflight, runner
 from tests.test_runner import CONF, fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
 
 
@@ -98,6 +98,26 @@ def test_validate_hook_runs_before_the_model_loads(fake_conf, tmp_path, loads, m
         raise FileNotFoundError("benchmark.data_dir=null: no local data and HF_HUB_OFFLINE is set")
 
     monkeypatch.setattr(FakeBenchmark, "validate", validate, raising=False)
+    monkeypatch.setattr(preflight, "_checked", set())  # an earlier test may have checked this config
     with pytest.raises(runner.ConfigError, match="HF_HUB_OFFLINE"):
         runner.run(make_cfg(fake_conf, tmp_path, "method=original"))
     assert loads == []
+
+
+@pytest.mark.parametrize("files, message", [
+    ({}, r"LongBench data_dir '.*nowhere' .* is not a directory"),
+    ({"trec.jsonl": "{bad\n"}, r"trec.jsonl:1: malformed JSON line"),
+    ({"trec.jsonl": json.dumps({"input": "x"}) + "\n"}, r"lacks field\(s\) context"),
+])
+def test_longbench_data_is_read_before_loading(tmp_path, loads, files, message):
+    data = tmp_path / ("nowhere" if not files else "lb")
+    for name, text in files.items():
+        data.mkdir(exist_ok=True)
+        (data / name).write_text(text)
+    refused(tmp_path, loads, ["benchmark=longbench", f"benchmark.data_dir={data}", "benchmark.tasks=[trec]"],
+            rf"benchmark=longbench: .*{message}")
+
+
+def test_longbench_offline_without_data_fails_at_once(tmp_path, loads, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    refused(tmp_path, loads, ["benchmark=longbench", "benchmark.tasks=[trec]"], r"offline mode is set")

@@ -37,3 +37,18 @@ def test_resume_keeps_a_complete_record_without_newline(fake_conf, tmp_path, loa
     metrics = runner.run(cfg)
     assert [r["id"] for r in read_records(path)] == [str(i) for i in range(6)]
     assert metrics["num_samples"] == 6 and FakeBenchmark.calls == 6
+
+
+def test_resume_counts_only_its_own_tokens(fake_conf, tmp_path, loads):
+    cfg = make_cfg(fake_conf, tmp_path, "method=original")
+    FakeBenchmark.interrupt_after = 4
+    try:
+        runner.run(cfg)
+    except KeyboardInterrupt:
+        pass
+    FakeBenchmark.interrupt_after = None
+    runner.run(cfg)
+    run_dir = runner.prepare(cfg).run_dir
+    resumed = read_records(run_dir / "records.jsonl")[4:]
+    status = json.loads((run_dir / "run.json").read_text())
+    assert status["prompt_tokens"] == sum(r["prompt_tokens"] for r in resumed) > 0
