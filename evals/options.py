@@ -52,7 +52,7 @@ def need_str(option: str, value: Any) -> str:
 
 def check_runner_options(conf: dict) -> None:
     """The top-level options of conf/config.yaml and the model's flags."""
-    for option in ("rerun", "wait", "progress"):
+    for option in ("rerun", "wait", "progress", "force"):
         need_bool(option, conf.get(option, False))
     need_int("limit", conf.get("limit"), low=1, allow_none=True)
     need_int("threads", conf.get("threads"), low=1, allow_none=True)

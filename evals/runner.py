@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from evals import options, results
 from evals.lock import RunLock, RunLocked
 from evals.loggers import get_logger
+from evals.memory_guard import check_fits, longest_prompt
 from evals.preflight import check_samples
 from evals.records import RecordFile
 from evals.registry import get_benchmark
@@ -317,6 +318,12 @@ def _run_claimed(plan: SimpleNamespace, state: str) -> dict:
     started = time.time()
     model, tokenizer = _get_model(conf["model"])
     apply_method(model, conf["method"]["name"], **{k: v for k, v in plan.values.items() if v is not None})
+    try:
+        estimate = check_fits(model, longest_prompt(conf["benchmark"]), force=bool(conf.get("force")))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if estimate:
+        print(f"[lampe] {estimate}")
     lm = LanguageModel(model, tokenizer, max_length=conf["benchmark"].get("max_length"),
                        chat_template=conf["model"].get("chat_template", True))
     loaded = time.time()
