@@ -19,6 +19,8 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=-]*$")
 # Benchmark options that count something or give a length: a positive integer (or null).
 POSITIVE = ("lengths", "num_samples", "samples_per_task", "instructions_per_doc", "max_new_tokens", "max_length",
             "max_windows", "max_tokens", "num_documents", "stride", "depth_intervals", "batch_size")
+# Values valid beside the default's type: lm-eval's batch_size also takes "auto" / "auto:N".
+ALSO_VALID = {"batch_size": lambda v: isinstance(v, str) and v.split(":")[0] == "auto"}
 
 
 def _is_int(value: Any) -> bool:
@@ -111,6 +113,7 @@ def _kind_error(option: str, value: Any, default: Any) -> str | None:
 def check_benchmark_options(key: str, bench_cfg: dict) -> None:
     """Types against the shipped defaults, then counts and lengths that must be positive."""
     defaults = benchmark_defaults(key)
+    bench_cfg = {k: v for k, v in bench_cfg.items() if not (k in ALSO_VALID and ALSO_VALID[k](v))}
     for name, value in bench_cfg.items():
         if value is None or name not in defaults or defaults[name] is None:
             continue

@@ -7,6 +7,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from evals import preflight, runner
+from evals.options import CONF_DIR, benchmark_defaults, check_benchmark_options
 from tests.test_runner import CONF, fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
 
 
@@ -121,3 +122,16 @@ def test_longbench_data_is_read_before_loading(tmp_path, loads, files, message):
 def test_longbench_offline_without_data_fails_at_once(tmp_path, loads, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     refused(tmp_path, loads, ["benchmark=longbench", "benchmark.tasks=[trec]"], r"offline mode is set")
+
+
+def test_lm_eval_batch_size_may_be_auto():
+    from evals.options import check_benchmark_options
+
+    check_benchmark_options("lm_eval", {"batch_size": "auto:4", "num_fewshot": 2})
+    with pytest.raises(ValueError, match=r"Invalid benchmark.batch_size='big'"):
+        check_benchmark_options("lm_eval", {"batch_size": "big"})
+
+
+@pytest.mark.parametrize("key", sorted(p.stem for p in (CONF_DIR / "benchmark").glob("*.yaml")))
+def test_shipped_presets_pass_the_option_checks(key):
+    check_benchmark_options(key, benchmark_defaults(key))
