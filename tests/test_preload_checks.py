@@ -51,7 +51,7 @@ def test_names_used_in_paths_stay_inside_results_dir(tmp_path, loads, name):
     (["benchmark.num_samples=0"], r"Invalid benchmark.num_samples=0: 0 is not a positive integer"),
     (["benchmark.max_new_tokens=-3"], r"Invalid benchmark.max_new_tokens=-3"),
     (["benchmark.chat=no"], r"Invalid benchmark.chat='no': expected a boolean"),
-    (["benchmark.lengths=[50]"], r"benchmark=passkey: passkey: length 50 is too short"),
+    (["benchmark.lengths=[50]"], r"benchmark=passkey: Invalid benchmark.lengths: passkey length 50 is too short"),
 ])
 def test_passkey_options_fail_before_loading(tmp_path, loads, overrides, message):
     refused(tmp_path, loads, ["benchmark=passkey", "benchmark.depths=[50]", *overrides], message)
