@@ -134,7 +134,7 @@ def merge_shards(run_dir: Path, benchmark, tokenizer, limit: int | None, count: 
               f"(or run again with shard.merge_only=true once they finish)")
         return None
     ordered = [by_id[i] for i in ids] + [r for i, r in by_id.items() if i not in set(ids)]
-    tmp = run_dir / "records.jsonl.tmp"
+    tmp = run_dir / f"records.jsonl.tmp{os.getpid()}"  # shards may merge at once: one temp file each
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
     tmp.replace(run_dir / "records.jsonl")  # a superset of what was there: nothing is lost
     metrics = benchmark.summarize([by_id[i] for i in ids])

@@ -55,3 +55,10 @@ def test_mapping_length_does_not_overflow():
 def test_method_values_are_checked_without_a_model(params, message):
     with pytest.raises(ValueError, match=message):
         runner.method_values(params, SMOL)
+
+
+def test_a_sigmoid_mapping_to_zero_is_a_clear_error_in_the_forward():
+    model = tiny_llama()
+    apply_method(model, "lampe", a=-1.0, b=0.0, c=1000.0, local_window=8, initial_tokens=4)
+    with pytest.raises(ValueError, match="LaMPE mapping length must be >= 1, got \\[0\\]"), torch.no_grad():
+        model(torch.arange(100)[None] % 100)
