@@ -83,3 +83,20 @@ def test_duplicate_records_are_an_error_not_counted(fake_conf, tmp_path, loads):
     (run_dir / "run.json").unlink()
     with pytest.raises(ValueError, match=r"records.jsonl:7: sample id '0' is already recorded at line 1"):
         runner.run(cfg)
+
+
+def test_wait_queues_behind_the_running_process(tmp_path):
+    run_dir, root = tmp_path / "results" / "m" / "x" / "b" / "abc", tmp_path / "results"
+    script = HOLDER.replace("time.sleep(60)", "time.sleep(1.5)")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(run_dir), str(root)], cwd=REPO,
+                            stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLocked):
+            RunLock(run_dir, root=root).acquire()
+        lock = RunLock(run_dir, root=root).acquire(wait=True)  # returns once the holder exits
+        assert proc.wait(timeout=30) == 0
+        lock.release()
+    finally:
+        proc.kill()
+        proc.wait()
