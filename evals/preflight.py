@@ -45,8 +45,14 @@ def check_samples(benchmark, bench_key: str, bench_cfg: dict, model_cfg: dict, l
         if getattr(benchmark, "run", None) is not None:  # lm-eval runs its own loop over its own data
             _checked.add(key)
             return None
+    except ValueError as err:
+        raise ValueError(f"benchmark={bench_key}: {err}{_data_hint(bench_cfg)}") from err
+    except OSError as err:
+        raise ValueError(f"benchmark={bench_key}: {type(err).__name__}: {err}{_data_hint(bench_cfg)}") from err
+    tokenizer = _tokenizer(model_cfg)  # the model's own: its errors are the model's, not the benchmark's
+    try:
         take = 1 if benchmark.lazy_samples else limit
-        count = sum(1 for _ in itertools.islice(benchmark.samples(_tokenizer(model_cfg)), take))
+        count = sum(1 for _ in itertools.islice(benchmark.samples(tokenizer), take))
     except ValueError as err:
         raise ValueError(f"benchmark={bench_key}: {err}{_data_hint(bench_cfg)}") from err
     except (OSError, KeyError, TypeError, RuntimeError, IndexError) as err:
