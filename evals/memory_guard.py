@@ -5,11 +5,14 @@ From the loaded model's shape and the longest prompt the benchmark asks for, est
 prefill holds at once: the weights, the KV cache of every layer, one layer's activations and
 (with eager attention) one layer's score matrix. That is a lower bound, not a profile. When it
 exceeds the memory the device has free, the run is refused with the numbers; `force=true` starts
-it anyway. The compute is reported too (a rough count of multiply-adds), so a slow run is a choice.
+it anyway. The compute is reported too (floating-point operations, and the time they take at the
+speed of a matmul measured on the device: again a lower bound); a sample that would take over an
+hour even so also needs `force=true`, so a run of hours is a choice, not a surprise.
 """
 from __future__ import annotations
 
 GIB = 2**30
+MAX_SECONDS = 3600  # one sample's lower-bound time beyond which a run needs force=true
 
 
 def longest_prompt(bench_cfg: dict) -> int | None:
@@ -63,17 +66,48 @@ def available_bytes(model) -> tuple[int | None, str]:
     return None, "RAM"
 
 
+def flop_rate(model) -> float:
+    """Multiply-adds per second of a hidden x hidden matmul on the model's device and dtype (~0.1 s)."""
+    import time
+
+    import torch
+
+    param = next(model.parameters())
+    size = model.config.hidden_size
+    a = torch.randn(1024, size, device=param.device, dtype=param.dtype)
+    b = torch.randn(size, size, device=param.device, dtype=param.dtype)
+    a @ b  # warm-up
+    if param.device.type == "cuda":
+        torch.cuda.synchronize(param.device)
+    start, runs = time.perf_counter(), 0
+    while time.perf_counter() - start < 0.05:
+        a @ b
+        runs += 1
+    if param.device.type == "cuda":
+        torch.cuda.synchronize(param.device)
+    return 2 * 1024 * size * size * runs / (time.perf_counter() - start)
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def check_fits(model, tokens: int | None, force: bool = False) -> str | None:
     """A one-line estimate; ValueError when it exceeds free memory and `force` is not set."""
     if not tokens:
         return None
     est = estimate(model, tokens)
     free, where = available_bytes(model)
+    seconds = est["flops"] / flop_rate(model)
     line = (f"a {tokens}-token forward holds at least {est['total'] / GIB:.1f} GiB (weights "
             f"{est['weights'] / GIB:.1f}, KV cache {est['kv_cache'] / GIB:.1f}, activations "
             f"{est['activations'] / GIB:.1f}, attention scores {est['scores'] / GIB:.1f}) and "
-            f"{est['flops'] / 1e12:.1f} TFLOP per sample")
+            f"{est['flops'] / 1e12:.1f} TFLOP per sample (at this device's matmul speed, at least "
+            f"{_duration(seconds)})")
     if free is not None and est["total"] > free and not force:
         raise ValueError(f"{line}, but {where} has {free / GIB:.1f} GiB free: lower benchmark.lengths "
                          f"(or benchmark.max_length), or run with force=true to start it anyway")
+    if seconds > MAX_SECONDS and not force:
+        raise ValueError(f"{line}: over {MAX_SECONDS // 3600} h for one sample; lower benchmark.lengths "
+                         f"(or benchmark.max_length), use a faster device, or run with force=true")
     return line

@@ -27,3 +27,11 @@ def test_a_length_beyond_memory_is_refused_unless_forced(fake_conf, tmp_path, lo
 def test_force_is_a_boolean(fake_conf, tmp_path, loads):
     with pytest.raises(runner.ConfigError, match=r"Invalid force='yes'"):
         runner.run(make_cfg(fake_conf, tmp_path, "method=original", "force=yes"))
+
+
+def test_a_length_beyond_an_hour_per_sample_is_refused_unless_forced(tiny_model, monkeypatch):
+    monkeypatch.setattr(memory_guard, "flop_rate", lambda model: 1e6)  # a very slow device
+    with pytest.raises(ValueError, match=r"over 1 h for one sample.*force=true"):
+        memory_guard.check_fits(tiny_model, 200000)
+    assert "at least" in memory_guard.check_fits(tiny_model, 200000, force=True)
+    assert memory_guard.check_fits(tiny_model, None) is None
