@@ -48,22 +48,34 @@ def estimate(model, tokens: int) -> dict[str, float]:
             "total": weights + kv_cache + activations + scores, "flops": flops}
 
 
-def available_bytes(model) -> tuple[int | None, str]:
-    """(free bytes, where) on the model's device: CUDA's free memory, else MemAvailable."""
-    device = next(model.parameters()).device
-    if device.type == "cuda":
-        import torch
-
-        free, _ = torch.cuda.mem_get_info(device)
-        return free, str(device)
+def _ram_available() -> int | None:
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024, "RAM"
+                    return int(line.split()[1]) * 1024
     except OSError:
         pass
-    return None, "RAM"
+    return None
+
+
+def available_bytes(model) -> tuple[int | None, str]:
+    """(free bytes, where) over the devices holding the model (a device map spreads it): CUDA's
+    free memory, MemAvailable for the CPU. The loaded weights are already not free."""
+    devices = {p.device for p in model.parameters()}
+    free, names = 0, []
+    for device in sorted(devices, key=str):
+        if device.type == "cuda":
+            import torch
+
+            free += torch.cuda.mem_get_info(device)[0]
+        else:
+            ram = _ram_available()
+            if ram is None:
+                return None, "RAM"
+            free += ram
+        names.append("RAM" if device.type == "cpu" else str(device))
+    return free, " + ".join(names)
 
 
 def flop_rate(model) -> float:
@@ -89,7 +101,9 @@ def flop_rate(model) -> float:
 
 
 def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
 def check_fits(model, tokens: int | None, force: bool = False) -> str | None:
@@ -104,9 +118,9 @@ def check_fits(model, tokens: int | None, force: bool = False) -> str | None:
             f"{est['activations'] / GIB:.1f}, attention scores {est['scores'] / GIB:.1f}) and "
             f"{est['flops'] / 1e12:.1f} TFLOP per sample (at this device's matmul speed, at least "
             f"{_duration(seconds)})")
-    if free is not None and est["total"] > free and not force:
-        raise ValueError(f"{line}, but {where} has {free / GIB:.1f} GiB free: lower benchmark.lengths "
-                         f"(or benchmark.max_length), or run with force=true to start it anyway")
+    if free is not None and est["total"] - est["weights"] > free and not force:
+        raise ValueError(f"{line}, but {where} has {free / GIB:.1f} GiB free beside the loaded weights: lower "
+                         f"benchmark.lengths (or benchmark.max_length), or run with force=true to start it anyway")
     if seconds > MAX_SECONDS and not force:
         raise ValueError(f"{line}: over {MAX_SECONDS // 3600} h for one sample; lower benchmark.lengths "
                          f"(or benchmark.max_length), use a faster device, or run with force=true")

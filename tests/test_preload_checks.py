@@ -58,7 +58,8 @@ def test_passkey_options_fail_before_loading(tmp_path, loads, overrides, message
 
 
 def test_perplexity_of_nothing_and_missing_files(tmp_path, loads):
-    refused(tmp_path, loads, ["benchmark=perplexity", "benchmark.lengths=[1]"], r"Invalid benchmark.lengths=\[1\]: perplexity lengths must be >= 2")
+    refused(tmp_path, loads, ["benchmark=perplexity", "benchmark.lengths=[1]"],
+            r"Invalid benchmark.lengths=\[1\]: perplexity lengths must be >= 2")
     refused(tmp_path, loads, ["benchmark=perplexity", f"benchmark.files={tmp_path / 'nowhere'}"],
             r"benchmark=perplexity: .*benchmark.files=")
 
