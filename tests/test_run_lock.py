@@ -1,7 +1,6 @@
 """One writer per run: a second process on the same run is refused (or waits), never interleaves."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,7 +12,7 @@ import pytest
 from evals import runner
 from evals.lock import RunLock, RunLocked
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import REPO, fake_conf, loads, make_cfg, read_records  # noqa: F401  (fixtures)
+from tests.test_runner import REPO, fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
 
 HOLDER = textwrap.dedent("""
     import sys, time
