@@ -41,6 +41,10 @@ class Benchmark:
     def __init__(self, **config: Any):
         self.config = config
 
+    def validate(self) -> None:
+        """Cheap checks run before the model loads (data present, hub reachable): raise ValueError
+        or FileNotFoundError naming the option. The runner then also builds the samples."""
+
     def samples(self, tokenizer) -> Iterator[Sample]:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -1,8 +1,9 @@
-"""Experiment trackers the runner reports to: `none`, or wandb (offline unless asked otherwise).
+"""Experiment trackers the runner reports to: `none` (the default), or wandb when asked.
 
 A logger sees a run's resolved config at start, then its metrics (flattened to `a/b/c` keys),
-the per-task table and any images, and is closed at the end. Offline wandb runs land under
-<results_dir>/wandb; `wandb sync` uploads them later, so nothing here needs the network.
+the per-task table and any images, and is closed at the end. The default is `none` because a
+run promises no network: wandb, even offline, resolves its server's name and writes under the
+home folder. Offline wandb runs land under <results_dir>/wandb; `wandb sync` uploads them later.
 """
 from __future__ import annotations
 

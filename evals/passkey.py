@@ -63,8 +63,8 @@ class Passkey(Benchmark):
             fillers = fit_size(lambda n: max(count(passkey_prompt(longest, n, d), ANSWER_PREFIX) for d in (0, 50, 100)),
                                budget, 16)
             if fillers is None:
-                raise ValueError(f"passkey: length {length} is too short for the prompt plus "
-                                 f"{c['max_new_tokens']} tokens to generate")
+                raise ValueError(f"Invalid benchmark.lengths: passkey length {length} is too short for the prompt "
+                                 f"plus {c['max_new_tokens']} tokens to generate")
             for depth in self.depths:
                 for index in range(int(c["num_samples"])):
                     rng = random.Random(derive_seed(c["seed"], "passkey", length, depth, index))

@@ -114,6 +114,9 @@ class Perplexity(Benchmark):
         super().__init__(**config)
         c = check_config("perplexity", config, DEFAULTS)
         self.lengths = check_lengths("perplexity", c["lengths"])
+        if min(self.lengths) < 2:  # a 1-token window predicts nothing: perplexity 1.0 over 0 tokens
+            raise ValueError(f"Invalid benchmark.lengths={c['lengths']!r}: perplexity lengths must be >= 2 tokens "
+                             f"(a window scores length - 1 of them)")
         for key in ("stride", "max_windows", "max_tokens", "num_documents", "min_tokens"):
             if c[key] is not None and (not isinstance(c[key], int) or c[key] <= 0):
                 raise ValueError(f"perplexity: {key} must be a positive integer or null, got {c[key]!r}")

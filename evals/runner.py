@@ -17,8 +17,11 @@ from types import SimpleNamespace
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from evals import results
+from evals import options, results
+from evals.lock import RunLock, RunLocked
 from evals.loggers import get_logger
+from evals.memory_guard import check_fits, longest_prompt
+from evals.preflight import check_samples
 from evals.records import RecordFile
 from evals.length_factor import AUTO, LengthFactor, wants_auto
 from evals.registry import get_benchmark
@@ -78,9 +81,12 @@ def method_values(method_cfg: dict, model_cfg: dict) -> dict:
 
 def _check_constructor(cls, values: dict, model_cfg: dict) -> None:
     """Run the method's own consistency checks against a stand-in model (config only)."""
-    stub = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=model_cfg.get("pretraining_length")))
+    stub = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=model_cfg.get("pretraining_length"),
+                                                  rope_parameters={"rope_type": "default", "rope_theta": 10000.0}))
     try:
-        cls(stub, **dict(values))
+        method = cls(stub, **dict(values))
+        if hasattr(method, "rope_parameters"):  # frequency methods check their values here (yarn's betas)
+            method.rope_parameters(stub)
     except ValueError:
         raise
     except Exception:  # a check that needs the real model runs when the method is applied
@@ -132,7 +138,7 @@ def merge_shards(run_dir: Path, benchmark, tokenizer, limit: int | None, count: 
               f"(or run again with shard.merge_only=true once they finish)")
         return None
     ordered = [by_id[i] for i in ids] + [r for i, r in by_id.items() if i not in set(ids)]
-    tmp = run_dir / "records.jsonl.tmp"
+    tmp = run_dir / f"records.jsonl.tmp{os.getpid()}"  # shards may merge at once: one temp file each
     tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
     tmp.replace(run_dir / "records.jsonl")  # a superset of what was there: nothing is lost
     metrics = benchmark.summarize([by_id[i] for i in ids])
@@ -171,15 +177,21 @@ def benchmark_key(cfg: DictConfig) -> str:
 def prepare(cfg: DictConfig) -> SimpleNamespace:
     """Everything decided before the model loads: validated parameters, benchmark, run dir."""
     conf = OmegaConf.to_container(cfg, resolve=True)
+    options.check_runner_options(conf)
     for module in conf.get("imports") or []:  # modules registering a user's own benchmarks
         importlib.import_module(module)
     model_cfg, method_cfg, bench_cfg = conf["model"], conf["method"], conf["benchmark"]
+    bkey = benchmark_key(cfg)
+    for option, name in (("model.name", model_cfg.get("name")), ("method", method_cfg.get("name")),
+                         ("benchmark", bkey)):
+        options.check_path_name(option, name)
     values = method_values(method_cfg, model_cfg)
+    options.check_benchmark_options(bkey, bench_cfg)
     benchmark = build_benchmark(bench_cfg)
     key = results.run_key(model_cfg, {"name": method_cfg["name"], **values}, bench_cfg)
     rid = results.run_id(key)
-    bkey = benchmark_key(cfg)
     path = results.run_dir(conf["results_dir"], model_cfg["name"], method_cfg["name"], bkey, rid)
+    options.check_inside(results.results_root(conf["results_dir"]), path)
     stored = {**conf, "method": {"name": method_cfg["name"], **values}, "run_id": rid, "benchmark_key": bkey}
     stored.pop("hydra", None)
     return SimpleNamespace(conf=conf, values=values, benchmark=benchmark, run_id=rid, run_dir=path,
@@ -235,15 +247,49 @@ def run_with_dir(cfg: DictConfig) -> tuple[Path, dict]:
     """`run`, also returning the run directory."""
     try:
         plan = prepare(cfg)
+        if not (plan.conf.get("shard") or {}).get("merge_only"):
+            check_samples(plan.benchmark, plan.stored["benchmark_key"], plan.conf["benchmark"], plan.conf["model"],
+                          plan.conf.get("limit"))
     except (ValueError, FileNotFoundError) as err:
         raise ConfigError(str(err)) from err
     return plan.run_dir, _run(plan)
 
 
 def _run(plan: SimpleNamespace) -> dict:
+    """Hold the run's lock for the whole run: one writer per run directory."""
+    try:
+        root = results.results_root(plan.conf["results_dir"])
+        lock = RunLock(plan.run_dir, plan.shard, root).acquire(wait=bool(plan.conf.get("wait")))
+    except RunLocked as err:
+        raise ConfigError(str(err)) from None
+    try:
+        return _run_locked(plan)
+    finally:
+        lock.release()
+
+
+def _run_locked(plan: SimpleNamespace) -> dict:
     conf = plan.conf
     index, count = plan.shard
     state = _claim(plan, bool(conf.get("rerun")))
+    if state == "new":
+        try:
+            return _run_claimed(plan, state)
+        except BaseException:
+            _drop_if_empty(plan.run_dir)  # a run that failed before its first record leaves no folder
+            raise
+    return _run_claimed(plan, state)
+
+
+def _drop_if_empty(path: Path) -> None:
+    if path.is_dir() and {p.name for p in path.iterdir()} <= {"config.yaml"}:
+        (path / "config.yaml").unlink(missing_ok=True)
+        path.rmdir()
+
+
+def _run_claimed(plan: SimpleNamespace, state: str) -> dict:
+    conf = plan.conf
+    index, count = plan.shard
     label = f"{conf['model']['name']} / {conf['method']['name']} / {plan.run_dir.parent.name}"
     if state == "done":
         print(f"[lampe] {label}: finished run found at {plan.run_dir} (rerun=true recomputes it)")
@@ -281,9 +327,16 @@ def _run(plan: SimpleNamespace) -> dict:
     if plan.values.get("factor") == AUTO:
         before_sample = LengthFactor(model, conf["method"]["name"], params, conf["model"].get("pretraining_length"),
                                      conf["benchmark"].get("max_length"))
+    try:
+        estimate = check_fits(model, longest_prompt(conf["benchmark"]), force=bool(conf.get("force")))
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    if estimate:
+        print(f"[lampe] {estimate}")
     lm = LanguageModel(model, tokenizer, max_length=conf["benchmark"].get("max_length"),
                        chat_template=conf["model"].get("chat_template", True))
     loaded = time.time()
+    plan.recorded_before = set(RecordFile(plan.run_dir / "records.jsonl").done_ids)  # tokens/s: this process's only
     metrics = run_benchmark(plan.benchmark, lm, plan.run_dir, limit=conf.get("limit"),
                             progress=conf.get("progress", True), shard=(index, count), before_sample=before_sample)
     timing = {"load_s": round(loaded - started, 1), "eval_s": round(time.time() - loaded, 1)}
@@ -305,7 +358,10 @@ def _write_status(plan, status: str, extra: dict) -> None:
 
 def _finish(plan, metrics: dict, logger, timing: dict) -> dict:
     records = RecordFile(plan.run_dir / "records.jsonl").records
-    tokens = sum(int(r.get("prompt_tokens") or 0) for r in records)
+    before = getattr(plan, "recorded_before", set())
+    tokens = sum(int(r.get("prompt_tokens") or 0) for r in records if r.get("id") not in before)
+    if "eval_s" in timing:
+        timing["prompt_tokens"] = tokens  # evaluated by this process: a resume does not count earlier runs'
     if timing.get("eval_s"):
         timing["prompt_tokens_per_s"] = round(tokens / max(timing["eval_s"], 1e-9), 1)
     _write_status(plan, "complete", timing)

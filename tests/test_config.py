@@ -36,7 +36,7 @@ def test_defaults(extra):
     cfg = compose_with(extra)
     assert cfg.model.name == "smollm2" and cfg.model.name_or_path == "smollm2"
     assert cfg.model.pretraining_length == 8192 and cfg.model.dtype == "float32" and cfg.model.chat_template
-    assert cfg.method.name == "lampe" and cfg.logger.name == "wandb" and cfg.logger.mode == "offline"
+    assert cfg.method.name == "lampe" and cfg.logger.name == "none"
     assert cfg.rerun is False and cfg.shard.count is None and cfg.objective == "average"
 
 

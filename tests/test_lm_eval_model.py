@@ -137,6 +137,7 @@ def test_padded_rows_find_real_lengths_even_with_trailing_zero_tokens():
     ({"method": "lampe", "preset": "llama9"}, r"Invalid lampe.preset='llama9'. Valid choices: llama2, llama3"),
     ({"method": "self_extend", "group": 0}, r"Invalid self_extend.group=0: must be in \[1, inf\]"),
     ({"method": "nope"}, "Unknown method 'nope'. Available: chunkllama"),
+    ({"method": "lampe"}, "lampe needs exactly one of mapping_length, preset"),
 ])
 def test_bad_method_parameters_fail_before_loading(args, message):
     # the path does not exist: a parameter error must come first, with apply_method's wording

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 _NONE_STRINGS = {"none", "null", ""}
+INT_LIMIT = 2**31 - 1  # the largest integer parameter (a length or window) any method accepts
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Param:
                         raise ValueError
                     value = value.lower() in ("true", "1")
                 value = bool(value)
+            elif self.kind in (int, float) and isinstance(value, bool):
+                raise ValueError  # True is not the number 1 here: a flag given where a number belongs
             elif self.kind is int:
                 if isinstance(value, float) and not value.is_integer():
                     raise ValueError
@@ -52,9 +55,12 @@ class Param:
             raise ValueError(f"Invalid {where}={value!r}: expected {self.kind.__name__}") from None
         if self.choices is not None and value not in self.choices:
             raise ValueError(f"Invalid {where}={value!r}. Valid choices: {', '.join(map(str, self.choices))}")
-        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+        high = self.high
+        if self.kind is int:  # token counts and positions: beyond int32 no tensor can hold them
+            high = INT_LIMIT if high is None else min(high, INT_LIMIT)
+        if (self.low is not None and value < self.low) or (high is not None and value > high):
             lo = "-inf" if self.low is None else self.low
-            hi = "inf" if self.high is None else self.high
+            hi = "inf" if high is None or (self.high is None and value <= high) else high
             raise ValueError(f"Invalid {where}={value!r}: must be in [{lo}, {hi}]")
         return value
 

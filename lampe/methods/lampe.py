@@ -14,6 +14,7 @@ See docs/methods.md for where this departs from the released code.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
@@ -34,8 +35,14 @@ VARIANTS = ("three_region", "two_region")
 
 
 def mapping_length(length: int, a: float, b: float, c: float) -> int:
-    """LaMPE's scaled sigmoid: floor(c / (1 + exp(-(a * L + b))))."""
-    return int(math.floor(c / (1.0 + math.exp(-(a * length + b)))))
+    """LaMPE's scaled sigmoid: floor(c / (1 + exp(-(a * L + b)))), for a length L >= 1 tokens.
+
+    Where exp(-(a L + b)) would overflow the sigmoid is 0 to double precision: no (a, b, L) raises.
+    """
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral) or length < 1:
+        raise ValueError(f"mapping_length: the length L={length!r} must be a positive integer (tokens)")
+    z = -(a * int(length) + b)
+    return int(math.floor(c / (1.0 + math.exp(z) if z < 700 else math.inf)))
 
 
 def first_change_at_or_after(start: int, mapped_scale: torch.Tensor, denom: torch.Tensor) -> torch.Tensor:

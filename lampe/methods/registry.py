@@ -37,9 +37,28 @@ def apply_method(model, name: str = "original", **params):
     """
     cls = get_method(name)
     values = cls.parse_params(params)
+    _require_rope(model)
     method = cls(model, **values)  # may raise on values that do not fit this model
+    previous = getattr(model, "lampe_method", None)
     snapshot_original(model)
     restore_original(model)
-    method.apply(model)
+    try:
+        method.apply(model)
+    except BaseException:  # a failed call leaves the model as it was before it
+        restore_original(model)
+        if previous is not None:
+            kept = dict(previous)
+            get_method(kept["name"])(model, **{k: v for k, v in kept.items() if k != "name"}).apply(model)
+            model.lampe_method = previous
+        raise
     model.lampe_method = {"name": name, **method.values}
     return model
+
+
+def _require_rope(model) -> None:
+    """Every method edits rotary position embeddings: name the model type when there are none."""
+    config = getattr(model, "config", None)
+    if getattr(config, "rope_parameters", None) is None:
+        kind = getattr(config, "model_type", type(model).__name__)
+        raise ValueError(f"apply_method: model type '{kind}' has no rotary position embedding "
+                         f"(config.rope_parameters); supported: RoPE decoders such as llama, mistral, qwen2, gemma")

@@ -1,0 +1,138 @@
+"""Every option is checked before the model loads; each error names the option and leaves no folder."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from evals import preflight, runner
+from evals.options import CONF_DIR, benchmark_defaults, check_benchmark_options
+from tests.test_runner import CONF, fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
+
+
+def cfg_for(tmp_path, *overrides):
+    with initialize_config_dir(CONF, version_base="1.3"):
+        return compose("config", overrides=["logger=none", "progress=false", "method=original",
+                                            f"results_dir={tmp_path / 'results'}", *overrides])
+
+
+def refused(tmp_path, loads, overrides, message):
+    with pytest.raises(runner.ConfigError, match=message):
+        runner.run(cfg_for(tmp_path, *overrides))
+    assert loads == [] and not (tmp_path / "results").exists()  # no model, no (empty) run folder
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["rerun=no"], r"Invalid rerun='no': expected a boolean \(true or false\)"),
+    (["rerun=1"], r"Invalid rerun=1: expected a boolean"),
+    (["progress=yes"], r"Invalid progress='yes'"),
+    (["model.trust_remote_code=maybe"], r"Invalid model.trust_remote_code='maybe'"),
+    (["threads=abc"], r"Invalid threads='abc': expected an integer >= 1 or null"),
+    (["limit=abc"], r"Invalid limit='abc': expected an integer >= 1 or null"),
+    (["limit=-1"], r"Invalid limit=-1"),
+    (["limit=0"], r"Invalid limit=0"),
+    (["shard.count=abc"], r"Invalid shard.count='abc'"),
+])
+def test_runner_options_name_the_option(tmp_path, loads, overrides, message):
+    refused(tmp_path, loads, ["benchmark=passkey", *overrides], message)
+
+
+@pytest.mark.parametrize("name", ["../../../../x", "a/b", "..", ".hidden"])
+def test_names_used_in_paths_stay_inside_results_dir(tmp_path, loads, name):
+    refused(tmp_path, loads, ["benchmark=passkey", f"model.name='{name}'"], r"Invalid model.name=")
+    assert not (tmp_path.parent / "x").exists()
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["benchmark.depths=[abc]"], r"Invalid benchmark.depths=\['abc'\]: expected a list of numbers"),
+    (["benchmark.passkey_range=[1,abc]"], r"Invalid benchmark.passkey_range=\[1, 'abc'\]"),
+    (["benchmark.num_samples=abc"], r"Invalid benchmark.num_samples='abc': expected a number"),
+    (["benchmark.num_samples=0"], r"Invalid benchmark.num_samples=0: 0 is not a positive integer"),
+    (["benchmark.max_new_tokens=-3"], r"Invalid benchmark.max_new_tokens=-3"),
+    (["benchmark.chat=no"], r"Invalid benchmark.chat='no': expected a boolean"),
+    (["benchmark.lengths=[50]"], r"benchmark=passkey: Invalid benchmark.lengths: passkey length 50 is too short"),
+])
+def test_passkey_options_fail_before_loading(tmp_path, loads, overrides, message):
+    refused(tmp_path, loads, ["benchmark=passkey", "benchmark.depths=[50]", *overrides], message)
+
+
+def test_perplexity_of_nothing_and_missing_files(tmp_path, loads):
+    refused(tmp_path, loads, ["benchmark=perplexity", "benchmark.lengths=[1]"],
+            r"Invalid benchmark.lengths=\[1\]: perplexity lengths must be >= 2")
+    refused(tmp_path, loads, ["benchmark=perplexity", f"benchmark.files={tmp_path / 'nowhere'}"],
+            r"benchmark=perplexity: .*benchmark.files=")
+
+
+def _leval_dir(tmp_path, line):
+    folder = tmp_path / "leval" / "Closed-ended-tasks"
+    folder.mkdir(parents=True)
+    (folder / "quality.jsonl").write_text(line)
+    return folder.parent
+
+
+@pytest.mark.parametrize("line, message", [
+    ("{not json\n", r"quality.jsonl:1: malformed JSON line"),
+    ("", r"quality.jsonl holds no documents"),
+    (json.dumps({"input": "x", "instructions": ["q"]}) + "\n", r"lacks field\(s\) outputs, evaluation"),
+])
+def test_leval_data_is_read_before_loading(tmp_path, loads, line, message):
+    data = _leval_dir(tmp_path, line)
+    refused(tmp_path, loads, ["benchmark=leval", f"benchmark.data_dir={data}", "benchmark.tasks=[quality]"],
+            rf"benchmark=leval: .*{message}.*benchmark.data_dir=")
+
+
+def test_leval_samples_per_task_names_the_option(tmp_path, loads):
+    refused(tmp_path, loads, ["benchmark=leval", "benchmark.samples_per_task=abc"],
+            r"Invalid benchmark.samples_per_task='abc'")
+
+
+def test_a_benchmark_with_no_samples_is_refused(fake_conf, tmp_path, loads):
+    with pytest.raises(runner.ConfigError, match="yields no samples"):
+        runner.run(make_cfg(fake_conf, tmp_path, "method=original", "benchmark.size=0"))
+    assert loads == [] and not (tmp_path / "results").exists()
+
+
+def test_validate_hook_runs_before_the_model_loads(fake_conf, tmp_path, loads, monkeypatch):
+    from tests.fake_benchmark import FakeBenchmark
+
+    def validate(self):
+        raise FileNotFoundError("benchmark.data_dir=null: no local data and HF_HUB_OFFLINE is set")
+
+    monkeypatch.setattr(FakeBenchmark, "validate", validate, raising=False)
+    monkeypatch.setattr(preflight, "_checked", set())  # an earlier test may have checked this config
+    with pytest.raises(runner.ConfigError, match="HF_HUB_OFFLINE"):
+        runner.run(make_cfg(fake_conf, tmp_path, "method=original"))
+    assert loads == []
+
+
+@pytest.mark.parametrize("files, message", [
+    ({}, r"LongBench data_dir '.*nowhere' .* is not a directory"),
+    ({"trec.jsonl": "{bad\n"}, r"trec.jsonl:1: malformed JSON line"),
+    ({"trec.jsonl": json.dumps({"input": "x"}) + "\n"}, r"lacks field\(s\) context"),
+])
+def test_longbench_data_is_read_before_loading(tmp_path, loads, files, message):
+    data = tmp_path / ("nowhere" if not files else "lb")
+    for name, text in files.items():
+        data.mkdir(exist_ok=True)
+        (data / name).write_text(text)
+    refused(tmp_path, loads, ["benchmark=longbench", f"benchmark.data_dir={data}", "benchmark.tasks=[trec]"],
+            rf"benchmark=longbench: .*{message}")
+
+
+def test_longbench_offline_without_data_fails_at_once(tmp_path, loads, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    refused(tmp_path, loads, ["benchmark=longbench", "benchmark.tasks=[trec]"], r"offline mode is set")
+
+
+def test_lm_eval_batch_size_may_be_auto():
+    from evals.options import check_benchmark_options
+
+    check_benchmark_options("lm_eval", {"batch_size": "auto:4", "num_fewshot": 2})
+    with pytest.raises(ValueError, match=r"Invalid benchmark.batch_size='big'"):
+        check_benchmark_options("lm_eval", {"batch_size": "big"})
+
+
+@pytest.mark.parametrize("key", sorted(p.stem for p in (CONF_DIR / "benchmark").glob("*.yaml")))
+def test_shipped_presets_pass_the_option_checks(key):
+    check_benchmark_options(key, benchmark_defaults(key))

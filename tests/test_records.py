@@ -1,0 +1,54 @@
+"""records.jsonl survives a last line without its newline: kept, and the next record starts anew."""
+from __future__ import annotations
+
+import json
+
+from evals.records import RecordFile
+from tests.fake_benchmark import FakeBenchmark
+from tests.test_runner import fake_conf, loads, make_cfg, read_records  # noqa: F401  (fixtures)
+from evals import runner
+
+
+def test_append_after_a_last_line_without_newline(tmp_path):
+    path = tmp_path / "records.jsonl"
+    path.write_text(json.dumps({"id": "a"}) + "\n" + json.dumps({"id": "b"}))  # complete, no newline
+    records = RecordFile(path)
+    assert records.done_ids == {"a", "b"}
+    records.append({"id": "c"})
+    assert [r["id"] for r in RecordFile(path).records] == ["a", "b", "c"]
+
+
+def test_resume_keeps_a_complete_record_without_newline(fake_conf, tmp_path, loads):
+    cfg = make_cfg(fake_conf, tmp_path, "method=original")
+    FakeBenchmark.interrupt_after = 3
+    try:
+        runner.run(cfg)
+    except KeyboardInterrupt:
+        pass
+    run_dir = runner.prepare(cfg).run_dir
+    path = run_dir / "records.jsonl"
+    path.write_text(path.read_text().rstrip("\n"))
+    FakeBenchmark.interrupt_after = 4  # one more record, then another crash
+    try:
+        runner.run(cfg)
+    except KeyboardInterrupt:
+        pass
+    FakeBenchmark.interrupt_after = None
+    metrics = runner.run(cfg)
+    assert [r["id"] for r in read_records(path)] == [str(i) for i in range(6)]
+    assert metrics["num_samples"] == 6 and FakeBenchmark.calls == 6
+
+
+def test_resume_counts_only_its_own_tokens(fake_conf, tmp_path, loads):
+    cfg = make_cfg(fake_conf, tmp_path, "method=original")
+    FakeBenchmark.interrupt_after = 4
+    try:
+        runner.run(cfg)
+    except KeyboardInterrupt:
+        pass
+    FakeBenchmark.interrupt_after = None
+    runner.run(cfg)
+    run_dir = runner.prepare(cfg).run_dir
+    resumed = read_records(run_dir / "records.jsonl")[4:]
+    status = json.loads((run_dir / "run.json").read_text())
+    assert status["prompt_tokens"] == sum(r["prompt_tokens"] for r in resumed) > 0
