@@ -23,6 +23,7 @@ from evals.loggers import get_logger
 from evals.memory_guard import check_fits, longest_prompt
 from evals.preflight import check_samples
 from evals.records import RecordFile
+from evals.greedy import GREEDY
 from evals.length_factor import AUTO, LengthFactor, wants_auto
 from evals.registry import get_benchmark
 from lampe import PRESETS, get_method, load_model
@@ -187,12 +188,16 @@ def prepare(cfg: DictConfig) -> SimpleNamespace:
         options.check_path_name(option, name)
     values = method_values(method_cfg, model_cfg)
     options.check_benchmark_options(bkey, bench_cfg)
-    benchmark = build_benchmark(bench_cfg)
+    try:
+        benchmark = build_benchmark(bench_cfg)
+    except (ValueError, FileNotFoundError) as err:  # the benchmark's own checks: say which config
+        raise type(err)(f"benchmark={bkey}: {err}") from err
     key = results.run_key(model_cfg, {"name": method_cfg["name"], **values}, bench_cfg)
     rid = results.run_id(key)
     path = results.run_dir(conf["results_dir"], model_cfg["name"], method_cfg["name"], bkey, rid)
     options.check_inside(results.results_root(conf["results_dir"]), path)
-    stored = {**conf, "method": {"name": method_cfg["name"], **values}, "run_id": rid, "benchmark_key": bkey}
+    stored = {**conf, "method": {"name": method_cfg["name"], **values}, "run_id": rid, "benchmark_key": bkey,
+              "generation": dict(GREEDY)}  # how it decodes (not hashed: runs keep their ids)
     stored.pop("hydra", None)
     return SimpleNamespace(conf=conf, values=values, benchmark=benchmark, run_id=rid, run_dir=path,
                            stored=stored, key=key, shard=shard_of(conf.get("shard")))
