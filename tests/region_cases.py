@@ -8,6 +8,8 @@ RULES = {
     "plain": PlainRule(),
     "self_extend": SelfExtendRule(window=12, group=5),
     "chunkllama": ChunkRule(chunk_size=40, local_window=7),
+    # 2 * local_window >= chunk_size (older chunks' query at 2s - 1), logit scale past P = 48
+    "chunkllama_mscale": ChunkRule(chunk_size=30, local_window=16, mscale_length=48),
     "lampe": LampeRule(local_window=16, initial_tokens=9, fixed_mapping=37, sigmoid=None, temperature=1.07,
                        variant="three_region"),
     "lampe_sigmoid": LampeRule(local_window=16, initial_tokens=5, fixed_mapping=None,

@@ -221,3 +221,19 @@ def test_merge_into_matches_one_softmax_over_both_key_sets_and_takes_a_bf16_part
     kernels.merge_into(empty, empty_lse, whole, whole_lse)
     torch.testing.assert_close(empty, whole)
     torch.testing.assert_close(empty_lse, whole_lse)
+
+
+@pytest.mark.parametrize("pad, folded", [((0, 0), True), ((0, 23), False)])
+def test_token_scales_fold_into_the_kernel_scale_for_one_length(pad, folded, monkeypatch):
+    """ChunkLlama's logit scale: rows of one length share one factor, which joins the kernel's
+    scalar scale; rows of different lengths scale q and k per position. Both equal the reference."""
+    from lampe.attention import engine, token_scales
+
+    calls = []
+    real = token_scales.scale_inputs
+    monkeypatch.setattr(engine, "scale_inputs", lambda q, k, s: calls.append(1) or real(q, k, s))
+    q, k, v, key_valid, key_pos = inputs(pad=pad)
+    out, ref = both(RULES["chunkllama_mscale"], q, k, v, key_valid, key_pos, key_valid.sum(-1), block_q=32)
+    real_rows = key_valid[:, :, None, None].expand_as(out)
+    torch.testing.assert_close(out[real_rows].double(), ref[real_rows], atol=2e-5, rtol=1e-4)
+    assert bool(calls) != folded
