@@ -1,13 +1,16 @@
 """LaMPE (arXiv 2508.02308): length-aware mapping length, multi-grained attention.
 
 L = prefill length, W = local_window, T = initial_tokens, U = mapping length (fixed, or the
-scaled sigmoid of L), m(p) = floor(U * p / (L - 1)) in integer arithmetic, T' = the first
-t >= T with m(t) != m(t + 1), B1 = W - 1 - m(W), B2 = (L - 1 - T') - m(L - 1 - T') - B1.
+scaled sigmoid of L; a named preset gives 1536 below 8192 tokens where the released code does),
+m(p) = floor(U * p / (L - 1)) in integer arithmetic,
+T' = the first t >= T with m(t) != m(t + 1), B1 = W - 1 - m(W), B2 = (L - 1 - T') - m(L - 1 - T') - B1.
   delta < W:            d = delta                  (local: exact)
   W <= delta < L - T':  d = m(i) + B1 - m(j)       (middle: compressed to U)
   delta >= L - T':      d = delta - B2             (initial tokens: fine, shifted)
 L < 2W: d = delta. Decoding keeps the prefill's L, U, T', B1, B2; m keeps its scale past L - 1.
-`two_region` (the released variant): no tail region, L = the current length at every step.
+`two_region` (the released `llama_sw_map.py`): no tail region, compressed as soon as the current
+length n > W, m over n at every step (m(p) = floor(U p / (n - 1))), while U and B1 stay the
+prefill's (B1 = 0 when L <= W).
 `temperature` multiplies q and k, i.e. every logit by its square, whenever the method is on.
 See docs/methods.md for where this departs from the released code.
 """
@@ -29,6 +32,8 @@ PRESETS: dict[str, tuple[float, float, float]] = {
     "mistral": (1.0493097327094324e-04, -2.466638011138158, 24576.0),
     "llama3.1": (4.505261149632588e-05, -2.788576860718702, 82358.52413056031),
 }
+# The released `remap_uselen`: below 8192 tokens these presets give U = 1536 (llama3.1 has no floor).
+PRESET_SHORT_CONTEXT: dict[str, tuple[int, int]] = {name: (8192, 1536) for name in ("llama2", "llama3", "mistral")}
 DEFAULT_TEMPERATURE = 0.1 * math.log(2) + 1
 VARIANTS = ("three_region", "two_region")
 
@@ -36,6 +41,14 @@ VARIANTS = ("three_region", "two_region")
 def mapping_length(length: int, a: float, b: float, c: float) -> int:
     """LaMPE's scaled sigmoid: floor(c / (1 + exp(-(a * L + b))))."""
     return int(math.floor(c / (1.0 + math.exp(-(a * length + b)))))
+
+
+def preset_mapping_length(length: int, preset: str) -> int:
+    """U for a named preset, as the released `remap_uselen` computes it (short-context floor included)."""
+    short = PRESET_SHORT_CONTEXT.get(preset)
+    if short is not None and length < short[0]:
+        return short[1]
+    return mapping_length(length, *PRESETS[preset])
 
 
 def first_change_at_or_after(start: int, mapped_scale: torch.Tensor, denom: torch.Tensor) -> torch.Tensor:
@@ -52,9 +65,10 @@ def first_change_at_or_after(start: int, mapped_scale: torch.Tensor, denom: torc
 
 
 class LampeRule(DistanceRule):
-    def __init__(self, local_window, initial_tokens, fixed_mapping, sigmoid, temperature, variant):
+    def __init__(self, local_window, initial_tokens, fixed_mapping, sigmoid, temperature, variant, preset=None):
+        """U: `fixed_mapping`, else the named `preset` (`preset_mapping_length`), else `sigmoid` (a, b, c)."""
         self.window, self.initial = local_window, initial_tokens
-        self.fixed_mapping, self.sigmoid = fixed_mapping, sigmoid
+        self.fixed_mapping, self.sigmoid, self.preset = fixed_mapping, sigmoid, preset
         self.logit_scale = temperature**2
         self.two_region = variant == "two_region"
         self.num_regions = 2 if self.two_region else 3
@@ -62,28 +76,32 @@ class LampeRule(DistanceRule):
     def mapped_length(self, lengths: torch.Tensor) -> torch.Tensor:
         if self.fixed_mapping is not None:
             return torch.full_like(lengths, self.fixed_mapping)
-        return torch.tensor([mapping_length(int(n), *self.sigmoid) for n in lengths.tolist()],
-                            dtype=lengths.dtype, device=lengths.device)
+        if self.preset is not None:
+            values = [preset_mapping_length(int(n), self.preset) for n in lengths.tolist()]
+        else:
+            values = [mapping_length(int(n), *self.sigmoid) for n in lengths.tolist()]
+        return torch.tensor(values, dtype=lengths.dtype, device=lengths.device)
 
     def context(self, key_pos, key_valid, prefill_len) -> RuleContext:
-        if self.two_region:  # mapping over the current length at each step
-            length = key_valid.sum(-1) if key_valid is not None else torch.full_like(prefill_len, key_pos.shape[1])
-        else:
-            length = prefill_len
-        length = length.long()
-        mapped = self.mapped_length(length)
+        prefill_len = prefill_len.long()
+        mapped = self.mapped_length(prefill_len)  # U from the prompt length, kept while decoding
         if bool((mapped < 1).any()):
-            raise ValueError(f"LaMPE mapping length must be >= 1, got {mapped.tolist()} for L={length.tolist()}")
-        denom = (length - 1).clamp(min=1)
+            raise ValueError(f"LaMPE mapping length must be >= 1, got {mapped.tolist()} for L={prefill_len.tolist()}")
         w = self.window
-        b1 = w - 1 - (mapped * w) // denom
-        if self.two_region:
-            t_prime = torch.zeros_like(length)
-            b2 = torch.zeros_like(length)
-        else:
-            t_prime = first_change_at_or_after(self.initial, mapped, denom)
-            tail = (length - 1 - t_prime).clamp(min=0)
-            b2 = tail - (mapped * tail) // denom - b1
+        b1 = w - 1 - (mapped * w) // (prefill_len - 1).clamp(min=1)
+        if self.two_region:  # m over the current length n; U and B1 stay the prefill's
+            length = key_valid.sum(-1) if key_valid is not None else torch.full_like(prefill_len, key_pos.shape[1])
+            length = length.long()
+            zeros = torch.zeros_like(length)
+            return RuleContext({
+                "length": length, "mapped": mapped, "denom": (length - 1).clamp(min=1), "t_prime": zeros,
+                "b1": torch.where(prefill_len > w, b1, zeros), "b2": zeros, "active": length > w,
+            })
+        length = prefill_len
+        denom = (length - 1).clamp(min=1)
+        t_prime = first_change_at_or_after(self.initial, mapped, denom)
+        tail = (length - 1 - t_prime).clamp(min=0)
+        b2 = tail - (mapped * tail) // denom - b1
         return RuleContext({
             "length": length, "mapped": mapped, "denom": denom, "t_prime": t_prime, "b1": b1, "b2": b2,
             "active": length >= 2 * w,
@@ -161,7 +179,7 @@ class Lampe(Method):
     def rule(self) -> LampeRule:
         v = self.values
         return LampeRule(v["local_window"], v["initial_tokens"], v["mapping_length"], self.sigmoid,
-                         v["temperature"], v["variant"])
+                         v["temperature"], v["variant"], preset=v["preset"])
 
     def apply(self, model) -> None:
         install_region_rule(model, self.rule())
