@@ -6,7 +6,8 @@ from lampe.methods.self_extend import SelfExtendRule
 
 RULES = {
     "plain": PlainRule(),
-    "self_extend": SelfExtendRule(window=12, group=5),
+    "self_extend": SelfExtendRule(window=15, group=5),
+    "self_extend_scale_base": SelfExtendRule(window=15, group=5, scale_base=20),
     "chunkllama": ChunkRule(chunk_size=40, local_window=7),
     # 2 * local_window >= chunk_size (older chunks' query at 2s - 1), logit scale past P = 48
     "chunkllama_mscale": ChunkRule(chunk_size=30, local_window=16, mscale_length=48),
@@ -20,7 +21,8 @@ RULES = {
 
 # apply_method parameters with the same small windows, for model-level tests
 METHOD_PARAMS = {
-    "self_extend": {"window": 12, "group": 5},
+    "self_extend": {"window": 15, "group": 5},
+    "self_extend_scale_base": {"window": 15, "group": 5, "scale_base": 20},
     "chunkllama": {"chunk_size": 40, "local_window": 7},
     "lampe": {"local_window": 16, "initial_tokens": 9, "mapping_length": 37},
     "lampe_two_region": {"local_window": 16, "initial_tokens": 9, "mapping_length": 37, "variant": "two_region"},

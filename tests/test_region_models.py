@@ -37,8 +37,12 @@ def batch(length=90, pad=17, seed=1):
 
 
 def method(name):
-    base = "lampe" if name.startswith("lampe") else name
-    return base, METHOD_PARAMS[name]
+    return base_method(name), METHOD_PARAMS[name]
+
+
+def base_method(name):
+    """The registered method of a test case: lampe_two_region -> lampe, self_extend_scale_base -> self_extend."""
+    return next(m for m in ("lampe", "self_extend", "chunkllama") if name.startswith(m))
 
 
 def forward(model, ids, mask):
@@ -113,7 +117,7 @@ ALL_METHODS = {
 @pytest.mark.parametrize("name", sorted(ALL_METHODS))
 def test_generate_runs_batched_with_left_padding(name):
     params = dict(ALL_METHODS[name])
-    base = "lampe" if name.startswith("lampe") else name
+    base = base_method(name) if name in METHOD_PARAMS else name
     model = lampe.apply_method(build(), base, **params)
     ids, mask = batch(length=70, pad=9)
     out = model.generate(ids, attention_mask=mask, max_new_tokens=5, do_sample=False, pad_token_id=0)
@@ -127,12 +131,12 @@ def generated_logits(model, ids, mask, use_cache, steps=6):
     return out.sequences, torch.stack(out.logits, 1)
 
 
-@pytest.mark.parametrize("name", ["self_extend", "chunkllama"])
+@pytest.mark.parametrize("name", ["self_extend", "self_extend_scale_base", "chunkllama"])
 def test_cached_decoding_equals_recomputing_the_prefix(name, small_blocks):
     """Rules of positions alone (ChunkLlama without its logit scale, which cached keys keep from
     the step that cached them: tested below)."""
     params = {**METHOD_PARAMS[name], **({"mscale": False} if name == "chunkllama" else {})}
-    model = lampe.apply_method(build(), name, **params)
+    model = lampe.apply_method(build(), base_method(name), **params)
     ids, mask = batch(length=70, pad=9)
     seq_cached, cached = generated_logits(model, ids, mask, use_cache=True)
     seq_full, full = generated_logits(model, ids, mask, use_cache=False)
