@@ -17,6 +17,8 @@ RULES = {
                                sigmoid=(0.01, -1.0, 90.0), temperature=1.0, variant="three_region"),
     "lampe_two_region": LampeRule(local_window=16, initial_tokens=9, fixed_mapping=37, sigmoid=None,
                                   temperature=1.07, variant="two_region"),
+    "lampe_float32": LampeRule(local_window=16, initial_tokens=9, fixed_mapping=37, sigmoid=None, temperature=1.0,
+                               variant="three_region", arithmetic="float32"),
 }
 
 # apply_method parameters with the same small windows, for model-level tests

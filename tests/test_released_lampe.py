@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lampe.methods.lampe import PRESETS, Lampe, LampeRule, mapping_length, preset_mapping_length
-from tests.hand_values import d
+from tests.hand_values import context, d
 
 
 def two_region(mapping=None, sigmoid=None, window=8):
@@ -42,6 +42,28 @@ def test_two_region_decoding_keeps_the_prefills_mapping_length():
     b1 = 7 - 6 * 8 // 11  # 3
     assert d(rule, 29, 0, 12, num_keys=30) == 6 + b1 == 9
     assert d(rule, 29, 20, 12, num_keys=30) == 6 + b1 - 6 * 20 // 29 == 5
+
+
+def released_map_ids(length, mapped):
+    """map_ids(position_ids, 0, U) of llama_sw_map.py / llama_cache1.py, written out."""
+    x = torch.arange(length)[None]
+    return torch.floor(0 + ((mapped - 0) / (x.max() - x.min())) * (x - x.min())).long()
+
+
+def test_float32_arithmetic_rounds_m_as_the_release():
+    # L = 26, U = 5: torch gives 5 / tensor(25) = reciprocal(25) * 5 = 0.19999999 in float32, so
+    # m(5), m(10), ..., m(25) come out one below the exact 1, 2, ..., 5
+    assert released_map_ids(26, 5)[0, [5, 25]].tolist() == [0, 4]
+    rule = LampeRule(local_window=8, initial_tokens=3, fixed_mapping=5, sigmoid=None, temperature=1.0,
+                     variant="two_region", arithmetic="float32")
+    b1 = 7 - 1  # m(8) = 1 either way
+    assert d(rule, 25, 0, 26) == 4 + b1 == 10
+    assert d(two_region(mapping=5), 25, 0, 26) == 5 + b1 == 11
+    for length, mapped in ((26, 5), (16384, 1536), (12345, 3072), (70001, 6000)):
+        positions = torch.arange(length)[None]
+        rule_ctx = context(rule, length, length).rows(2)
+        rule_ctx.values["mapped"] = torch.tensor([[mapped]])
+        assert torch.equal(rule.m(positions, rule_ctx), released_map_ids(length, mapped))
 
 
 # remap_uselen: named presets

@@ -2,7 +2,7 @@
 
 L = prefill length, W = local_window, T = initial_tokens, U = mapping length (fixed, or the
 scaled sigmoid of L; a named preset gives 1536 below 8192 tokens where the released code does),
-m(p) = floor(U * p / (L - 1)) in integer arithmetic,
+m(p) = floor(U * p / (L - 1)) in integer arithmetic (`mapping_arithmetic=float32`: rounded as released),
 T' = the first t >= T with m(t) != m(t + 1), B1 = W - 1 - m(W), B2 = (L - 1 - T') - m(L - 1 - T') - B1.
   delta < W:            d = delta                  (local: exact)
   W <= delta < L - T':  d = m(i) + B1 - m(j)       (middle: compressed to U)
@@ -36,6 +36,7 @@ PRESETS: dict[str, tuple[float, float, float]] = {
 PRESET_SHORT_CONTEXT: dict[str, tuple[int, int]] = {name: (8192, 1536) for name in ("llama2", "llama3", "mistral")}
 DEFAULT_TEMPERATURE = 0.1 * math.log(2) + 1
 VARIANTS = ("three_region", "two_region")
+ARITHMETIC = ("exact", "float32")
 
 
 def mapping_length(length: int, a: float, b: float, c: float) -> int:
@@ -51,22 +52,32 @@ def preset_mapping_length(length: int, preset: str) -> int:
     return mapping_length(length, *PRESETS[preset])
 
 
-def first_change_at_or_after(start: int, mapped_scale: torch.Tensor, denom: torch.Tensor) -> torch.Tensor:
-    """Per row, the first t >= start with floor(U t / n) != floor(U (t+1) / n); n = L - 1.
+def map_positions(p: torch.Tensor, mapped: torch.Tensor, denom: torch.Tensor, float32: bool = False) -> torch.Tensor:
+    """m(p) = floor(U p / n), n = L - 1: in exact integers, or (`float32`) as the released
+    `map_ids` computes it, `U / tensor(n) * p` in float32: torch evaluates U / tensor(n) as
+    reciprocal(n) * U, so m is floor((1/n) * U * p) with each step rounded; one less at some p."""
+    if float32:
+        ratio = torch.reciprocal(denom.to(torch.float32)) * mapped.to(torch.float32)
+        return torch.floor(ratio * p.to(torch.float32)).long()
+    return (mapped * p) // denom
 
-    m steps up at t exactly when (U t mod n) >= n - U. Rows with no such t before n get n.
-    """
+
+def first_change_at_or_after(start: int, mapped: torch.Tensor, denom: torch.Tensor, float32: bool = False):
+    """Per row, the first t >= start with m(t) != m(t + 1) (`map_positions`); rows with none before n get n."""
     limit = int(denom.max().item()) if denom.numel() else 0
     t = torch.arange(start, max(limit, start + 1), device=denom.device)[None, :]
-    hit = ((mapped_scale[:, None] * t) % denom[:, None]) >= (denom - mapped_scale)[:, None]
-    hit &= t < denom[:, None]
-    first = torch.where(hit.any(-1), hit.float().argmax(-1) + start, denom)
-    return first
+    mapped, denom = mapped[:, None], denom[:, None]
+    hit = map_positions(t, mapped, denom, float32) != map_positions(t + 1, mapped, denom, float32)
+    hit &= t < denom
+    return torch.where(hit.any(-1), hit.float().argmax(-1) + start, denom[:, 0])
 
 
 class LampeRule(DistanceRule):
-    def __init__(self, local_window, initial_tokens, fixed_mapping, sigmoid, temperature, variant, preset=None):
-        """U: `fixed_mapping`, else the named `preset` (`preset_mapping_length`), else `sigmoid` (a, b, c)."""
+    def __init__(self, local_window, initial_tokens, fixed_mapping, sigmoid, temperature, variant, preset=None,
+                 arithmetic="exact"):
+        """U: `fixed_mapping`, else the named `preset` (`preset_mapping_length`), else `sigmoid` (a, b, c).
+        `arithmetic`: how m rounds (`map_positions`), "exact" or "float32" (the released code)."""
+        self.float32 = arithmetic == "float32"
         self.window, self.initial = local_window, initial_tokens
         self.fixed_mapping, self.sigmoid, self.preset = fixed_mapping, sigmoid, preset
         self.logit_scale = temperature**2
@@ -88,7 +99,7 @@ class LampeRule(DistanceRule):
         if bool((mapped < 1).any()):
             raise ValueError(f"LaMPE mapping length must be >= 1, got {mapped.tolist()} for L={prefill_len.tolist()}")
         w = self.window
-        b1 = w - 1 - (mapped * w) // (prefill_len - 1).clamp(min=1)
+        b1 = w - 1 - map_positions(torch.full_like(prefill_len, w), mapped, (prefill_len - 1).clamp(min=1), self.float32)
         if self.two_region:  # m over the current length n; U and B1 stay the prefill's
             length = key_valid.sum(-1) if key_valid is not None else torch.full_like(prefill_len, key_pos.shape[1])
             length = length.long()
@@ -99,16 +110,16 @@ class LampeRule(DistanceRule):
             })
         length = prefill_len
         denom = (length - 1).clamp(min=1)
-        t_prime = first_change_at_or_after(self.initial, mapped, denom)
+        t_prime = first_change_at_or_after(self.initial, mapped, denom, self.float32)
         tail = (length - 1 - t_prime).clamp(min=0)
-        b2 = tail - (mapped * tail) // denom - b1
+        b2 = tail - map_positions(tail, mapped, denom, self.float32) - b1
         return RuleContext({
             "length": length, "mapped": mapped, "denom": denom, "t_prime": t_prime, "b1": b1, "b2": b2,
             "active": length >= 2 * w,
         })
 
     def m(self, p, ctx):
-        return (ctx["mapped"] * p) // ctx["denom"]
+        return map_positions(p, ctx["mapped"], ctx["denom"], self.float32)
 
     def region(self, i, j, ctx):
         delta = i - j
@@ -158,6 +169,8 @@ class Lampe(Method):
         Param("a", float, None), Param("b", float, None), Param("c", float, None, low=0.0),
         Param("temperature", float, DEFAULT_TEMPERATURE, low=1e-6, doc="multiplies q and k"),
         Param("variant", str, "three_region", choices=VARIANTS),
+        Param("mapping_arithmetic", str, "exact", choices=ARITHMETIC,
+              doc="float32: m(p) rounded as the released code computes it"),
     )
     description = "LaMPE: sigmoid mapping length, local / compressed middle / initial-token regions"
 
@@ -179,7 +192,7 @@ class Lampe(Method):
     def rule(self) -> LampeRule:
         v = self.values
         return LampeRule(v["local_window"], v["initial_tokens"], v["mapping_length"], self.sigmoid,
-                         v["temperature"], v["variant"], preset=v["preset"])
+                         v["temperature"], v["variant"], preset=v["preset"], arithmetic=v["mapping_arithmetic"])
 
     def apply(self, model) -> None:
         install_region_rule(model, self.rule())
