@@ -70,18 +70,17 @@ def region_attention(
     on_gpu_half = q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
     compute = q.dtype if on_gpu_half else torch.float32
     scales = token_scales(rule, ctx, query_pos, key_pos, memo)
-    logit_scale = rule.logit_scale
+    factor = 1.0  # one per-token factor product for the whole call (`token_scales.py`)
     if scales is not None and num_queries > 1:
         factor = uniform_factor(scales, key_valid, memo)
         if factor is None:
-            q, k = scale_inputs(q, k, scales)
-        else:
-            logit_scale *= factor
+            q, k, factor = *scale_inputs(q, k, scales), 1.0
         scales = None
+    base_scale = scaling * rule.logit_scale
     job = SimpleNamespace(  # what every kernel call of this attention call shares
         rule=rule, table=rope_table or RopeTable(inv_freq, rope_scaling), attend=pick_backend(q.device, compute, backend),
-        scale=scaling * logit_scale, compute=compute, group=num_heads // num_kv_heads,
-        offset=num_keys - num_queries, workspace=workspace or Workspace(),
+        scale=base_scale * factor, base_scale=base_scale, factor=factor, compute=compute,
+        group=num_heads // num_kv_heads, offset=num_keys - num_queries, workspace=workspace or Workspace(),
     )
     if num_queries == 1:
         return _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo, scales)
