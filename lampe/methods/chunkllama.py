@@ -13,14 +13,12 @@ a cached key keeps the factor of the step that cached it.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
-from lampe.attention.hook import install_region_rule
 from lampe.attention.rules import DistanceRule, RuleContext
 from lampe.attention.tiles import CAUSAL, FULL, Tile
-from lampe.methods.base import PRETRAINING_LENGTH, Method, Param
+from lampe.methods.base import PRETRAINING_LENGTH, Param
+from lampe.methods.region import RegionMethod
 from lampe.methods.registry import register_method
 
 
@@ -93,7 +91,7 @@ class ChunkRule(DistanceRule):
 
 
 @register_method
-class ChunkLlama(Method):
+class ChunkLlama(RegionMethod):
     name = "chunkllama"
     params = (
         Param("chunk_size", int, None, low=2, doc="default: 3/4 of the pretraining length"),
@@ -120,7 +118,6 @@ class ChunkLlama(Method):
                 f"Invalid chunkllama.local_window={values['local_window']}: must be below chunk_size={values['chunk_size']}"
             )
 
-    def apply(self, model) -> None:
+    def rule(self) -> ChunkRule:
         v = self.values
-        install_region_rule(model, ChunkRule(v["chunk_size"], v["local_window"],
-                                             self.pretraining_length if v["mscale"] else None))
+        return ChunkRule(v["chunk_size"], v["local_window"], self.pretraining_length if v["mscale"] else None)

@@ -20,9 +20,9 @@ import math
 
 import torch
 
-from lampe.attention.hook import install_region_rule
 from lampe.attention.rules import DistanceRule, RuleContext
-from lampe.methods.base import Method, Param
+from lampe.methods.base import Param
+from lampe.methods.region import RegionMethod
 from lampe.methods.registry import register_method
 
 # (a, b, c) of the scaled sigmoid, fitted per model family in the paper's released code.
@@ -159,7 +159,7 @@ class LampeRule(DistanceRule):
 
 
 @register_method
-class Lampe(Method):
+class Lampe(RegionMethod):
     name = "lampe"
     params = (
         Param("local_window", int, 512, low=1, doc="W: keys this close keep exact distances"),
@@ -173,6 +173,25 @@ class Lampe(Method):
               doc="float32: m(p) rounded as the released code computes it"),
     )
     description = "LaMPE: sigmoid mapping length, local / compressed middle / initial-token regions"
+
+    @classmethod
+    def merge_defaults(cls, defaults: dict, given: dict) -> dict:
+        """mapping_length, preset and a/b/c exclude each other: choosing one drops the model's other.
+
+        a/b/c given in part take the rest from the model's preset (or its own a/b/c), so a sweep
+        over c alone keeps the model's fitted a and b.
+        """
+        alternatives = (("mapping_length",), ("preset",), ("a", "b", "c"))
+        chosen = [alt for alt in alternatives if any(key in given for key in alt)]
+        if not chosen:
+            return {**defaults, **given}
+        kept = {k: v for k, v in defaults.items() if not any(k in alt for alt in alternatives)}
+        preset = defaults.get("preset")
+        if chosen == [("a", "b", "c")] and preset in PRESETS:
+            kept.update(dict(zip(("a", "b", "c"), PRESETS[preset])))
+        elif chosen == [("a", "b", "c")]:  # the model's own fitted a/b/c
+            kept.update({k: defaults[k] for k in ("a", "b", "c") if defaults.get(k) is not None})
+        return {**kept, **given}
 
     def __init__(self, model, **values):
         super().__init__(model, **values)
@@ -194,5 +213,3 @@ class Lampe(Method):
         return LampeRule(v["local_window"], v["initial_tokens"], v["mapping_length"], self.sigmoid,
                          v["temperature"], v["variant"], preset=v["preset"], arithmetic=v["mapping_arithmetic"])
 
-    def apply(self, model) -> None:
-        install_region_rule(model, self.rule())

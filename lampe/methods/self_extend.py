@@ -13,9 +13,9 @@ import math
 
 import torch
 
-from lampe.attention.hook import install_region_rule
 from lampe.attention.rules import DistanceRule
-from lampe.methods.base import Method, Param
+from lampe.methods.base import Param
+from lampe.methods.region import RegionMethod
 from lampe.methods.registry import register_method
 
 
@@ -56,7 +56,7 @@ class SelfExtendRule(DistanceRule):
 
 
 @register_method
-class SelfExtend(Method):
+class SelfExtend(RegionMethod):
     name = "self_extend"
     params = (
         Param("window", int, 1024, low=1, doc="neighbour window with exact distances; a multiple of group"),
@@ -68,7 +68,7 @@ class SelfExtend(Method):
 
     def __init__(self, model, **values):
         super().__init__(model, **values)
-        self.rule = SelfExtendRule(values["window"], values["group"], values["scale_base"])  # checks window % group
+        self.rule()  # checks window % group before anything is installed
 
-    def apply(self, model) -> None:
-        install_region_rule(model, self.rule)
+    def rule(self) -> SelfExtendRule:
+        return SelfExtendRule(self.values["window"], self.values["group"], self.values["scale_base"])
