@@ -61,6 +61,10 @@ def test_chunkllama_defaults_are_the_releases():
     assert model.lampe_method == {"name": "chunkllama", "chunk_size": 48, "local_window": 8, "mscale": True,
                                   "pretraining_length": None}
     assert bound_rule(model).mscale_length == 64
+    # mscale's P is the model's max_position_embeddings (the release's rotary module); pretraining_length sets chunks
+    model = lampe.apply_method(tiny_llama(max_position_embeddings=64), "chunkllama", pretraining_length=32)
+    assert (model.lampe_method["chunk_size"], model.lampe_method["local_window"]) == (24, 4)
+    assert bound_rule(model).mscale_length == 64
     stub = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=4096))
     values = ChunkLlama(stub, **ChunkLlama.parse_params({"pretraining_length": 8192})).values
     assert (values["chunk_size"], values["local_window"]) == (6144, 1024)

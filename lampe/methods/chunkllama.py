@@ -7,7 +7,8 @@ previous-chunk table at index s - 1); d = query position - key position.
 
 Logit scale (released since March 2024): a token at position p is scaled by
 mscale(max(L, p + 1) / P), mscale(x) = 0.05 ln x + 1 for x > 1 else 1, with L the prefill length
-and P the pretraining length; the logit of (i, j) by the query's factor times the key's. In a
+and P the model's max_position_embeddings (as released; `pretraining_length` sets the chunks
+only); the logit of (i, j) by the query's factor times the key's. In a
 prefill every token has mscale(L / P); while decoding each new token takes the current length, and
 a cached key keeps the factor of the step that cached it.
 """
@@ -104,6 +105,8 @@ class ChunkLlama(RegionMethod):
     def __init__(self, model, **values):
         super().__init__(model, **values)
         values = self.values  # the base keeps its own copy of the keyword arguments
+        # the release builds its rotary module, and with it mscale's P, from the model config
+        self.mscale_length = model.config.max_position_embeddings or self.pretraining_length
         if values["chunk_size"] is None:
             values["chunk_size"] = self.pretraining_length * 3 // 4
         if values["local_window"] is None:
@@ -120,4 +123,4 @@ class ChunkLlama(RegionMethod):
 
     def rule(self) -> ChunkRule:
         v = self.values
-        return ChunkRule(v["chunk_size"], v["local_window"], self.pretraining_length if v["mscale"] else None)
+        return ChunkRule(v["chunk_size"], v["local_window"], self.mscale_length if v["mscale"] else None)
