@@ -62,12 +62,10 @@ def split_model_args(kwargs: dict) -> tuple[dict, dict, dict]:
 
 def validate_method(method: str, params: dict) -> dict:
     """Parse method parameters as apply_method would, before any model is loaded."""
-    from evals.runner import _check_constructor
-
     cls = get_method(method)
     try:
         values = cls.parse_params(params)
-        _check_constructor(cls, values, {})  # consistency (lampe's one mapping source) without a model
+        cls.check(values, None)  # consistency (lampe's one mapping source) without a model
         return values
     except ValueError as err:
         if str(err).startswith("Unknown parameter"):

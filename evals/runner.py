@@ -26,7 +26,7 @@ from evals.records import RecordFile
 from evals.greedy import GREEDY
 from evals.length_factor import AUTO, LengthFactor, wants_auto
 from evals.registry import get_benchmark
-from lampe import PRESETS, get_method, load_model
+from lampe import get_method, load_model
 
 RUNNER_KEYS = ("name", "max_length")  # benchmark config keys that are not constructor arguments
 _LOAD_KEYS = ("name_or_path", "dtype", "device", "device_map", "attn_implementation", "trust_remote_code")
@@ -34,29 +34,6 @@ _loaded: dict[str, tuple] = {}  # the last model loaded: a multirun over methods
 
 
 # ---- method parameters: the model's paper defaults under the user's choices ------------------
-
-def _lampe_defaults(defaults: dict, given: dict) -> dict:
-    """mapping_length, preset and a/b/c exclude each other: choosing one drops the model's other.
-
-    a/b/c given in part take the rest from the model's preset (or its own a/b/c), so a sweep over
-    c alone keeps the model's fitted a and b.
-    """
-    alternatives = (("mapping_length",), ("preset",), ("a", "b", "c"))
-    chosen = [alt for alt in alternatives if any(key in given for key in alt)]
-    if not chosen:
-        return defaults
-    kept = {k: v for k, v in defaults.items() if not any(k in alt for alt in alternatives)}
-    preset = defaults.get("preset")
-    if chosen == [("a", "b", "c")] and preset in PRESETS:
-        kept.update(dict(zip(("a", "b", "c"), PRESETS[preset])))
-    elif chosen == [("a", "b", "c")]:  # the model's own fitted a/b/c
-        kept.update({k: defaults[k] for k in ("a", "b", "c") if defaults.get(k) is not None})
-    return kept
-
-
-# method name -> how its model defaults give way to the user's parameters (default: key by key)
-DEFAULT_RULES = {"lampe": _lampe_defaults}
-
 
 def method_values(method_cfg: dict, model_cfg: dict) -> dict:
     """Effective parameters of the chosen method: user > model's method_defaults > method default.
@@ -68,30 +45,15 @@ def method_values(method_cfg: dict, model_cfg: dict) -> dict:
     auto = wants_auto(method_cfg)  # factor: auto -> set per sample length at run time
     given = {k: v for k, v in method_cfg.items() if k != "name" and v is not None and not (auto and k == "factor")}
     defaults = dict((model_cfg.get("method_defaults") or {}).get(name) or {})
-    defaults = DEFAULT_RULES.get(name, lambda d, g: d)(defaults, given)
-    merged = {**defaults, **given}
+    merged = cls.merge_defaults(defaults, given)  # the method knows which of its parameters exclude each other
     accepts = {p.name for p in cls.params}
     if "pretraining_length" in accepts and merged.get("pretraining_length") is None:
         merged["pretraining_length"] = model_cfg.get("pretraining_length")
     if auto:
         merged.pop("factor", None)
     values = cls.parse_params(merged)
-    _check_constructor(cls, values, model_cfg)
+    cls.check(values, model_cfg.get("pretraining_length"))
     return {**values, "factor": AUTO} if auto else values
-
-
-def _check_constructor(cls, values: dict, model_cfg: dict) -> None:
-    """Run the method's own consistency checks against a stand-in model (config only)."""
-    stub = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=model_cfg.get("pretraining_length"),
-                                                  rope_parameters={"rope_type": "default", "rope_theta": 10000.0}))
-    try:
-        method = cls(stub, **dict(values))
-        if hasattr(method, "rope_parameters"):  # frequency methods check their values here (yarn's betas)
-            method.rope_parameters(stub)
-    except ValueError:
-        raise
-    except Exception:  # a check that needs the real model runs when the method is applied
-        pass
 
 
 # ---- benchmark ------------------------------------------------------------------------------

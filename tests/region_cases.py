@@ -6,19 +6,25 @@ from lampe.methods.self_extend import SelfExtendRule
 
 RULES = {
     "plain": PlainRule(),
-    "self_extend": SelfExtendRule(window=12, group=5),
+    "self_extend": SelfExtendRule(window=15, group=5),
+    "self_extend_scale_base": SelfExtendRule(window=15, group=5, scale_base=20),
     "chunkllama": ChunkRule(chunk_size=40, local_window=7),
+    # 2 * local_window >= chunk_size (older chunks' query at 2s - 1), logit scale past P = 48
+    "chunkllama_mscale": ChunkRule(chunk_size=30, local_window=16, mscale_length=48),
     "lampe": LampeRule(local_window=16, initial_tokens=9, fixed_mapping=37, sigmoid=None, temperature=1.07,
                        variant="three_region"),
     "lampe_sigmoid": LampeRule(local_window=16, initial_tokens=5, fixed_mapping=None,
                                sigmoid=(0.01, -1.0, 90.0), temperature=1.0, variant="three_region"),
     "lampe_two_region": LampeRule(local_window=16, initial_tokens=9, fixed_mapping=37, sigmoid=None,
                                   temperature=1.07, variant="two_region"),
+    "lampe_float32": LampeRule(local_window=16, initial_tokens=9, fixed_mapping=37, sigmoid=None, temperature=1.0,
+                               variant="three_region", arithmetic="float32"),
 }
 
 # apply_method parameters with the same small windows, for model-level tests
 METHOD_PARAMS = {
-    "self_extend": {"window": 12, "group": 5},
+    "self_extend": {"window": 15, "group": 5},
+    "self_extend_scale_base": {"window": 15, "group": 5, "scale_base": 20},
     "chunkllama": {"chunk_size": 40, "local_window": 7},
     "lampe": {"local_window": 16, "initial_tokens": 9, "mapping_length": 37},
     "lampe_two_region": {"local_window": 16, "initial_tokens": 9, "mapping_length": 37, "variant": "two_region"},

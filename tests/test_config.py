@@ -80,6 +80,17 @@ def test_model_configs_give_valid_parameters_for_every_method(model):
         runner.method_values({"name": method}, conf)  # raises on a bad default
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_model_configs_do_not_restate_a_method_default(model):
+    """One place states each default: a model's method_defaults hold only what differs from the
+    method's own Param defaults."""
+    conf = yaml.safe_load((CONF / "model" / f"{model}.yaml").read_text())
+    for method, values in conf["method_defaults"].items():
+        params = {p.name: p for p in METHODS[method].params}
+        same = [k for k, v in values.items() if params[k].parse(method, v) == params[k].default]
+        assert not same, f"{model}: method_defaults.{method} restates the default of {', '.join(same)}"
+
+
 def test_paper_windows():
     windows = {m: yaml.safe_load((CONF / "model" / f"{m}.yaml").read_text())["pretraining_length"] for m in MODELS}
     assert windows == {"llama2": 4096, "llama3": 8192, "llama3.1": 131072, "mistral": 32768, "qwen2.5": 32768,

@@ -221,3 +221,41 @@ def test_merge_into_matches_one_softmax_over_both_key_sets_and_takes_a_bf16_part
     kernels.merge_into(empty, empty_lse, whole, whole_lse)
     torch.testing.assert_close(empty, whole)
     torch.testing.assert_close(empty_lse, whole_lse)
+
+
+@pytest.mark.parametrize("pad, folded", [((0, 0), True), ((0, 23), False)])
+def test_token_scales_fold_into_the_kernel_scale_for_one_length(pad, folded, planner, monkeypatch):
+    """ChunkLlama's logit scale: rows of one length share one factor, which joins the kernel's
+    scalar scale (flex: q, so the compiled kernel keeps one scale); rows of different lengths
+    scale q and k per position. Both equal the reference on every planner."""
+    from lampe.attention import engine, token_scales
+
+    calls = []
+    real = token_scales.scale_inputs
+    monkeypatch.setattr(engine, "scale_inputs", lambda q, k, s: calls.append(1) or real(q, k, s))
+    q, k, v, key_valid, key_pos = inputs(pad=pad)
+    out, ref = both(RULES["chunkllama_mscale"], q, k, v, key_valid, key_pos, key_valid.sum(-1), block_q=32,
+                    planner=planner)
+    real_rows = key_valid[:, :, None, None].expand_as(out)
+    torch.testing.assert_close(out[real_rows].double(), ref[real_rows], atol=2e-5, rtol=1e-4)
+    assert bool(calls) != folded
+
+
+def test_flex_keeps_one_kernel_scale_across_lengths(monkeypatch):
+    """On CUDA flex_attention is compiled: a scale that changed with the length (ChunkLlama's mscale)
+    would compile again per prompt length, so the factor goes into q and the scale stays put."""
+    from lampe.attention import flex_planner
+
+    seen = []
+    real = flex_planner._flex
+
+    def spy(device):
+        kernel = real(device)
+        return lambda q, k, v, mask, scale, gqa: seen.append(scale) or kernel(q, k, v, mask, scale, gqa)
+
+    monkeypatch.setattr(flex_planner, "_flex", spy)
+    for length in (120, 157):
+        q, k, v, key_valid, key_pos = inputs(num_queries=length, num_keys=length, pad=(0, 0))
+        out, ref = both(RULES["chunkllama_mscale"], q, k, v, key_valid, key_pos, key_valid.sum(-1), planner="flex")
+        torch.testing.assert_close(out.double(), ref, atol=2e-5, rtol=1e-4)
+    assert set(seen) == {0.25}

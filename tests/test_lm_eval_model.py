@@ -162,7 +162,7 @@ def test_hflm_arguments_keep_their_meaning(model, tokenizer):
     lm = LampeLM(pretrained=model, tokenizer=tokenizer, method="self_extend", window=16, batch_size="2",
                  max_length=64, max_batch_size=8)
     assert (lm.batch_size, lm.max_length, lm.max_batch_size) == (2, 64, 8)
-    assert model.lampe_method == {"name": "self_extend", "window": 16, "group": 8}
+    assert model.lampe_method == {"name": "self_extend", "window": 16, "group": 8, "scale_base": None}
     hflm, loader, method = split_model_args({"dtype": "float32", "attn_implementation": "sdpa", "window": "4"})
     assert (hflm, loader, method) == ({"dtype": "float32"}, {"attn_implementation": "sdpa"}, {"window": "4"})
     with pytest.raises(ValueError, match="peft='x' is not supported by --model lampe"):
@@ -172,7 +172,7 @@ def test_hflm_arguments_keep_their_meaning(model, tokenizer):
 def test_loaded_model_keeps_its_method_unless_one_is_given(model, tokenizer):
     lampe.apply_method(model, "self_extend", window=8, group=2)
     LampeLM(pretrained=model, tokenizer=tokenizer)
-    assert model.lampe_method == {"name": "self_extend", "window": 8, "group": 2}
+    assert model.lampe_method == {"name": "self_extend", "window": 8, "group": 2, "scale_base": None}
     with pytest.raises(ValueError, match="given without method="):
         LampeLM(pretrained=model, tokenizer=tokenizer, window=4)
 

@@ -127,3 +127,23 @@ def test_applying_twice_leaves_no_stale_state():
     torch.testing.assert_close(model.model.rotary_emb.inv_freq, expected)
     fresh = lampe.apply_method(tiny_llama(), "self_extend", window=8, group=2)
     torch.testing.assert_close(logits(model), logits(fresh))
+
+
+def test_region_methods_share_one_installer():
+    """A region method is its rule plus its parameters: RegionMethod installs every rule."""
+    from lampe.methods.region import RegionMethod
+    from lampe.methods.registry import get_method
+
+    for name in ("self_extend", "chunkllama", "lampe"):
+        cls = get_method(name)
+        assert issubclass(cls, RegionMethod) and "apply" not in vars(cls), name
+
+
+def test_merge_defaults_is_key_by_key_unless_a_method_says_otherwise():
+    from lampe.methods.registry import get_method
+
+    assert get_method("self_extend").merge_defaults({"window": 2048, "group": 4}, {"group": 8}) == {
+        "window": 2048, "group": 8}
+    # LaMPE: a mapping_length given by the user drops the model's preset
+    assert get_method("lampe").merge_defaults({"preset": "llama3", "local_window": 1024}, {"mapping_length": 900}) == {
+        "local_window": 1024, "mapping_length": 900}

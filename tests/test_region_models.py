@@ -37,8 +37,12 @@ def batch(length=90, pad=17, seed=1):
 
 
 def method(name):
-    base = "lampe" if name.startswith("lampe") else name
-    return base, METHOD_PARAMS[name]
+    return base_method(name), METHOD_PARAMS[name]
+
+
+def base_method(name):
+    """The registered method of a test case: lampe_two_region -> lampe, self_extend_scale_base -> self_extend."""
+    return next(m for m in ("lampe", "self_extend", "chunkllama") if name.startswith(m))
 
 
 def forward(model, ids, mask):
@@ -79,7 +83,7 @@ def test_logits_equal_dense_reference(arch, name, small_blocks, monkeypatch):
 
 BIG = {
     "self_extend": {"window": 1000, "group": 4},
-    "chunkllama": {"chunk_size": 1000, "local_window": 10},
+    "chunkllama": {"chunk_size": 1000, "local_window": 10, "mscale": False},  # 90 tokens > 64 positions: mscale is tested elsewhere
     "lampe": {"local_window": 1000, "mapping_length": 300, "temperature": 1.0},
 }
 
@@ -113,7 +117,7 @@ ALL_METHODS = {
 @pytest.mark.parametrize("name", sorted(ALL_METHODS))
 def test_generate_runs_batched_with_left_padding(name):
     params = dict(ALL_METHODS[name])
-    base = "lampe" if name.startswith("lampe") else name
+    base = base_method(name) if name in METHOD_PARAMS else name
     model = lampe.apply_method(build(), base, **params)
     ids, mask = batch(length=70, pad=9)
     out = model.generate(ids, attention_mask=mask, max_new_tokens=5, do_sample=False, pad_token_id=0)
@@ -127,9 +131,12 @@ def generated_logits(model, ids, mask, use_cache, steps=6):
     return out.sequences, torch.stack(out.logits, 1)
 
 
-@pytest.mark.parametrize("name", ["self_extend", "chunkllama"])
+@pytest.mark.parametrize("name", ["self_extend", "self_extend_scale_base", "chunkllama"])
 def test_cached_decoding_equals_recomputing_the_prefix(name, small_blocks):
-    model = lampe.apply_method(build(), name, **METHOD_PARAMS[name])
+    """Rules of positions alone (ChunkLlama without its logit scale, which cached keys keep from
+    the step that cached them: tested below)."""
+    params = {**METHOD_PARAMS[name], **({"mscale": False} if name == "chunkllama" else {})}
+    model = lampe.apply_method(build(), base_method(name), **params)
     ids, mask = batch(length=70, pad=9)
     seq_cached, cached = generated_logits(model, ids, mask, use_cache=True)
     seq_full, full = generated_logits(model, ids, mask, use_cache=False)
@@ -137,15 +144,15 @@ def test_cached_decoding_equals_recomputing_the_prefix(name, small_blocks):
     torch.testing.assert_close(cached, full, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["lampe", "lampe_two_region"])
-def test_lampe_decode_steps_equal_the_dense_reference_with_the_prefill_length(name, small_blocks, monkeypatch):
-    model = lampe.apply_method(build(), "lampe", **METHOD_PARAMS[name])
+@pytest.mark.parametrize("name", ["lampe", "lampe_two_region", "chunkllama"])
+def test_decode_steps_equal_the_dense_reference_with_the_prefill_length(name, small_blocks, monkeypatch):
+    """Each cached step == a fresh dense forward over the prefix that keeps the prompt's length L:
+    LaMPE's L, U, B1 (two_region: m over the current length); ChunkLlama's logit scale (P = 64:
+    row 0 starts past P, row 1 at 61 tokens crosses it while decoding)."""
+    model = lampe.apply_method(build(), method(name)[0], **METHOD_PARAMS[name])
     ids, mask = batch(length=70, pad=9)
     sequences, cached = generated_logits(model, ids, mask, use_cache=True, steps=6)
-    prefill_len = mask.sum(-1)
-    # two_region maps over the current length, which is what a fresh forward over the prefix sees
-    fixed = None if name == "lampe_two_region" else prefill_len
-    monkeypatch.setattr(hook, "region_attention", reference_kernel(fixed))
+    monkeypatch.setattr(hook, "region_attention", reference_kernel(mask.sum(-1)))
     for step in range(6):
         prefix = sequences[:, : 70 + step]
         prefix_mask = torch.cat([mask, torch.ones(2, step, dtype=mask.dtype)], 1)

@@ -262,3 +262,10 @@ def test_loggers(fake_conf, tmp_path, loads):
     runner.run(make_cfg(fake_conf, tmp_path, "method=original", "logger=wandb"))
     [offline] = (tmp_path / "results" / "wandb" / "wandb").glob("offline-run-*")  # offline: nothing sent
     assert any(offline.rglob("*.wandb"))
+
+
+def test_the_runner_holds_no_method_specific_code():
+    """Defaults and checks belong to the methods (Method.merge_defaults, Method.check)."""
+    source = Path(runner.__file__).read_text()
+    for name in ("PRESETS", "lampe.methods.lampe", "_lampe_defaults", "DEFAULT_RULES", "_check_constructor"):
+        assert name not in source, name

@@ -57,7 +57,7 @@ def test_band_tiles_refuse_a_band_narrower_than_the_block():
 
 
 def test_thin_bands_fall_back_to_the_masked_planner():
-    rule = RULES["self_extend"]  # window 12 < MIN_TILE_ROWS
+    rule = RULES["self_extend"]  # window 15 < MIN_TILE_ROWS
     assert rule.tiles(100, 164, {}) is None
     assert rule.tiles(100, 108, {}) is not None
 

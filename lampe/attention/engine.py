@@ -28,6 +28,7 @@ from lampe.attention.masked_planner import MaskedRow
 from lampe.attention.rope import RopeTable, rotate
 from lampe.attention.rules import DistanceRule, RuleContext
 from lampe.attention.tiled import TiledRow
+from lampe.attention.token_scales import scale_inputs, token_scales, uniform_factor
 from lampe.attention.workspace import Workspace
 
 PLANNERS = (None, "flex", "tiled", "masked")
@@ -68,13 +69,21 @@ def region_attention(
     num_kv_heads, num_keys = k.shape[1], k.shape[2]
     on_gpu_half = q.is_cuda and q.dtype in (torch.float16, torch.bfloat16)
     compute = q.dtype if on_gpu_half else torch.float32
+    scales = token_scales(rule, ctx, query_pos, key_pos, memo)
+    factor = 1.0  # one per-token factor product for the whole call (`token_scales.py`)
+    if scales is not None and num_queries > 1:
+        factor = uniform_factor(scales, key_valid, memo)
+        if factor is None:
+            q, k, factor = *scale_inputs(q, k, scales), 1.0
+        scales = None
+    base_scale = scaling * rule.logit_scale
     job = SimpleNamespace(  # what every kernel call of this attention call shares
         rule=rule, table=rope_table or RopeTable(inv_freq, rope_scaling), attend=pick_backend(q.device, compute, backend),
-        scale=scaling * rule.logit_scale, compute=compute, group=num_heads // num_kv_heads,
-        offset=num_keys - num_queries, workspace=workspace or Workspace(),
+        scale=base_scale * factor, base_scale=base_scale, factor=factor, compute=compute,
+        group=num_heads // num_kv_heads, offset=num_keys - num_queries, workspace=workspace or Workspace(),
     )
     if num_queries == 1:
-        return _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo)
+        return _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo, scales)
     if planner not in PLANNERS:
         raise ValueError(f"Unknown planner '{planner}'. Available: {', '.join(p for p in PLANNERS if p)}")
     if planner == "flex" or (planner is None and q.is_cuda and _flex_usable()):
@@ -129,8 +138,11 @@ def _left_padding(b, query_pos, key_pos, key_valid) -> int | None:
     return pad
 
 
-def _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo):
-    """One query per row: keys rotated by -d, the query un-rotated, one kernel call for the batch."""
+def _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo, scales):
+    """One query per row: keys rotated by -d, the query un-rotated, one kernel call for the batch.
+
+    `scales` (query, key factors, `token_scales.py`): the key factors join the key rotation.
+    """
     batch, num_heads, _, head_dim = q.shape
     if memo is not None and "decode_rotation" in memo:  # memo lives for one forward pass
         cos, sin = memo["decode_rotation"]
@@ -138,11 +150,16 @@ def _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo):
         d = job.rule.distance(query_pos[:, -1:], key_pos, ctx.rows(2))  # (B, Lk)
         cos, sin = job.table.lookup(d.abs(), job.compute)
         sin = sin * (-torch.sign(d)).to(job.compute)[..., None]  # rotate keys to position -d
+        if scales is not None:
+            key_factor = scales[1].to(job.compute)[..., None]
+            cos, sin = cos * key_factor, sin * key_factor
         cos, sin = cos[:, None], sin[:, None]
         if memo is not None:
             memo["decode_rotation"] = (cos, sin)
     keys = rotate(k.to(job.compute), cos, sin, out=job.workspace.get("decode.keys", k.shape, job.compute, k.device))
     queries = q.to(job.compute).reshape(batch, k.shape[1], job.group, head_dim) * job.table.scaling  # grouped rows
+    if scales is not None:
+        queries = queries * scales[0][:, -1, None, None, None].to(job.compute)
     mask = None if key_valid is None else key_valid[:, None, None, :]
     if q.is_cuda:  # one call covers every region: no log-sum-exp needed, so torch's own dispatch
         out = torch.nn.functional.scaled_dot_product_attention(queries, keys, v.to(job.compute), attn_mask=mask,

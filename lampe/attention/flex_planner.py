@@ -104,11 +104,13 @@ def flex_attention_all(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo) -
     """Same contract as `engine.region_attention` for prefill; returns (B, Lq, Hq, D)."""
     flex = _flex(q.device)
     q_c, k_c, v_c = q.to(job.compute), k.to(job.compute), v.to(job.compute)
+    if job.factor != 1.0:  # a per-length factor (ChunkLlama's mscale) goes into q: a new scale would recompile
+        q_c = q_c * job.factor
     out = lse = None
     for mask, q_cos, q_sin, k_cos, k_sin in _plan(job, ctx, query_pos, key_pos, key_valid, memo):
         with warnings.catch_warnings():  # eager mode (CPU tests) warns that it is unfused
             warnings.simplefilter("ignore")
-            part, part_lse = flex(rotate(q_c, q_cos, q_sin), rotate(k_c, k_cos, k_sin), v_c, mask, job.scale,
+            part, part_lse = flex(rotate(q_c, q_cos, q_sin), rotate(k_c, k_cos, k_sin), v_c, mask, job.base_scale,
                                   job.group > 1)
         if out is None:
             out, lse = part.float(), part_lse.float()

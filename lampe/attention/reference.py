@@ -37,6 +37,12 @@ def reference_attention(
     angle = dist[:, None, :, :, None].to(torch.float64) * inv_freq.to(torch.float64)
     scores = (angle.cos() * same + angle.sin() * cross).sum(-1)
     scores = scores * (rope_scaling**2) * scaling * rule.logit_scale
+    q_factor = rule.query_scale(query_pos, ctx.rows(2))  # per-token factors, applied pair by pair
+    k_factor = rule.key_scale(key_pos, ctx.rows(2))
+    if q_factor is not None:
+        scores = scores * q_factor.to(torch.float64)[:, None, :, None]
+    if k_factor is not None:
+        scores = scores * k_factor.to(torch.float64)[:, None, None, :]
     scores = scores.masked_fill(~allowed[:, None], float("-inf"))
     probs = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # fully masked (padding) rows -> 0
     return torch.matmul(probs, v).transpose(1, 2)

@@ -48,6 +48,7 @@ class RuleContext:
 class DistanceRule:
     num_regions: int = 1
     logit_scale: float = 1.0  # multiplies every logit (LaMPE's temperature squared)
+    # per-token factors: `query_scale` and `key_scale` below
 
     def context(self, key_pos: torch.Tensor, key_valid: torch.Tensor | None, prefill_len: torch.Tensor) -> RuleContext:
         """Per-row values; `prefill_len` (B,) counts the real tokens of the prefill."""
@@ -64,6 +65,18 @@ class DistanceRule:
 
     def distance(self, i: torch.Tensor, j: torch.Tensor, ctx: RuleContext) -> torch.Tensor:
         raise NotImplementedError
+
+    def query_scale(self, i: torch.Tensor, ctx: RuleContext) -> torch.Tensor | None:
+        """Per-query factor on all of its logits (float64, i's shape); None: 1 everywhere.
+
+        For scales that follow the token rather than the pair: SelfExtend's log-scaled queries,
+        ChunkLlama's mscale. The logit of (i, j) is multiplied by query_scale(i) * key_scale(j).
+        """
+        return None
+
+    def key_scale(self, j: torch.Tensor, ctx: RuleContext) -> torch.Tensor | None:
+        """Per-key factor on all of its logits (float64, j's shape); None: 1 everywhere."""
+        return None
 
     def bands(self, row: dict[str, int]) -> list[int] | None:
         """Edges e_1 <= e_2 <= ... when region r is exactly e_r <= i - j < e_(r+1) (e_0 = 0); else None."""

@@ -1,5 +1,9 @@
 """What a method is: a name, typed parameters with ranges, and an `apply` that edits a model.
 
+A method also owns how a model's `method_defaults` give way to the user (`merge_defaults`) and
+its config-only consistency checks (`check`), so the runner holds no method-specific code; each
+default is stated once, in its `Param`.
+
 Parameters arrive from Python, Hydra or lm-eval's `--model_args` (strings), so `Param.parse`
 coerces and range-checks them and every error names the bad value and what is valid.
 """
@@ -7,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 _NONE_STRINGS = {"none", "null", ""}
@@ -84,6 +89,31 @@ class Method:
         for key, value in given.items():
             values[key] = known[key].parse(cls.name, value)
         return values
+
+    @classmethod
+    def merge_defaults(cls, defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+        """A model's `method_defaults` under the user's `given` values (both before parsing).
+
+        Key by key here; a method whose parameters exclude each other overrides this, so that
+        choosing one drops the model's other (LaMPE's mapping_length / preset / a, b, c).
+        """
+        return {**defaults, **given}
+
+    @classmethod
+    def check(cls, values: dict[str, Any], pretraining_length: int | None) -> None:
+        """The method's consistency checks from a config alone, before any model loads.
+
+        Parsed `values` go through the constructor with a stand-in model that has only
+        max_position_embeddings: ValueError propagates; a check that needs the real model
+        fails otherwise and runs again when the method is applied.
+        """
+        stub = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=pretraining_length))
+        try:
+            cls(stub, **dict(values))
+        except ValueError:
+            raise
+        except Exception:  # noqa: BLE001 - needs the real model
+            pass
 
     def __init__(self, model, **values):
         self.values = values

@@ -6,6 +6,7 @@ transformers' own `ROPE_INIT_FUNCTIONS` and the stock attention kernels run unch
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 from lampe.methods.base import PRETRAINING_LENGTH, Method, Param
 from lampe.methods.registry import register_method
@@ -39,6 +40,19 @@ class FrequencyMethod(Method):
 
     def rope_parameters(self, model) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    @classmethod
+    def check(cls, values, pretraining_length) -> None:
+        """Also build the rope_parameters from a config alone (yarn's beta_slow > beta_fast fails here)."""
+        super().check(values, pretraining_length)
+        stub = SimpleNamespace(config=SimpleNamespace(max_position_embeddings=pretraining_length,
+                                                      rope_parameters={"rope_type": "default", "rope_theta": 1e4}))
+        try:
+            cls(stub, **dict(values)).rope_parameters(stub)
+        except ValueError:
+            raise
+        except Exception:  # noqa: BLE001 - needs the real model; checked again when applied
+            pass
 
     def apply(self, model) -> None:
         model.config.rope_parameters = self.rope_parameters(model)

@@ -1,13 +1,16 @@
 """LaMPE (arXiv 2508.02308): length-aware mapping length, multi-grained attention.
 
 L = prefill length, W = local_window, T = initial_tokens, U = mapping length (fixed, or the
-scaled sigmoid of L), m(p) = floor(U * p / (L - 1)) in integer arithmetic, T' = the first
-t >= T with m(t) != m(t + 1), B1 = W - 1 - m(W), B2 = (L - 1 - T') - m(L - 1 - T') - B1.
+scaled sigmoid of L; a named preset gives 1536 below 8192 tokens where the released code does),
+m(p) = floor(U * p / (L - 1)) in integer arithmetic (`mapping_arithmetic=float32`: rounded as released),
+T' = the first t >= T with m(t) != m(t + 1), B1 = W - 1 - m(W), B2 = (L - 1 - T') - m(L - 1 - T') - B1.
   delta < W:            d = delta                  (local: exact)
   W <= delta < L - T':  d = m(i) + B1 - m(j)       (middle: compressed to U)
   delta >= L - T':      d = delta - B2             (initial tokens: fine, shifted)
 L < 2W: d = delta. Decoding keeps the prefill's L, U, T', B1, B2; m keeps its scale past L - 1.
-`two_region` (the released variant): no tail region, L = the current length at every step.
+`two_region` (the released `llama_sw_map.py`): no tail region, compressed as soon as the current
+length n > W, m over n at every step (m(p) = floor(U p / (n - 1))), while U and B1 stay the
+prefill's (B1 = 0 when L <= W).
 `temperature` multiplies q and k, i.e. every logit by its square, whenever the method is on.
 See docs/methods.md for where this departs from the released code.
 """
@@ -18,9 +21,9 @@ import numbers
 
 import torch
 
-from lampe.attention.hook import install_region_rule
 from lampe.attention.rules import DistanceRule, RuleContext
-from lampe.methods.base import Method, Param
+from lampe.methods.base import Param
+from lampe.methods.region import RegionMethod
 from lampe.methods.registry import register_method
 
 # (a, b, c) of the scaled sigmoid, fitted per model family in the paper's released code.
@@ -30,8 +33,11 @@ PRESETS: dict[str, tuple[float, float, float]] = {
     "mistral": (1.0493097327094324e-04, -2.466638011138158, 24576.0),
     "llama3.1": (4.505261149632588e-05, -2.788576860718702, 82358.52413056031),
 }
+# The released `remap_uselen`: below 8192 tokens these presets give U = 1536 (llama3.1 has no floor).
+PRESET_SHORT_CONTEXT: dict[str, tuple[int, int]] = {name: (8192, 1536) for name in ("llama2", "llama3", "mistral")}
 DEFAULT_TEMPERATURE = 0.1 * math.log(2) + 1
 VARIANTS = ("three_region", "two_region")
+ARITHMETIC = ("exact", "float32")
 
 
 def mapping_length(length: int, a: float, b: float, c: float) -> int:
@@ -45,23 +51,42 @@ def mapping_length(length: int, a: float, b: float, c: float) -> int:
     return int(math.floor(c / (1.0 + math.exp(z) if z < 700 else math.inf)))
 
 
-def first_change_at_or_after(start: int, mapped_scale: torch.Tensor, denom: torch.Tensor) -> torch.Tensor:
-    """Per row, the first t >= start with floor(U t / n) != floor(U (t+1) / n); n = L - 1.
+def preset_mapping_length(length: int, preset: str) -> int:
+    """U for a named preset, as the released `remap_uselen` computes it (short-context floor included)."""
+    short = PRESET_SHORT_CONTEXT.get(preset)
+    if short is not None and length < short[0]:
+        return short[1]
+    return mapping_length(length, *PRESETS[preset])
 
-    m steps up at t exactly when (U t mod n) >= n - U. Rows with no such t before n get n.
-    """
+
+def map_positions(p: torch.Tensor, mapped: torch.Tensor, denom: torch.Tensor, float32: bool = False) -> torch.Tensor:
+    """m(p) = floor(U p / n), n = L - 1: in exact integers, or (`float32`) as the released
+    `map_ids` computes it, `U / tensor(n) * p` in float32: torch evaluates U / tensor(n) as
+    reciprocal(n) * U, so m is floor((1/n) * U * p) with each step rounded; one less at some p."""
+    if float32:
+        ratio = torch.reciprocal(denom.to(torch.float32)) * mapped.to(torch.float32)
+        return torch.floor(ratio * p.to(torch.float32)).long()
+    return (mapped * p) // denom
+
+
+def first_change_at_or_after(start: int, mapped: torch.Tensor, denom: torch.Tensor, float32: bool = False):
+    """Per row, the first t >= start with m(t) != m(t + 1) (`map_positions`); rows with none before n get n."""
     limit = int(denom.max().item()) if denom.numel() else 0
     t = torch.arange(start, max(limit, start + 1), device=denom.device)[None, :]
-    hit = ((mapped_scale[:, None] * t) % denom[:, None]) >= (denom - mapped_scale)[:, None]
-    hit &= t < denom[:, None]
-    first = torch.where(hit.any(-1), hit.float().argmax(-1) + start, denom)
-    return first
+    mapped, denom = mapped[:, None], denom[:, None]
+    hit = map_positions(t, mapped, denom, float32) != map_positions(t + 1, mapped, denom, float32)
+    hit &= t < denom
+    return torch.where(hit.any(-1), hit.float().argmax(-1) + start, denom[:, 0])
 
 
 class LampeRule(DistanceRule):
-    def __init__(self, local_window, initial_tokens, fixed_mapping, sigmoid, temperature, variant):
+    def __init__(self, local_window, initial_tokens, fixed_mapping, sigmoid, temperature, variant, preset=None,
+                 arithmetic="exact"):
+        """U: `fixed_mapping`, else the named `preset` (`preset_mapping_length`), else `sigmoid` (a, b, c).
+        `arithmetic`: how m rounds (`map_positions`), "exact" or "float32" (the released code)."""
+        self.float32 = arithmetic == "float32"
         self.window, self.initial = local_window, initial_tokens
-        self.fixed_mapping, self.sigmoid = fixed_mapping, sigmoid
+        self.fixed_mapping, self.sigmoid, self.preset = fixed_mapping, sigmoid, preset
         self.logit_scale = temperature**2
         self.two_region = variant == "two_region"
         self.num_regions = 2 if self.two_region else 3
@@ -69,35 +94,39 @@ class LampeRule(DistanceRule):
     def mapped_length(self, lengths: torch.Tensor) -> torch.Tensor:
         if self.fixed_mapping is not None:
             return torch.full_like(lengths, self.fixed_mapping)
-        return torch.tensor([mapping_length(int(n), *self.sigmoid) for n in lengths.tolist()],
-                            dtype=lengths.dtype, device=lengths.device)
+        if self.preset is not None:
+            values = [preset_mapping_length(int(n), self.preset) for n in lengths.tolist()]
+        else:
+            values = [mapping_length(int(n), *self.sigmoid) for n in lengths.tolist()]
+        return torch.tensor(values, dtype=lengths.dtype, device=lengths.device)
 
     def context(self, key_pos, key_valid, prefill_len) -> RuleContext:
-        if self.two_region:  # mapping over the current length at each step
-            length = key_valid.sum(-1) if key_valid is not None else torch.full_like(prefill_len, key_pos.shape[1])
-        else:
-            length = prefill_len
-        length = length.long()
-        mapped = self.mapped_length(length)
+        prefill_len = prefill_len.long()
+        mapped = self.mapped_length(prefill_len)  # U from the prompt length, kept while decoding
         if bool((mapped < 1).any()):
-            raise ValueError(f"LaMPE mapping length must be >= 1, got {mapped.tolist()} for L={length.tolist()}")
-        denom = (length - 1).clamp(min=1)
+            raise ValueError(f"LaMPE mapping length must be >= 1, got {mapped.tolist()} for L={prefill_len.tolist()}")
         w = self.window
-        b1 = w - 1 - (mapped * w) // denom
-        if self.two_region:
-            t_prime = torch.zeros_like(length)
-            b2 = torch.zeros_like(length)
-        else:
-            t_prime = first_change_at_or_after(self.initial, mapped, denom)
-            tail = (length - 1 - t_prime).clamp(min=0)
-            b2 = tail - (mapped * tail) // denom - b1
+        b1 = w - 1 - map_positions(torch.full_like(prefill_len, w), mapped, (prefill_len - 1).clamp(min=1), self.float32)
+        if self.two_region:  # m over the current length n; U and B1 stay the prefill's
+            length = key_valid.sum(-1) if key_valid is not None else torch.full_like(prefill_len, key_pos.shape[1])
+            length = length.long()
+            zeros = torch.zeros_like(length)
+            return RuleContext({
+                "length": length, "mapped": mapped, "denom": (length - 1).clamp(min=1), "t_prime": zeros,
+                "b1": torch.where(prefill_len > w, b1, zeros), "b2": zeros, "active": length > w,
+            })
+        length = prefill_len
+        denom = (length - 1).clamp(min=1)
+        t_prime = first_change_at_or_after(self.initial, mapped, denom, self.float32)
+        tail = (length - 1 - t_prime).clamp(min=0)
+        b2 = tail - map_positions(tail, mapped, denom, self.float32) - b1
         return RuleContext({
             "length": length, "mapped": mapped, "denom": denom, "t_prime": t_prime, "b1": b1, "b2": b2,
             "active": length >= 2 * w,
         })
 
     def m(self, p, ctx):
-        return (ctx["mapped"] * p) // ctx["denom"]
+        return map_positions(p, ctx["mapped"], ctx["denom"], self.float32)
 
     def region(self, i, j, ctx):
         delta = i - j
@@ -137,7 +166,7 @@ class LampeRule(DistanceRule):
 
 
 @register_method
-class Lampe(Method):
+class Lampe(RegionMethod):
     name = "lampe"
     params = (
         Param("local_window", int, 512, low=1, doc="W: keys this close keep exact distances"),
@@ -147,8 +176,29 @@ class Lampe(Method):
         Param("a", float, None), Param("b", float, None), Param("c", float, None, low=0.0),
         Param("temperature", float, DEFAULT_TEMPERATURE, low=1e-6, doc="multiplies q and k"),
         Param("variant", str, "three_region", choices=VARIANTS),
+        Param("mapping_arithmetic", str, "exact", choices=ARITHMETIC,
+              doc="float32: m(p) rounded as the released code computes it"),
     )
     description = "LaMPE: sigmoid mapping length, local / compressed middle / initial-token regions"
+
+    @classmethod
+    def merge_defaults(cls, defaults: dict, given: dict) -> dict:
+        """mapping_length, preset and a/b/c exclude each other: choosing one drops the model's other.
+
+        a/b/c given in part take the rest from the model's preset (or its own a/b/c), so a sweep
+        over c alone keeps the model's fitted a and b.
+        """
+        alternatives = (("mapping_length",), ("preset",), ("a", "b", "c"))
+        chosen = [alt for alt in alternatives if any(key in given for key in alt)]
+        if not chosen:
+            return {**defaults, **given}
+        kept = {k: v for k, v in defaults.items() if not any(k in alt for alt in alternatives)}
+        preset = defaults.get("preset")
+        if chosen == [("a", "b", "c")] and preset in PRESETS:
+            kept.update(dict(zip(("a", "b", "c"), PRESETS[preset])))
+        elif chosen == [("a", "b", "c")]:  # the model's own fitted a/b/c
+            kept.update({k: defaults[k] for k in ("a", "b", "c") if defaults.get(k) is not None})
+        return {**kept, **given}
 
     def __init__(self, model, **values):
         super().__init__(model, **values)
@@ -168,7 +218,5 @@ class Lampe(Method):
     def rule(self) -> LampeRule:
         v = self.values
         return LampeRule(v["local_window"], v["initial_tokens"], v["mapping_length"], self.sigmoid,
-                         v["temperature"], v["variant"])
+                         v["temperature"], v["variant"], preset=v["preset"], arithmetic=v["mapping_arithmetic"])
 
-    def apply(self, model) -> None:
-        install_region_rule(model, self.rule())

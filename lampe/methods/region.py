@@ -1,4 +1,4 @@
-"""A region method is a distance rule plus its parameters; installing it is the same for all."""
+"""A region method is its distance rule plus its parameters; `RegionMethod` does the installing."""
 from __future__ import annotations
 
 from lampe.attention.hook import install_region_rule
@@ -7,7 +7,7 @@ from lampe.methods.base import Method
 
 
 class RegionMethod(Method):
-    """Subclasses set `name` and `params` and return their rule from `rule()`."""
+    """Subclasses declare `params` and build their rule from `self.values` in `rule()`."""
 
     def rule(self) -> DistanceRule:  # pragma: no cover - abstract
         raise NotImplementedError
