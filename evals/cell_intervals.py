@@ -90,7 +90,8 @@ def _same(a, b) -> bool:
         return False
 
 
-def _numeric(text) -> bool:
+def is_number(text) -> bool:
+    """True for numbers and numeric strings ("4096"): views keyed by length, not by name."""
     try:
         float(text)
         return True
@@ -120,14 +121,14 @@ def metric_of(metrics: dict, view: str, column: str) -> str | None:
     task = (metrics.get("tasks") or {}).get(column)
     if view == "main" and isinstance(task, dict) and task:
         first = next(iter(task))
-        return None if _numeric(first) else first  # keyed by length (RULER): the record's own score
+        return None if is_number(first) else first  # keyed by length (RULER): the record's own score
     return metrics.get("metric")
 
 
 def run_estimates(records: list[dict], metrics: dict, view: str, row: dict[str, float],
                   groups: dict[str, list[str]], lower: bool) -> dict[str, Estimate]:
     """column -> Estimate for one row (one run) of one view."""
-    numeric = all(_numeric(c) for c in row if c != "average")
+    numeric = all(is_number(c) for c in row if c != "average")
     found = {}
     for column, value in row.items():
         chosen = select(records, view, column, groups, numeric)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from evals.cell_intervals import is_number
 from evals.results import Run, find_runs, load_run
 from lampe import registered_methods
 
@@ -48,7 +49,7 @@ def task_score(metrics: dict) -> float | None:
         return _number(metrics)
     if not isinstance(metrics, dict) or not metrics:
         return None
-    if all(_is_number(k) for k in metrics):
+    if all(is_number(k) for k in metrics):
         return _mean(metrics.values())
     return _number(next(iter(metrics.values())))
 
@@ -61,7 +62,7 @@ def view_cell(value) -> float | None:
         for key in ("average", "score", "mean"):
             if _number(value.get(key)) is not None:
                 return _number(value[key])
-        if value and all(_is_number(k) for k in value):
+        if value and all(is_number(k) for k in value):
             return _mean(value.values())
     return None
 
@@ -190,7 +191,7 @@ def benchmark_frames(runs: list[Run]) -> dict[str, pd.DataFrame]:
             ordered = [t for t in grouped if t in tasks] + [t for t in tasks if t not in grouped]
             group_cols = [c for c in frame.columns if c.startswith("[")]
             frame = frame[ordered + group_cols + (["average"] if "average" in frame.columns else [])]
-        elif all(_is_number(c) for c in frame.columns):
+        elif all(is_number(c) for c in frame.columns):
             frame = frame[sorted(frame.columns, key=float)]
             if not lower:  # a mean of perplexities over lengths means little
                 frame["average"] = frame.mean(axis=1)
@@ -219,14 +220,6 @@ def benchmark_estimates(runs: list[Run], frames: dict[str, pd.DataFrame]) -> dic
                 cells[key] = run_estimates(records[id(run)], run.metrics, view, row, groups, lower)
         found[view] = cells
     return found
-
-
-def _is_number(text) -> bool:
-    try:
-        float(text)
-        return True
-    except (TypeError, ValueError):
-        return False
 
 
 def lower_is_better(runs: list[Run]) -> bool:
@@ -264,7 +257,7 @@ def sweep_table(run_dirs: list[Path]) -> str:
 
 def _length_label(column: str) -> str:
     """4096 -> 4k in headers of by-length tables."""
-    if _is_number(column) and float(column) >= 1024 and float(column) % 1024 == 0:
+    if is_number(column) and float(column) >= 1024 and float(column) % 1024 == 0:
         return f"{int(float(column)) // 1024}k"
     return column
 

@@ -18,22 +18,23 @@ def test_append_after_a_last_line_without_newline(tmp_path):
     assert [r["id"] for r in RecordFile(path).records] == ["a", "b", "c"]
 
 
-def test_resume_keeps_a_complete_record_without_newline(fake_conf, tmp_path, loads):
-    cfg = make_cfg(fake_conf, tmp_path, "method=original")
-    FakeBenchmark.interrupt_after = 3
-    try:
-        runner.run(cfg)
-    except KeyboardInterrupt:
-        pass
-    run_dir = runner.prepare(cfg).run_dir
-    path = run_dir / "records.jsonl"
-    path.write_text(path.read_text().rstrip("\n"))
-    FakeBenchmark.interrupt_after = 4  # one more record, then another crash
+def crash_after(cfg, records: int) -> None:
+    """Run until `records` samples are recorded, then crash as a killed run would."""
+    FakeBenchmark.interrupt_after = records
     try:
         runner.run(cfg)
     except KeyboardInterrupt:
         pass
     FakeBenchmark.interrupt_after = None
+
+
+def test_resume_keeps_a_complete_record_without_newline(fake_conf, tmp_path, loads):
+    cfg = make_cfg(fake_conf, tmp_path, "method=original")
+    crash_after(cfg, 3)
+    run_dir = runner.prepare(cfg).run_dir
+    path = run_dir / "records.jsonl"
+    path.write_text(path.read_text().rstrip("\n"))
+    crash_after(cfg, 4)  # one more record, then another crash
     metrics = runner.run(cfg)
     assert [r["id"] for r in read_records(path)] == [str(i) for i in range(6)]
     assert metrics["num_samples"] == 6 and FakeBenchmark.calls == 6
@@ -41,12 +42,7 @@ def test_resume_keeps_a_complete_record_without_newline(fake_conf, tmp_path, loa
 
 def test_resume_counts_only_its_own_tokens(fake_conf, tmp_path, loads):
     cfg = make_cfg(fake_conf, tmp_path, "method=original")
-    FakeBenchmark.interrupt_after = 4
-    try:
-        runner.run(cfg)
-    except KeyboardInterrupt:
-        pass
-    FakeBenchmark.interrupt_after = None
+    crash_after(cfg, 4)
     runner.run(cfg)
     run_dir = runner.prepare(cfg).run_dir
     resumed = read_records(run_dir / "records.jsonl")[4:]
