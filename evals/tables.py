@@ -304,11 +304,13 @@ def to_markdown(frame: pd.DataFrame, estimates: dict | None = None, lower: bool 
         texts = []
         for column, value in row.items():
             estimate = cells.get(str(column))
-            text = "-" if pd.isna(value) else (estimate.text() if estimate else f"{value:.2f}")
+            digits = 2 if lower else 1  # perplexities differ in the second decimal
+            text = "-" if pd.isna(value) else (estimate.text(digits) if estimate else f"{value:.2f}")
             texts.append(f"**{text}**" if (*key, column) in bold else text)
         rows.append([*key, *texts, _sample_counts(cells)])
     header = [*frame.index.names, *[_length_label(str(c)) for c in frame.columns], "n"]
-    return pd.DataFrame(rows, columns=header).to_markdown(index=False, colalign=["left"] * 2 + ["right"] * (len(header) - 2))
+    return pd.DataFrame(rows, columns=header).to_markdown(  # cells are text: keep "22.00" as written
+        index=False, colalign=["left"] * 2 + ["right"] * (len(header) - 2), disable_numparse=True)
 
 
 _LATEX_ESCAPES = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}

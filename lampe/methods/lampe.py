@@ -32,6 +32,10 @@ PRESETS: dict[str, tuple[float, float, float]] = {
     "llama3": (1.0493097327094324e-04, -2.466638011138158, 6204.409324666837),
     "mistral": (1.0493097327094324e-04, -2.466638011138158, 24576.0),
     "llama3.1": (4.505261149632588e-05, -2.788576860718702, 82358.52413056031),
+    # Not from the paper: SmolLM2-135M (8k window, W=1024, T=200), fitted by scripts/fit_sigmoid.py
+    # to the lowest-perplexity U at 10k-32k (results/study/sigmoid_fit.*; docs/methods.md says how
+    # flat and how unstable that fit is).
+    "smollm2": (2.0096396132786296e-04, -3.1861657991356056, 6629.704310777294),
 }
 # The released `remap_uselen`: below 8192 tokens these presets give U = 1536 (llama3.1 has no floor).
 PRESET_SHORT_CONTEXT: dict[str, tuple[int, int]] = {name: (8192, 1536) for name in ("llama2", "llama3", "mistral")}
