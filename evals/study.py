@@ -66,7 +66,8 @@ def jobs(study: dict) -> list[Job]:
             count = max(1, math.ceil(piece["count"]["value"] * study["scale"]))
             common.append(f"benchmark.{piece['count']['key']}={count}")
         for method in study["methods"]:
-            extra = [f"method.{k}={_value(v)}" for k, v in ((study.get("method_overrides") or {}).get(method) or {}).items()]
+            overrides = (study.get("method_overrides") or {}).get(method) or {}
+            extra = [f"method.{k}={_value(v)}" for k, v in overrides.items()]
             found.append(Job(piece["name"], method, [*common, f"method={method}", *extra]))
     return found
 
@@ -104,36 +105,38 @@ def run_study(study: dict) -> list[Path]:
     from lampe import load_tokenizer
 
     todo = jobs(study)
-    tokenizer = load_tokenizer(compose(todo[0].overrides).model.name_or_path) if todo else None
-    plans, remaining, lengths = [], {}, {}
-    for job in todo:  # every config checked before anything runs; samples listed once per piece
+    configs = [compose(job.overrides) for job in todo]  # composed once: checked here, run below
+    tokenizer = load_tokenizer(configs[0].model.name_or_path) if todo else None
+    plans, remaining, lengths = [], [], {}
+    for job, cfg in zip(todo, configs):  # all checked before anything runs; samples listed once per piece
         try:
-            plan = runner.prepare(compose(job.overrides))
+            plan = runner.prepare(cfg)
         except (ValueError, FileNotFoundError) as err:
             raise ValueError(f"piece '{job.piece}', method '{job.method}': {err}") from err
         if job.piece not in lengths:
             lengths[job.piece] = sample_lengths(plan, tokenizer)
         plans.append(plan)
-        remaining[id(plan)] = left_to_run(plan, lengths[job.piece])
+        remaining.append(left_to_run(plan, lengths[job.piece]))  # (prompt tokens, samples) per job
     rate = float(study.get("seconds_per_ktoken") or 7.5) / 1000
     spent_s = spent_tokens = 0.0
     run_dirs = []
-    for number, (job, plan) in enumerate(zip(todo, plans), 1):
-        tokens_left = sum(t for t, _ in remaining.values())
-        left = [f"{j.piece}/{j.method} ({remaining[id(p)][1]})" for j, p in zip(todo, plans) if remaining[id(p)][1]]
+    for number, (job, cfg) in enumerate(zip(todo, configs), 1):
+        tokens_left = sum(t for t, _ in remaining)
+        left = [f"{j.piece}/{j.method} ({n})" for j, (_, n) in zip(todo, remaining) if n]
         print(f"[study] {number}/{len(todo)} {job.piece} / {job.method}; {len(left)} runs with samples left, "
               f"ETA {_hours(tokens_left * rate)} ({tokens_left / 1000:.0f}k prompt tokens at "
               f"{rate * 1000:.1f} s/ktoken)", flush=True)
         if left:
             print("[study] remaining: " + ", ".join(left[:12]) + (" ..." if len(left) > 12 else ""), flush=True)
         started = time.time()
-        run_dir, _ = runner.run_with_dir(compose(job.overrides))
+        run_dir, _ = runner.run_with_dir(cfg)
         run_dirs.append(run_dir)
-        if remaining[id(plan)][0]:
+        tokens = remaining[number - 1][0]
+        if tokens:
             spent_s += time.time() - started
-            spent_tokens += remaining[id(plan)][0]
+            spent_tokens += tokens
             rate = spent_s / spent_tokens
-        remaining[id(plan)] = (0, 0)
+        remaining[number - 1] = (0, 0)
     print(f"[study] done: {len(run_dirs)} runs under {study['results_dir']}; tables: make table", flush=True)
     return run_dirs
 
