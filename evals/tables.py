@@ -201,15 +201,23 @@ def benchmark_frames(runs: list[Run]) -> dict[str, pd.DataFrame]:
     return frames
 
 
-def benchmark_estimates(runs: list[Run], frames: dict[str, pd.DataFrame]) -> dict[str, dict]:
+def read_run_records(runs: list[Run]) -> dict[int, list[dict]]:
+    """id(run) -> its records, read once for a benchmark's tables and plots."""
+    from evals.cell_intervals import read_records
+
+    return {id(run): read_records(run.path) for run in runs}
+
+
+def benchmark_estimates(runs: list[Run], frames: dict[str, pd.DataFrame],
+                        records: dict[int, list[dict]] | None = None) -> dict[str, dict]:
     """view -> {(model, row label): {column: Estimate}}: each cell's 95% interval and n, from the
     run's records (cells whose number the records do not reproduce get none)."""
-    from evals.cell_intervals import read_records, run_estimates
+    from evals.cell_intervals import run_estimates
 
     labels = row_labels(runs)
     groups = task_groups(runs)
     lower = lower_is_better(runs)
-    records = {id(run): read_records(run.path) for run in runs}
+    records = records if records is not None else read_run_records(runs)
     found: dict[str, dict] = {}
     for view, frame in frames.items():
         cells = {}
@@ -243,7 +251,7 @@ def sweep_table(run_dirs: list[Path]) -> str:
                 continue  # one depth, one bucket: nothing the main table does not say
             title = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
             cells = estimates.get(view)
-            with_intervals |= bool(cells) and any(cells.values())
+            with_intervals |= has_intervals(cells)
             parts.append(f"{title}\n{to_markdown(frame, cells, lower)}")
     if with_intervals:
         parts.append(INTERVAL_NOTE)
@@ -265,6 +273,11 @@ def _length_label(column: str) -> str:
 INTERVAL_NOTE = ("mean [95% interval]: Wilson for accuracies, bootstrap over samples otherwise (perplexity: over "
                  "documents); n: samples per cell; **bold**: best in its column with an interval clear of every "
                  "other row's in its model; none bold: no method is distinguishable")
+
+
+def has_intervals(cells: dict | None) -> bool:
+    """Whether a view's estimates give any cell an interval (else tables keep the bare numbers)."""
+    return bool(cells) and any(cells.values())
 
 
 def winners(frame: pd.DataFrame, estimates: dict | None, lower: bool) -> set[tuple]:
@@ -293,18 +306,18 @@ def _sample_counts(cells: dict) -> str:
 def to_markdown(frame: pd.DataFrame, estimates: dict | None = None, lower: bool = False) -> str:
     """The table; with `estimates` (benchmark_estimates' view), cells read "mean [low, high]", an
     n column follows, and a clear winner per column is bold."""
-    if not estimates or not any(estimates.values()):
+    if not has_intervals(estimates):
         shown = frame.rename(columns=_length_label).reset_index()
         shown = shown.astype(object).where(shown.notna(), None)  # NaN -> "-"
         return shown.to_markdown(index=False, floatfmt=".2f", missingval="-")
     bold = winners(frame, estimates, lower)
+    digits = 2 if lower else 1  # perplexities differ in the second decimal
     rows = []
     for key, row in frame.iterrows():
         cells = estimates.get(key, {})
         texts = []
         for column, value in row.items():
             estimate = cells.get(str(column))
-            digits = 2 if lower else 1  # perplexities differ in the second decimal
             text = "-" if pd.isna(value) else (estimate.text(digits) if estimate else f"{value:.2f}")
             texts.append(f"**{text}**" if (*key, column) in bold else text)
         rows.append([*key, *texts, _sample_counts(cells)])
@@ -338,7 +351,7 @@ def to_latex(frame: pd.DataFrame, groups: dict[str, list[str]] | None = None, lo
     """booktabs tabular; a header row of task groups when given. Without intervals the best per
     column is bold; with them (`estimates`) a cell shows its 95% interval, an n column follows, and
     only a winner whose interval clears every other row's is bold."""
-    with_intervals = bool(estimates) and any(estimates.values())
+    with_intervals = has_intervals(estimates)
     if with_intervals:
         bold = winners(frame, estimates, lower)
         mask = pd.DataFrame({c: [(*k, c) in bold for k in frame.index] for c in frame.columns}, index=frame.index)
@@ -418,7 +431,8 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
         if benchmarks and name not in benchmarks:
             continue
         frames = benchmark_frames(runs)
-        estimates = benchmark_estimates(runs, frames)
+        records = read_run_records(runs)
+        estimates = benchmark_estimates(runs, frames, records)
         lower = lower_is_better(runs)
         groups = task_groups(runs)
         paths = []
@@ -428,7 +442,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
             stem = name if view == "main" else f"{name}_{view}"
             caption = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
             cells = estimates.get(view)
-            note = f"\n{INTERVAL_NOTE}\n" if cells and any(cells.values()) else ""
+            note = f"\n{INTERVAL_NOTE}\n" if has_intervals(cells) else ""
             (out / f"{stem}.md").write_text(f"### {caption}\n\n{to_markdown(frame, cells, lower)}\n{note}")
             (out / f"{stem}.tex").write_text(to_latex(frame, groups if view == "main" else None, lower, caption,
                                                       cells))
@@ -437,7 +451,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
             if note:
                 intervals_csv(cells).to_csv(out / f"{stem}_intervals.csv", index=False)
                 paths.append(out / f"{stem}_intervals.csv")
-        paths += plot_benchmark(name, runs, out)
+        paths += plot_benchmark(name, runs, out, records)
         written[name] = paths
     return written
 
@@ -448,7 +462,7 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")
 
 
-def plot_benchmark(name: str, runs: list[Run], out: Path) -> list[Path]:
+def plot_benchmark(name: str, runs: list[Run], out: Path, records: dict[int, list[dict]] | None = None) -> list[Path]:
     """PNG figures through evals.plots: a curve vs length per model (score, or perplexity on a
     log scale) with one line per method, and a depth x length heatmap per needle/passkey run."""
     try:
@@ -463,7 +477,7 @@ def plot_benchmark(name: str, runs: list[Run], out: Path) -> list[Path]:
     for run, label in zip(runs, labels):
         if any(isinstance(run.metrics.get(k), dict) and run.metrics[k] for k in plots.SERIES_KEYS):
             by_model[run.model][label] = run.metrics
-            bands[run.model][label] = _length_bands(run, lower)
+            bands[run.model][label] = _length_bands(run, lower, records)
         if isinstance(run.metrics.get("grid"), dict) and run.metrics["grid"]:
             path = out / f"{name}_heatmap_{_slug(run.model)}_{_slug(label)}.png"
             written.append(plots.needle_heatmap(run.metrics, path, title=f"{name}: {run.model}, {label}"))
@@ -479,12 +493,14 @@ def plot_benchmark(name: str, runs: list[Run], out: Path) -> list[Path]:
     return written
 
 
-def _length_bands(run: Run, lower: bool) -> dict[int, tuple[float, float]]:
+def _length_bands(run: Run, lower: bool,
+                  records: dict[int, list[dict]] | None = None) -> dict[int, tuple[float, float]]:
     """length -> (low, high) of the 95% interval of the run's per-length curve, where known."""
     from evals import plots
     from evals.cell_intervals import read_records, run_estimates
 
+    own = (records or {}).get(id(run))
     series = next(run.metrics[k] for k in plots.SERIES_KEYS if isinstance(run.metrics.get(k), dict) and run.metrics[k])
     row = {str(n): v for n, v in series.items() if _number(v) is not None}
-    found = run_estimates(read_records(run.path), run.metrics, "by_length", row, {}, lower)
+    found = run_estimates(own if own is not None else read_records(run.path), run.metrics, "by_length", row, {}, lower)
     return {int(float(c)): (e.low, e.high) for c, e in found.items() if e.low is not None}
