@@ -43,7 +43,8 @@ class LanguageModel:
             ids[-half:], skip_special_tokens=True
         )
 
-    def prompt_ids(self, sample: Sample) -> list[int]:
+    def prompt_ids(self, sample: Sample, continuation: str = "") -> list[int]:
+        """The prompt's tokens (with `continuation` after the answer prefix, tokenized together)."""
         text = self.truncate_middle(sample.prompt)
         if self.chat_template and sample.chat:
             turns = [{"role": role, "content": content} for exchange in sample.history
@@ -51,9 +52,9 @@ class LanguageModel:
             text = self.tokenizer.apply_chat_template(
                 turns + [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
             )
-            return self.tokenizer(text + sample.answer_prefix, add_special_tokens=False)["input_ids"]
+            return self.tokenizer(text + sample.answer_prefix + continuation, add_special_tokens=False)["input_ids"]
         before = "".join(user + assistant + "\n" for user, assistant in sample.history)
-        return self.tokenizer(before + text + sample.answer_prefix)["input_ids"]  # raw: the model's BOS stays
+        return self.tokenizer(before + text + sample.answer_prefix + continuation)["input_ids"]  # raw: BOS stays
 
     def generation_settings(self) -> dict:
         """The decoding settings of every `generate` call, JSON-able, for a run's recorded config."""
@@ -63,8 +64,38 @@ class LanguageModel:
     @torch.no_grad()
     def generate(self, sample: Sample) -> tuple[str, int]:
         """Greedy completion of one sample; returns (text, prompt length in tokens)."""
-        ids = self.prompt_ids(sample)
+        text, prompt_tokens, _ = self._generate(sample)
+        return text, prompt_tokens
+
+    @torch.no_grad()
+    def generate_with_logprob(self, sample: Sample, answer: str) -> tuple[str, int, float, int]:
+        """Greedy completion plus log p(answer | prompt), teacher-forced after the same prefill.
+
+        The answer is tokenized together with the prompt (as a model reads it). Its first token's
+        log-probability comes from the generation's first step; the cache is then cut back to the
+        prompt and the rest of the answer is fed as decode steps, so the prompt is prefilled once.
+        Returns (text, prompt tokens, log-probability, answer tokens).
+        """
+        ids, full = self.prompt_ids(sample), self.prompt_ids(sample, answer)
+        if full[:len(ids)] != ids or len(full) == len(ids):
+            raise ValueError(f"answer {answer!r} does not tokenize as a continuation of the prompt")
+        target = full[len(ids):]
+        text, prompt_tokens, output = self._generate(sample, ids, score=True)
+        logprob = torch.log_softmax(output.logits[0][0].float(), -1)[target[0]].item()  # step 0, batch row 0
+        if len(target) > 1:
+            cache = output.past_key_values
+            extra_tokens = cache.get_seq_length() - len(ids)  # the generated ones
+            if extra_tokens:
+                cache.crop(-extra_tokens)  # transformers 5: a negative count removes that many
+            step = torch.tensor([target[:-1]], device=self.device)
+            logits = self.model(step, cache=cache, use_cache=True).logits[0].float()
+            logprob += torch.log_softmax(logits, -1).gather(1, torch.tensor(target[1:], device=self.device)[:, None]).sum().item()
+        return text, prompt_tokens, logprob, len(target)
+
+    def _generate(self, sample: Sample, ids: list[int] | None = None, score: bool = False):
+        ids = self.prompt_ids(sample) if ids is None else ids
         input_ids = torch.tensor([ids], device=self.device)
+        extra = {"return_dict_in_generate": True, "output_logits": True} if score else {}
         output = self.model.generate(
             input_ids,
             attention_mask=torch.ones_like(input_ids),
@@ -72,8 +103,10 @@ class LanguageModel:
             pad_token_id=self.tokenizer.pad_token_id,
             **GREEDY,
             **({"stop_strings": sample.stop, "tokenizer": self.tokenizer} if sample.stop else {}),
+            **extra,
         )
-        text = self.tokenizer.decode(output[0, len(ids):], skip_special_tokens=True)
+        sequences = output.sequences if score else output
+        text = self.tokenizer.decode(sequences[0, len(ids):], skip_special_tokens=True)
         for stop in sample.stop:
             text = text.split(stop)[0]
-        return (text.strip() if sample.strip else text), len(ids)
+        return (text.strip() if sample.strip else text), len(ids), output

@@ -25,7 +25,8 @@ QUESTION = "What is the pass key?"
 ANSWER_PREFIX = " The pass key is"  # with QUESTION, the original's final line "... The pass key is"
 
 DEFAULTS = dict(lengths=[2048, 4096, 8192], depths=[0, 25, 50, 75, 100], num_samples=1, seed=42,
-                passkey_range=[1, 50000], max_new_tokens=10, chat=True)
+                passkey_range=[1, 50000], max_new_tokens=10, chat=True,
+                answer_logprob=False)
 
 
 def passkey_prompt(passkey: str, fillers: int, depth: float) -> str:
@@ -51,6 +52,8 @@ class Passkey(Benchmark):
         if not 0 <= low <= high:
             raise ValueError(f"passkey: passkey_range must be [low, high] with 0 <= low <= high, "
                              f"got {c['passkey_range']}")
+        if not isinstance(c["answer_logprob"], bool):
+            raise ValueError(f"passkey: answer_logprob must be true or false, got {c['answer_logprob']!r}")
         self.c, self.range = c, (low, high)
 
     def samples(self, tokenizer) -> Iterator[Sample]:
@@ -81,6 +84,15 @@ class Passkey(Benchmark):
                         meta={"length": length, "depth": depth, "fillers": fillers,
                               "prompt_tokens": count(prompt, ANSWER_PREFIX)},
                     )
+
+    def evaluate(self, sample: Sample, lm) -> dict:
+        """With answer_logprob, the record's meta also holds log p(" <key>" | prompt) and its token count."""
+        if not self.c["answer_logprob"]:
+            return super().evaluate(sample, lm)
+        prediction, prompt_tokens, logprob, count = lm.generate_with_logprob(sample, " " + sample.references[0])
+        record = self.record(sample, prediction, prompt_tokens)
+        record["meta"] = {**record["meta"], "answer_logprob": logprob, "answer_tokens": count}
+        return record
 
     def score(self, sample: Sample, prediction: str) -> dict[str, float]:
         return {"accuracy": match_metrics.passkey_match(prediction, sample.references[0])}

@@ -42,7 +42,29 @@ def load_study(name: str, dotlist: list[str], folder: Path = STUDY_DIR) -> dict:
     scale = study.get("scale")
     if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0:
         raise ValueError(f"Invalid study scale={scale!r}: a positive number (1 = the CPU study)")
+    known = sorted(p.stem for p in (folder.parent / "method").glob("*.yaml"))
+    for where, names in [("methods", study["methods"])] + [
+            (f"piece '{p['name']}' methods", p.get("methods") or []) for p in study["pieces"]]:
+        unknown = [m for m in names if m not in known]
+        if unknown and known:
+            raise ValueError(f"Invalid study {where}: {unknown}; methods are {', '.join(known)}")
+    study["shard"] = parse_shard(study.get("shard"))
     return study
+
+
+def parse_shard(value) -> tuple[int, int]:
+    """`shard=i/n` -> (i, n): this process runs every n-th job from the i-th (two shells on two cores)."""
+    if value is None:
+        return 0, 1
+    if isinstance(value, (list, tuple)):
+        value = "/".join(str(v) for v in value)
+    try:
+        index, count = (int(x) for x in str(value).split("/"))
+    except ValueError:
+        index = count = -1
+    if not 0 <= index < count:
+        raise ValueError(f"Invalid study shard={value!r}: i/n with 0 <= i < n, e.g. shard=0/2 and shard=1/2")
+    return index, count
 
 
 def _value(value) -> str:
@@ -65,11 +87,13 @@ def jobs(study: dict) -> list[Job]:
         if piece.get("count"):
             count = max(1, math.ceil(piece["count"]["value"] * study["scale"]))
             common.append(f"benchmark.{piece['count']['key']}={count}")
-        for method in study["methods"]:
+        # a piece may name the methods it needs (the others equal the original model there)
+        for method in [m for m in study["methods"] if m in (piece.get("methods") or study["methods"])]:
             overrides = (study.get("method_overrides") or {}).get(method) or {}
             extra = [f"method.{k}={_value(v)}" for k, v in overrides.items()]
             found.append(Job(piece["name"], method, [*common, f"method={method}", *extra]))
-    return found
+    index, count = study.get("shard") or (0, 1)
+    return found[index::count]
 
 
 def compose(overrides: list[str]):

@@ -9,6 +9,7 @@ from a logit-linear regression; it prints the parameters, a preset line and the 
     python scripts/fit_sigmoid.py table.csv
     python scripts/fit_sigmoid.py --results results --model smollm2 --benchmark passkey --out best.csv
     python scripts/fit_sigmoid.py --results results/study/sigmoid_sweep --benchmark perplexity --plot fit.png
+    python scripts/fit_sigmoid.py --results results/study/sigmoid_passkey --score answer_logprob
 
 A perplexity sweep is scored by its token-weighted log-likelihood per length (lowest perplexity
 wins); `--plot` draws the points and the curve, and with six or more lengths the fit is repeated
@@ -88,12 +89,14 @@ def record_length(record: dict) -> int:
     return int(record["prompt_tokens"])
 
 
-def sweep_scores(results_dir: str | Path, model: str, benchmark: str) -> dict[int, dict[int, float]]:
+def sweep_scores(results_dir: str | Path, model: str, benchmark: str,
+                 score: str | None = None) -> dict[int, dict[int, float]]:
     """length -> {fixed mapping length: score} from the finished lampe runs of a sweep.
 
     A perplexity sweep (records with nll sums and token counts) scores -log perplexity over all
     its tokens at that length (token-weighted, so higher is better throughout); any other
-    benchmark the mean of each record's first score.
+    benchmark the mean of each record's first score, or of `score` (a score or a meta value such
+    as passkey's answer_logprob: graded where accuracy is all 0 or all 1).
     """
     from evals.records import RecordFile
     from evals.results import find_runs
@@ -106,7 +109,13 @@ def sweep_scores(results_dir: str | Path, model: str, benchmark: str) -> dict[in
         for record in RecordFile(run.path / "records.jsonl").records:
             meta = record.get("meta") or {}
             cell = sums[record_length(record)][int(u)]
-            if "nll_sum" in meta and "num_tokens" in meta:
+            if score is not None:
+                value = meta.get(score, (record.get("scores") or {}).get(score))
+                if value is None:
+                    raise ValueError(f"{run.path}: record {record['id']} has no score or meta value '{score}'")
+                cell[0] += float(value)
+                cell[1] += 1
+            elif "nll_sum" in meta and "num_tokens" in meta:
                 cell[0] -= float(meta["nll_sum"])
                 cell[1] += float(meta["num_tokens"])
             else:
@@ -128,9 +137,12 @@ def best_from_scores(scores: dict[int, dict[int, float]]) -> dict[int, int]:
     return best
 
 
-def best_from_results(results_dir: str | Path, model: str, benchmark: str) -> dict[int, int]:
+def best_from_results(results_dir: str | Path, model: str, benchmark: str, score: str | None = None) -> dict[int, int]:
     """length -> best fixed mapping length among the finished lampe runs with mapping_length set."""
-    return best_from_scores(sweep_scores(results_dir, model, benchmark))
+    scores = sweep_scores(results_dir, model, benchmark, score)
+    for length, by_u in scores.items():
+        print(f"{length}: " + ", ".join(f"U={u}: {m:.4g}" for u, m in sorted(by_u.items())))
+    return best_from_scores(scores)
 
 
 def plot_fit(lengths, best, params, path: str | Path, title: str, half_params=()) -> Path:
@@ -178,6 +190,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--results", help="results folder with a mapping-length sweep instead of a CSV")
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--benchmark", default="passkey", help="benchmark folder name under results/<model>/lampe/")
+    parser.add_argument("--score", help="score or record meta value to maximize (e.g. answer_logprob); "
+                        "default: perplexity's log-likelihood, else each record's first score")
     parser.add_argument("--out", help="write the length,best_mapping_length table here (CSV)")
     parser.add_argument("--c-max", type=float, help="upper bound on c (e.g. the pretraining length)")
     parser.add_argument("--plot", help="write the points and the fitted curve (and half-data refits) here (PNG)")
@@ -187,7 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.table:
         lengths, best = read_table(args.table)
     else:
-        table = best_from_results(args.results, args.model, args.benchmark)
+        table = best_from_results(args.results, args.model, args.benchmark, args.score)
         lengths, best = list(table), list(table.values())
     print("best mapping length per length: " + ", ".join(f"{l}: {u}" for l, u in zip(lengths, best)))
     if args.out:

@@ -94,3 +94,22 @@ def test_plot_and_half_refits(tmp_path):
     assert halves[0][1][2] == pytest.approx(c, rel=0.01)
     png = fit_sigmoid.plot_fit(lengths, best, (a, b, c), tmp_path / "fit.png", "test", halves)
     assert png.stat().st_size > 1000
+
+
+def test_a_named_score_is_read_from_the_record_meta(tmp_path):
+    """passkey's answer_logprob sits in meta: the best U maximizes its mean, not the accuracy."""
+    def run(run_id, u, logprob_at):
+        path = tmp_path / "smollm2" / "lampe" / "passkey" / run_id
+        path.mkdir(parents=True)
+        (path / "config.yaml").write_text(yaml.safe_dump({"method": {"name": "lampe", "mapping_length": u}}))
+        records = [{"id": f"{n}-{k}", "task": "passkey", "prompt_tokens": n, "scores": {"accuracy": 0.0},
+                    "meta": {"length": n, "answer_logprob": lp}}
+                   for n, values in logprob_at.items() for k, lp in enumerate(values)]
+        (path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        (path / "metrics.json").write_text(json.dumps({"tasks": {}}))
+
+    run("a", 1024, {8192: [-1.0, -3.0], 16384: [-9.0]})   # means -2.0, -9.0
+    run("b", 2048, {8192: [-2.5, -2.0], 16384: [-4.0]})   # means -2.25, -4.0
+    assert fit_sigmoid.best_from_results(tmp_path, "smollm2", "passkey", "answer_logprob") == {8192: 1024, 16384: 2048}
+    with pytest.raises(ValueError, match="has no score or meta value 'recall'"):
+        fit_sigmoid.best_from_results(tmp_path, "smollm2", "passkey", "recall")

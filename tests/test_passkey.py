@@ -87,3 +87,28 @@ def test_passkey_end_to_end_on_the_embedded_model(tmp_path):
     assert len(records) == 2 and metrics["num_samples"] == 2
     assert all(re.search(r"\d", r["prediction"]) for r in records)  # the model answers with a number
     assert metrics["grid"]["1024"]["50"] == metrics["average"]
+
+
+def test_answer_logprob_is_the_teacher_forced_log_likelihood_of_the_key(tiny_model, tokenizer):
+    """One prefill: the first key token's log p from the generation step, the rest as decode steps on
+    the cache cut back to the prompt; it must equal a plain forward over prompt + key."""
+    import torch
+
+    bench = make(lengths=[512], depths=[50], num_samples=1, answer_logprob=True)
+    sample = next(iter(bench.samples(tokenizer)))
+    lm = LanguageModel(tiny_model, tokenizer)
+    record = bench.evaluate(sample, lm)
+    ids, full = lm.prompt_ids(sample), lm.prompt_ids(sample, " " + sample.references[0])
+    with torch.no_grad():
+        logp = torch.log_softmax(tiny_model(torch.tensor([full])).logits[0].double(), -1)
+    expected = sum(logp[i - 1, full[i]].item() for i in range(len(ids), len(full)))
+    assert record["meta"]["answer_tokens"] == len(full) - len(ids) >= 2
+    assert record["meta"]["answer_logprob"] == pytest.approx(expected, abs=1e-4)
+    assert record["prediction"] == lm.generate(sample)[0]  # the greedy answer is unchanged
+    plain = make(lengths=[512], depths=[50], num_samples=1).evaluate(sample, lm)
+    assert "answer_logprob" not in plain["meta"] and plain["scores"] == record["scores"]
+
+
+def test_answer_logprob_must_be_a_boolean():
+    with pytest.raises(ValueError, match="answer_logprob must be true or false, got 'yes'"):
+        make(answer_logprob="yes")
