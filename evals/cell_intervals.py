@@ -48,14 +48,18 @@ def _score(record: dict, metric: str | None) -> float | None:
 
 
 def _perplexity_estimate(records: list[dict], value: float) -> Estimate | None:
-    """Over documents; over the scored windows (blocks) when the records list them and the
-    documents are too few (the essays concatenated: one document, many windows)."""
+    """Over documents; when the documents are too few (the essays concatenated: one document),
+    over its scored windows; with one window, over its 1024-token blocks (text variability within
+    this one document, not across documents)."""
     metas = [r.get("meta", {}) for r in records]
     if not all("nll_sum" in m and "num_tokens" in m for m in metas):
         return None
-    blocks = [w for m in metas for w in (m.get("windows") or [])]
-    if len(records) < 2 and len(blocks) >= 2:
-        estimate = estimate_perplexity([w[0] for w in blocks], [w[1] for w in blocks], unit="windows")
+    windows = [w for m in metas for w in (m.get("windows") or [])]
+    blocks = [b for m in metas for b in (m.get("blocks") or [])]
+    if len(records) < 2 and len(windows) >= 2:
+        estimate = estimate_perplexity([w[0] for w in windows], [w[1] for w in windows], unit="windows")
+    elif len(records) < 2 and len(blocks) >= 2:
+        estimate = estimate_perplexity([b[0] for b in blocks], [b[1] for b in blocks], unit="blocks")
     else:
         estimate = estimate_perplexity([m["nll_sum"] for m in metas], [m["num_tokens"] for m in metas])
     return estimate if _close(estimate.mean, value) else None

@@ -28,16 +28,20 @@ from evals.haystack import DEFAULT_ESSAYS, read_text_file, text_files
 from evals.registry import register_benchmark
 from evals.ruler.options import check_config, check_lengths
 
+BLOCK_TOKENS = 1024  # consecutive scored tokens per block of a perplexity interval (one long window)
+
 DEFAULTS = dict(lengths=[2048, 4096, 8192, 16384], stride=None, max_windows=None, max_tokens=None, files=DEFAULT_ESSAYS,
                 concatenate=True, dataset=None, num_documents=None, min_tokens=None, logits_chunk=1024)
 
 
 @torch.no_grad()
-def window_nll(model, input_ids: torch.Tensor, score_from: int = 0, chunk: int = 1024) -> tuple[float, int]:
+def window_nll(model, input_ids: torch.Tensor, score_from: int = 0, chunk: int = 1024,
+               losses: list[float] | None = None) -> tuple[float, int]:
     """(sum of -log p, count) over the tokens of a [1, n] window at positions >= score_from.
 
     Position 0 has no context and is never scored. The decoder runs once; the output head is
     applied `chunk` positions at a time (a full 32k x 128k-vocabulary logits tensor would not fit).
+    `losses`, when given, receives each scored token's -log p in order.
     """
     n = input_ids.shape[1]
     start = max(score_from, 1)
@@ -47,7 +51,10 @@ def window_nll(model, input_ids: torch.Tensor, score_from: int = 0, chunk: int =
     softcap = getattr(model.config, "final_logit_softcapping", None)
     if decoder is None or head is None:  # pragma: no cover - every HF causal LM has both
         logits = model(input_ids, use_cache=False).logits[0, start - 1:n - 1].float()
-        return F.cross_entropy(logits, input_ids[0, start:], reduction="sum").item(), n - start
+        token_nll = F.cross_entropy(logits, input_ids[0, start:], reduction="none").double()
+        if losses is not None:
+            losses.extend(token_nll.tolist())
+        return token_nll.sum().item(), n - start
     hidden = decoder(input_ids=input_ids, use_cache=False).last_hidden_state[0]
     total = 0.0
     for left in range(start - 1, n - 1, chunk):
@@ -55,7 +62,10 @@ def window_nll(model, input_ids: torch.Tensor, score_from: int = 0, chunk: int =
         logits = head(hidden[left:right]).float()
         if softcap:
             logits = torch.tanh(logits / softcap) * softcap
-        total += F.cross_entropy(logits, input_ids[0, left + 1:right + 1], reduction="sum").item()
+        token_nll = F.cross_entropy(logits, input_ids[0, left + 1:right + 1], reduction="none").double()
+        if losses is not None:
+            losses.extend(token_nll.tolist())
+        total += token_nll.sum().item()
     return total, n - start
 
 
@@ -161,12 +171,15 @@ class Perplexity(Benchmark):
         if ids is None:  # evaluate without samples() in this process
             ids = lm.tokenizer(sample.prompt)["input_ids"][: c["max_tokens"]]
         tokens = torch.tensor([ids], device=lm.device)
-        nll, count, fed, per_window = 0.0, 0, 0, []
+        nll, count, fed, per_window, per_block = 0.0, 0, 0, [], []
         windows = sliding_windows(len(ids), meta["length"], meta["stride"], c["max_windows"])
         for begin, end, score_from in windows:
-            window_sum, window_count = window_nll(lm.model, tokens[:, begin:end], score_from, c["logits_chunk"])
+            losses: list[float] = []
+            window_sum, window_count = window_nll(lm.model, tokens[:, begin:end], score_from, c["logits_chunk"], losses)
             nll, count, fed = nll + window_sum, count + window_count, fed + end - begin
             per_window.append([window_sum, window_count])
+            per_block += [[sum(losses[i:i + BLOCK_TOKENS]), len(losses[i:i + BLOCK_TOKENS])]
+                          for i in range(0, len(losses), BLOCK_TOKENS)]
         mean = nll / max(count, 1)
         return {
             "id": sample.id,
@@ -175,8 +188,10 @@ class Perplexity(Benchmark):
             "prediction": "",
             "references": [],
             "scores": {"perplexity": math.exp(mean), "nll": mean},
-            # per-window (nll sum, tokens): the blocks a perplexity interval resamples when documents are few
-            "meta": {**meta, "nll_sum": nll, "num_tokens": count, "num_windows": len(windows), "windows": per_window},
+            # per-window and per-block (nll sum, tokens): what a perplexity interval resamples when
+            # documents (then windows) are too few
+            "meta": {**meta, "nll_sum": nll, "num_tokens": count, "num_windows": len(windows), "windows": per_window,
+                     "blocks": per_block},
         }
 
     def summarize(self, records: list[dict]) -> dict:

@@ -107,3 +107,14 @@ def test_one_document_perplexity_resamples_its_windows():
     assert est.n == 3 and est.method == "bootstrap over windows"
     assert math.exp(1.0) <= est.low < math.exp(2.0) < est.high <= math.exp(3.0)
     assert cell_estimate([record], 5.0, lower=True) is None  # records that do not reproduce the cell
+
+
+def test_one_window_perplexity_resamples_its_blocks():
+    blocks = [[10.0, 10], [20.0, 10], [30.0, 10], [20.0, 10]]  # ppl exp(80 / 40) = exp(2)
+    record = {"task": "perplexity", "scores": {"perplexity": math.exp(2.0)},
+              "meta": {"length": 40, "nll_sum": 80.0, "num_tokens": 40, "windows": [[80.0, 40]], "blocks": blocks}}
+    est = cell_estimate([record], math.exp(2.0), lower=True)
+    assert est.n == 4 and est.method == "bootstrap over blocks"
+    assert math.exp(1.0) <= est.low < math.exp(2.0) < est.high <= math.exp(3.0)
+    no_blocks = {**record, "meta": {k: v for k, v in record["meta"].items() if k != "blocks"}}
+    assert cell_estimate([no_blocks], math.exp(2.0), lower=True).n == 1  # one window, no interval

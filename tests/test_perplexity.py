@@ -96,6 +96,22 @@ def test_one_window_scores_the_first_length_tokens(tiny_model, tokenizer, corpus
     assert record["meta"]["num_tokens"] == 99 and record["scores"]["nll"] == pytest.approx(loss, rel=1e-5)
 
 
+def test_one_window_is_cut_into_blocks_of_consecutive_scored_tokens(tiny_model, tokenizer, corpus, monkeypatch):
+    import evals.perplexity as perplexity
+
+    monkeypatch.setattr(perplexity, "BLOCK_TOKENS", 32)
+    bench = make(lengths=[100], max_windows=1, files=str(corpus / "alpha.txt"))
+    sample = next(iter(bench.samples(tokenizer)))
+    blocks = bench.evaluate(sample, LanguageModel(tiny_model, tokenizer))["meta"]["blocks"]
+    ids = torch.tensor([tokenizer(sample.prompt)["input_ids"][:100]])
+    with torch.no_grad():
+        logits = tiny_model(ids).logits[0].double()
+    token_nll = -torch.log_softmax(logits[:-1], -1).gather(1, ids[0, 1:, None])[:, 0]  # tokens 1..99
+    assert [count for _, count in blocks] == [32, 32, 32, 3]
+    for k, (total, count) in enumerate(blocks):
+        assert total == pytest.approx(token_nll[32 * k:32 * k + count].sum().item(), rel=1e-4)
+
+
 def test_summarize_weights_documents_by_scored_tokens():
     def rec(doc, n, nll, count):
         return {"meta": {"document": doc, "length": n, "nll_sum": nll, "num_tokens": count},
