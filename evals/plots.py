@@ -1,6 +1,7 @@
-"""Figures of the synthetic benchmarks: the needle depth x length heatmap, perplexity vs length,
-and score vs length per method. Each takes metrics (as `summarize` returns them), records or a
-DataFrame, writes a PNG and returns its path.
+"""Figures of the benchmarks: the needle depth x length heatmap, perplexity vs length, score vs
+length per method, and score per task per method (grouped bars). Each takes metrics (as
+`summarize` returns them), records, a DataFrame or plain mappings, writes a PNG and returns its
+path.
 """
 from __future__ import annotations
 
@@ -157,3 +158,51 @@ def score_vs_length(data: Any, path, *, title: str = "Score vs context length", 
     (a band: its 95% interval)."""
     return _line_plot(_curves(data, "score", "score_vs_length"), path, title=title, ylabel=ylabel, log_y=False,
                       train_length=train_length, bands=bands)
+
+
+Errors = Mapping[str, Mapping[str, tuple[float, float]]]  # method -> {task: (low, high)} of a 95% interval
+
+
+def score_by_task(data: Mapping[str, Mapping[str, float]], path, *, title: str = "Score by task",
+                  ylabel: str = "Score", errors: Errors | None = None,
+                  counts: Mapping[str, int] | None = None) -> Path:
+    """Grouped bars: one group per task (in first-seen order), one bar per method, with a 95%
+    interval as an error bar where `errors` has one (none drawn otherwise); `counts` (method ->
+    samples) shows as n in the legend. A method without a task has no bar there."""
+    tasks = list(dict.fromkeys(t for scores in data.values() for t in scores))
+    if not tasks:
+        raise ValueError(f"{title}: nothing to plot")
+    methods = list(data)
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.35 * len(tasks) * len(methods) + 0.6 * len(tasks) + 2), 4.5))
+    with_errors = False
+    for m, method in enumerate(methods):
+        scores, bounds = data[method], (errors or {}).get(method) or {}
+        present = [(i, t) for i, t in enumerate(tasks) if scores.get(t) is not None]
+        xs = [i + (m - (len(methods) - 1) / 2) * width for i, _ in present]
+        ys = [float(scores[t]) for _, t in present]
+        label = method or None
+        if counts and counts.get(method) is not None:
+            label = f"{method} (n={counts[method]:,})" if method else f"n={counts[method]:,}"
+        ax.bar(xs, ys, width=width, label=label)
+        shown = [(x, y, bounds[t]) for x, y, (_, t) in zip(xs, ys, present)
+                 if t in bounds and bounds[t] is not None and bounds[t][0] is not None]
+        if shown:
+            below = [max(0.0, y - low) for _, y, (low, _high) in shown]
+            above = [max(0.0, high - y) for _, y, (_low, high) in shown]
+            ax.errorbar([x for x, _, _ in shown], [y for _, y, _ in shown], yerr=[below, above], fmt="none",
+                        ecolor="black", elinewidth=1, capsize=3)
+            with_errors = True
+    ax.set_xticks(range(len(tasks)), tasks, rotation=45 if len(tasks) > 3 else 0,
+                  ha="right" if len(tasks) > 3 else "center")
+    ax.set_xlim(-0.6, len(tasks) - 0.4)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+    if any(methods) or counts:
+        legend_title = "error bars: 95% intervals" if with_errors else None
+        # beside the axes: bars fill the whole height, so a legend inside would hide some
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", title=legend_title,
+                  title_fontsize="small")
+    return _save(fig, path)

@@ -1,11 +1,12 @@
 """Figures: each writes a PNG of a sensible size from metrics, records or DataFrames."""
 from __future__ import annotations
 
+import matplotlib.axes
 import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from evals.plots import _curves, needle_heatmap, perplexity_curve, score_vs_length
+from evals.plots import _curves, needle_heatmap, perplexity_curve, score_by_task, score_vs_length
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -56,3 +57,34 @@ def test_score_vs_length_reads_each_benchmarks_summary(tmp_path):
     check_png(score_vs_length({"lampe": ruler, "original": passkey}, tmp_path / "score.png", ylabel="RULER average"))
     with pytest.raises(ValueError, match="nothing to plot"):
         score_vs_length({}, tmp_path / "empty.png")
+
+
+def drawn_error_bars(monkeypatch) -> list[tuple[float, float, float]]:
+    """Collects (value, low, high) of every error bar drawn, from the yerr given to matplotlib."""
+    drawn = []
+    original = matplotlib.axes.Axes.errorbar
+
+    def errorbar(self, x, y, yerr=None, **kwargs):
+        below, above = yerr
+        drawn.extend((v, v - b, v + a) for v, b, a in zip(y, below, above))
+        return original(self, x, y, yerr=yerr, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "errorbar", errorbar)
+    return drawn
+
+
+def test_score_by_task_draws_grouped_bars_with_the_given_intervals(tmp_path, monkeypatch):
+    drawn = drawn_error_bars(monkeypatch)
+    data = {"original": {"niah_single_1": 50.0, "vt": 100.0}, "lampe": {"niah_single_1": 100.0, "vt": 75.0}}
+    errors = {"original": {"niah_single_1": (9.45, 90.55)}, "lampe": {"vt": (30.06, 95.44)}}
+    path = score_by_task(data, tmp_path / "t" / "by_task.png", title="ruler by task", errors=errors,
+                         counts={"original": 4, "lampe": 4})
+    image = check_png(path)
+    assert image[..., :3].std() > 0.05
+    # only the bars with an interval get one, at the given bounds
+    assert drawn == [pytest.approx((50.0, 9.45, 90.55)), pytest.approx((75.0, 30.06, 95.44))]
+    drawn.clear()
+    check_png(score_by_task({"lampe": {"a": 1.0, "b": 2.0}, "pi": {"a": 3.0}}, tmp_path / "bare.png"))
+    assert drawn == []  # no intervals: bare bars; a method without a task has no bar there
+    with pytest.raises(ValueError, match="nothing to plot"):
+        score_by_task({"lampe": {}}, tmp_path / "empty.png")

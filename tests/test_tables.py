@@ -148,3 +148,40 @@ def test_benchmark_parameters_label_rows_only_when_method_parameters_do_not(tmp_
     assert sorted(labels) == ["lampe (mapping_length=1024, benchmark.lengths=[4096])",
                               "lampe (mapping_length=1024, benchmark.lengths=[8192])",
                               "lampe (mapping_length=2048, benchmark.lengths=[8192])"]
+
+
+def ruler_run(root: Path, method: str, run_id: str, correct: dict[str, list[int]], length: int = 4096) -> Path:
+    """A RULER-like run (tasks scored per length) with its records: task -> 0/1 per sample."""
+    tasks = {t: {str(length): 100.0 * sum(v) / len(v)} for t, v in correct.items()}
+    average = sum(s[str(length)] for s in tasks.values()) / len(tasks)
+    samples = sum(len(v) for v in correct.values())
+    path = fake_run(root, "smollm2", method, "ruler", run_id, {
+        "tasks": tasks, "average_per_length": {str(length): average}, "average": average, "num_samples": samples})
+    lines = [json.dumps({"id": f"{t}-{i}", "task": t, "scores": {"string_match": float(v)}, "meta": {"length": length}})
+             for t, values in correct.items() for i, v in enumerate(values)]
+    (path / "records.jsonl").write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_by_task_figure_has_a_bar_per_method_and_wilson_error_bars(tmp_path, monkeypatch):
+    from tests.test_plots import check_png, drawn_error_bars
+
+    drawn = drawn_error_bars(monkeypatch)
+    root = tmp_path / "results"
+    ruler_run(root, "original", "r1", {"niah_single_1": [1, 0], "vt": [1, 1]})
+    ruler_run(root, "lampe", "r2", {"niah_single_1": [1, 1], "vt": [0, 0]})
+    written = tables.write_tables(root, tmp_path / "tables")
+    names = [p.name for p in written["ruler"]]
+    assert "ruler_by_task.png" in names and "ruler_vs_length.png" in names
+    check_png(tmp_path / "tables" / "ruler_by_task.png")
+    # 1 of 2 correct: Wilson 95% [9.45, 90.55]; 2 of 2: [34.24, 100]; 0 of 2: [0, 65.76]
+    bars = sorted(tuple(round(v, 2) for v in bar) for bar in drawn)
+    assert bars == [(0.0, 0.0, 65.76), (50.0, 9.45, 90.55), (100.0, 34.24, 100.0), (100.0, 34.24, 100.0)]
+
+
+def test_by_task_figure_needs_two_tasks(results, tmp_path):
+    written = tables.write_tables(results, tmp_path / "tables")
+    names = {p.name for paths in written.values() for p in paths}
+    assert not any(n.startswith(("ruler_by_task", "perplexity_by_task", "passkey_by_task")) for n in names)
+    # LongBench: three tasks, two models -> one figure per model
+    assert {"longbench_by_task_llama2.png", "longbench_by_task_smollm2.png"} <= names
