@@ -48,6 +48,16 @@ class Benchmark:
     def samples(self, tokenizer) -> Iterator[Sample]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def sample_list(self, tokenizer) -> list[Sample]:
+        """`samples` as a list, built once per tokenizer: the study's ETA, the preflight and the run
+        share it (building 16k RULER prompts takes tens of seconds). Not for lazy benchmarks."""
+        name = getattr(tokenizer, "name_or_path", None)  # the same tokenizer loaded twice builds the same samples
+        key = (type(tokenizer).__name__, name, len(tokenizer)) if name else ("object", id(tokenizer))
+        cache = self.__dict__.setdefault("_sample_lists", {})
+        if key not in cache:
+            cache[key] = list(self.samples(tokenizer))
+        return cache[key]
+
     def sample_count(self) -> int | None:
         """How many samples `samples` will yield, when known without building them (lazy benchmarks)."""
         return None

@@ -51,8 +51,10 @@ def check_samples(benchmark, bench_key: str, bench_cfg: dict, model_cfg: dict, l
         raise ValueError(f"benchmark={bench_key}: {type(err).__name__}: {err}{_data_hint(bench_cfg)}") from err
     tokenizer = _tokenizer(model_cfg)  # the model's own: its errors are the model's, not the benchmark's
     try:
-        take = 1 if benchmark.lazy_samples else limit
-        count = sum(1 for _ in itertools.islice(benchmark.samples(tokenizer), take))
+        if benchmark.lazy_samples:
+            count = sum(1 for _ in itertools.islice(benchmark.samples(tokenizer), 1))
+        else:
+            count = len(benchmark.sample_list(tokenizer)[:limit])
     except ValueError as err:
         raise ValueError(f"benchmark={bench_key}: {err}{_data_hint(bench_cfg)}") from err
     except (OSError, KeyError, TypeError, RuntimeError, IndexError) as err:

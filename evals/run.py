@@ -35,11 +35,11 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
     index, count = shard or (0, 1)
     records = RecordFile(out_dir / ("records.jsonl" if count == 1 else f"records.shard{index}.jsonl"))
     done = records.done_ids
-    samples = itertools.islice(benchmark.samples(lm.tokenizer), limit)
     if benchmark.lazy_samples:  # e.g. a full RULER preset: tens of thousands of long prompts
+        samples = itertools.islice(benchmark.samples(lm.tokenizer), limit)
         total = benchmark.sample_count()
-    else:  # cheap to build: know the total up front for the ETA
-        samples = list(samples)
+    else:  # listed (once, shared with the preflight): the total is known up front for the ETA
+        samples = benchmark.sample_list(lm.tokenizer)[:limit]
         total = len(samples)
     if total is not None:
         total = len(range(index, min(total, limit if limit is not None else total), count))

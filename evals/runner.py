@@ -87,7 +87,7 @@ def merge_shards(run_dir: Path, benchmark, tokenizer, limit: int | None, count: 
 
     Returns the metrics, or None (with the number missing printed) while shards are running.
     """
-    samples = list(benchmark.samples(tokenizer))
+    samples = benchmark.sample_list(tokenizer)
     ids = [s.id for s in (samples if limit is None else samples[:limit])]
     by_id: dict[str, dict] = {}
     sources = [run_dir / "records.jsonl"] + [run_dir / f"records.shard{k}.jsonl" for k in range(count)]
@@ -210,10 +210,10 @@ class ConfigError(ValueError):
     traceback by the command line."""
 
 
-def run_with_dir(cfg: DictConfig) -> tuple[Path, dict]:
-    """`run`, also returning the run directory."""
+def run_with_dir(cfg: DictConfig, plan: SimpleNamespace | None = None) -> tuple[Path, dict]:
+    """`run`, also returning the run directory (`plan`: this config's `prepare`, already made)."""
     try:
-        plan = prepare(cfg)
+        plan = plan or prepare(cfg)
         if not (plan.conf.get("shard") or {}).get("merge_only"):
             check_samples(plan.benchmark, plan.stored["benchmark_key"], plan.conf["benchmark"], plan.conf["model"],
                           plan.conf.get("limit"))

@@ -107,7 +107,7 @@ def compose(overrides: list[str]):
 def sample_lengths(plan, tokenizer) -> dict[str, int]:
     """id -> prompt length (the sample's target length) of one prepared run's samples."""
     return {s.id: int(s.meta.get("length") or s.meta.get("prompt_tokens") or 4096)
-            for s in plan.benchmark.samples(tokenizer)}
+            for s in plan.benchmark.sample_list(tokenizer)}
 
 
 def left_to_run(plan, lengths: dict[str, int]) -> tuple[int, int]:
@@ -137,8 +137,10 @@ def run_study(study: dict) -> list[Path]:
             plan = runner.prepare(cfg)
         except (ValueError, FileNotFoundError) as err:
             raise ValueError(f"piece '{job.piece}', method '{job.method}': {err}") from err
-        if job.piece not in lengths:
+        if job.piece not in lengths:  # the same samples for every method
             lengths[job.piece] = sample_lengths(plan, tokenizer)
+        else:  # one benchmark object per piece (its config is the piece's): samples built once
+            plan.benchmark = next(p for j, p in zip(todo, plans) if j.piece == job.piece).benchmark
         plans.append(plan)
         remaining.append(left_to_run(plan, lengths[job.piece]))  # (prompt tokens, samples) per job
     rate = float(study.get("seconds_per_ktoken") or 7.5) / 1000
@@ -153,7 +155,7 @@ def run_study(study: dict) -> list[Path]:
         if left:
             print("[study] remaining: " + ", ".join(left[:12]) + (" ..." if len(left) > 12 else ""), flush=True)
         started = time.time()
-        run_dir, _ = runner.run_with_dir(cfg)
+        run_dir, _ = runner.run_with_dir(cfg, plans[number - 1])
         run_dirs.append(run_dir)
         tokens = remaining[number - 1][0]
         if tokens:

@@ -2,7 +2,7 @@
 
 Sample i asks for nothing in particular; its score is 1 for even i, 0 for odd i, so a complete
 run of n samples has a known average whatever the (random) model says. `FakeBenchmark.calls`
-counts evaluations (resume tests) and `interrupt_after` simulates a crash mid-run.
+counts evaluations (resume tests), `builds` sample listings, and `interrupt_after` simulates a crash mid-run.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ TASKS = ("alpha", "beta")
 class FakeBenchmark(Benchmark):
     name = "fake_runner"
     calls = 0
+    builds = 0  # calls of samples(): the study, the preflight and the run should share one list
     interrupt_after: int | None = None
 
     def __init__(self, size: int = 6, tasks: list[str] | None = None, **config):
@@ -26,6 +27,7 @@ class FakeBenchmark(Benchmark):
         self.size, self.tasks = size, tasks
 
     def samples(self, tokenizer):
+        FakeBenchmark.builds += 1
         for i in range(self.size):
             yield Sample(id=str(i), task=self.tasks[i % len(self.tasks)], prompt=f"Count to {i}.",
                          references=[str(i)], max_new_tokens=1, meta={"length": 1000 * (1 + i % 3)})

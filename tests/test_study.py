@@ -53,7 +53,9 @@ def test_bad_options_name_the_choices(folder):
 
 def test_study_runs_every_job_and_resumes_without_recomputing(folder, loads, capsys):  # noqa: F811
     config = study.load_study("mine", [], folder)
+    FakeBenchmark.builds = 0
     dirs = study.run_study(config)
+    assert FakeBenchmark.builds == 2  # once per piece: the ETA, every method's preflight and run share it
     assert len(dirs) == 4 and all((d / "metrics.json").exists() for d in dirs)
     assert FakeBenchmark.calls == 2 * 5 + 2 * 2
     out = capsys.readouterr().out

@@ -27,6 +27,7 @@ GENERATORS: dict[str, type[TaskGenerator]] = {
 METRICS = {"string_match_all": match_metrics.string_match_all, "string_match_part": match_metrics.string_match_part}
 DEFAULTS = dict(tasks=list(TASKS), lengths=[4096, 8192], num_samples=NUM_SAMPLES, seed=42, haystack=DEFAULT_ESSAYS,
                 qa_data=None, chat=True)
+LISTED_AT_MOST = 256  # samples; a run with more streams them instead of listing them first
 
 
 @register_benchmark
@@ -73,7 +74,12 @@ class Ruler(Benchmark):
             self._fitted[key] = FittedTask(generator, PromptCounter(tokenizer, self.chat), chat=self.chat)
         return self._fitted[key]
 
-    lazy_samples = True  # the full preset is tens of thousands of prompts up to 128k tokens
+    @property
+    def lazy_samples(self) -> bool:
+        """The full preset (tens of thousands of prompts up to 128k tokens) streams; a small one is
+        listed once and shared by the preflight and the run."""
+        return self.sample_count() > LISTED_AT_MOST
+
 
     def sample_count(self) -> int:
         return len(self.lengths) * self.num_samples * len(self.tasks)
