@@ -3,8 +3,9 @@
 A study config (evals/conf/study/<name>.yaml) lists pieces (a benchmark config plus overrides and
 a sample count) and methods. Each piece x method is one ordinary runner run, so it is found again
 by its config: a killed study continues where it stopped, and finished runs cost nothing. The
-model loads once. Before each run the study prints what remains and an ETA from the tokens still
-to process at the rate measured so far (prefill dominates; the rate is per thousand prompt tokens).
+model loads once. Before each run the study prints what remains and an ETA: each remaining prompt
+costs (base + per_kcontext x its length in thousands) seconds per thousand tokens (prefill dominates,
+attention grows with the context), scaled by measured / predicted time of the runs done so far.
 """
 from __future__ import annotations
 
@@ -105,18 +106,32 @@ def compose(overrides: list[str]):
 
 
 def sample_lengths(plan, tokenizer) -> dict[str, int]:
-    """id -> prompt length (the sample's target length) of one prepared run's samples."""
-    return {s.id: int(s.meta.get("length") or s.meta.get("prompt_tokens") or 4096)
-            for s in plan.benchmark.sample_list(tokenizer)}
+    """id -> prompt length of one prepared run's samples: its target length where the benchmark
+    sets one, else its tokens (cut to the benchmark's max_length, as the run cuts them)."""
+    cap = plan.conf["benchmark"].get("max_length")
+    found = {}
+    for s in plan.benchmark.sample_list(tokenizer):
+        n = s.meta.get("length") or s.meta.get("prompt_tokens")
+        if not n:
+            n = len(tokenizer(s.prompt, add_special_tokens=False)["input_ids"]) + 64  # + chat wrapper
+            n = min(n, int(cap)) if cap else n
+        found[s.id] = int(n)
+    return found
 
 
-def left_to_run(plan, lengths: dict[str, int]) -> tuple[int, int]:
-    """(prompt tokens, samples) not yet recorded in the run's directory."""
+def sample_seconds(length: int, cost: dict) -> float:
+    """Predicted prefill seconds of one `length`-token prompt: per token a fixed part plus one that
+    grows with the context (attention), `cost` in seconds per 1000 tokens."""
+    return length / 1000 * (float(cost["base"]) + float(cost["per_kcontext"]) * length / 1000)
+
+
+def left_to_run(plan, lengths: dict[str, int], cost: dict) -> tuple[int, int, float]:
+    """(prompt tokens, samples, predicted seconds) not yet recorded in the run's directory."""
     from evals.records import RecordFile
 
     done = RecordFile(plan.run_dir / "records.jsonl").done_ids if plan.run_dir.exists() else set()
     todo = [n for i, n in lengths.items() if i not in done]
-    return sum(todo), len(todo)
+    return sum(todo), len(todo), sum(sample_seconds(n, cost) for n in todo)
 
 
 def _hours(seconds: float) -> str:
@@ -129,6 +144,7 @@ def run_study(study: dict) -> list[Path]:
     from lampe import load_tokenizer
 
     todo = jobs(study)
+    cost = study.get("cost_per_ktoken") or {"base": 2.0, "per_kcontext": 0.42}
     configs = [compose(job.overrides) for job in todo]  # composed once: checked here, run below
     tokenizer = load_tokenizer(configs[0].model.name_or_path) if todo else None
     plans, remaining, lengths = [], [], {}
@@ -142,27 +158,33 @@ def run_study(study: dict) -> list[Path]:
         else:  # one benchmark object per piece (its config is the piece's): samples built once
             plan.benchmark = next(p for j, p in zip(todo, plans) if j.piece == job.piece).benchmark
         plans.append(plan)
-        remaining.append(left_to_run(plan, lengths[job.piece]))  # (prompt tokens, samples) per job
-    rate = float(study.get("seconds_per_ktoken") or 7.5) / 1000
-    spent_s = spent_tokens = 0.0
+        remaining.append(left_to_run(plan, lengths[job.piece], cost))  # (tokens, samples, seconds) per job
+    if study.get("dry_run"):  # the plan only: predicted prefill time per job and in all
+        for job, (tokens, count, seconds) in zip(todo, remaining):
+            print(f"[study] {job.piece} / {job.method}: {count} samples left, {tokens / 1000:.0f}k tokens, "
+                  f"~{_hours(seconds)}", flush=True)
+        total = sum(r[2] for r in remaining)
+        print(f"[study] predicted: {_hours(total)} for these {len(todo)} jobs in one process", flush=True)
+        return []
+    correction = spent_s = predicted_s = 0.0  # measured / predicted time of this process's finished runs
     run_dirs = []
     for number, (job, cfg) in enumerate(zip(todo, configs), 1):
-        tokens_left = sum(t for t, _ in remaining)
-        left = [f"{j.piece}/{j.method} ({n})" for j, (_, n) in zip(todo, remaining) if n]
+        tokens_left, seconds_left = sum(r[0] for r in remaining), sum(r[2] for r in remaining)
+        left = [f"{j.piece}/{j.method} ({r[1]})" for j, r in zip(todo, remaining) if r[1]]
+        basis = f"measured x{correction:.2f} of the cost model" if correction else "the config's cost model"
         print(f"[study] {number}/{len(todo)} {job.piece} / {job.method}; {len(left)} runs with samples left, "
-              f"ETA {_hours(tokens_left * rate)} ({tokens_left / 1000:.0f}k prompt tokens at "
-              f"{rate * 1000:.1f} s/ktoken)", flush=True)
+              f"ETA {_hours(seconds_left * (correction or 1.0))} ({tokens_left / 1000:.0f}k prompt tokens; "
+              f"{basis})", flush=True)
         if left:
             print("[study] remaining: " + ", ".join(left[:12]) + (" ..." if len(left) > 12 else ""), flush=True)
         started = time.time()
         run_dir, _ = runner.run_with_dir(cfg, plans[number - 1])
         run_dirs.append(run_dir)
-        tokens = remaining[number - 1][0]
-        if tokens:
+        if remaining[number - 1][1]:
             spent_s += time.time() - started
-            spent_tokens += tokens
-            rate = spent_s / spent_tokens
-        remaining[number - 1] = (0, 0)
+            predicted_s += remaining[number - 1][2]
+            correction = spent_s / predicted_s if predicted_s else 0.0
+        remaining[number - 1] = (0, 0, 0.0)
     print(f"[study] done: {len(run_dirs)} runs under {study['results_dir']}; tables: make table", flush=True)
     return run_dirs
 

@@ -18,7 +18,7 @@ searchpath: [file://{extra}]
 methods: [original, ntk]
 method_overrides:
   ntk: {{factor: 3}}
-seconds_per_ktoken: 1.0
+cost_per_ktoken: {{base: 1.0, per_kcontext: 0.0}}
 pieces:
   - {{name: fake, benchmark: fake, set: {{tasks: [alpha, beta]}}, count: {{key: size, value: 3}}}}
   - {{name: other, benchmark: fake, set: {{}}, count: null}}
@@ -83,3 +83,13 @@ def test_shards_split_the_jobs_and_pieces_may_name_their_methods(folder):
 def test_unknown_method_names_are_errors_listing_the_methods():
     with pytest.raises(ValueError, match=r"Invalid study methods: \['orig'\]; methods are chunkllama, .*yarn"):
         study.load_study("smollm2", ["methods=[orig]"])
+
+
+def test_the_cost_model_by_hand_and_the_dry_run(folder, loads, capsys):  # noqa: F811
+    # 16384 tokens at (2 + 0.42 x 16.384) s per 1000 tokens = 16.384 x 8.88128 s
+    assert study.sample_seconds(16384, {"base": 2.0, "per_kcontext": 0.42}) == pytest.approx(145.51089, abs=1e-4)
+    assert study.run_study(study.load_study("mine", ["dry_run=true"], folder)) == []
+    out = capsys.readouterr().out  # fake samples of 1000, 2000, 3000 tokens at 1 s per 1000 tokens
+    assert "[study] fake / original: 5 samples left, 9k tokens, ~0h00m" in out
+    assert "predicted: 0h00m for these 4 jobs in one process" in out
+    assert not (folder / "results").exists() or not any((folder / "results").rglob("records.jsonl"))
