@@ -280,7 +280,13 @@ def has_intervals(cells: dict | None) -> bool:
     return bool(cells) and any(cells.values())
 
 
-def winners(frame: pd.DataFrame, estimates: dict | None, lower: bool) -> set[tuple]:
+def lower_for(lower: bool | dict, column) -> bool:
+    """One direction for a whole table, or {column: bool} where a table mixes benchmarks (the
+    cross-benchmark summary: perplexity columns lower, the others higher)."""
+    return bool(lower.get(str(column), False)) if isinstance(lower, dict) else bool(lower)
+
+
+def winners(frame: pd.DataFrame, estimates: dict | None, lower: bool | dict) -> set[tuple]:
     """(model, method, column) cells whose interval clears every other row's in the same model."""
     from evals.intervals import clear_winner
 
@@ -290,7 +296,7 @@ def winners(frame: pd.DataFrame, estimates: dict | None, lower: bool) -> set[tup
     for model, block in frame.groupby(level="model", sort=False):
         for column in frame.columns:
             keys = [k for k in block.index if not pd.isna(block.loc[k, column])]
-            best = clear_winner([estimates.get(k, {}).get(str(column)) for k in keys], lower)
+            best = clear_winner([estimates.get(k, {}).get(str(column)) for k in keys], lower_for(lower, column))
             if best is not None:
                 found.add((*keys[best], column))
     return found
@@ -303,25 +309,28 @@ def _sample_counts(cells: dict) -> str:
     return str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
 
 
-def to_markdown(frame: pd.DataFrame, estimates: dict | None = None, lower: bool = False) -> str:
+def to_markdown(frame: pd.DataFrame, estimates: dict | None = None, lower: bool | dict = False,
+                n_per_cell: bool = False) -> str:
     """The table; with `estimates` (benchmark_estimates' view), cells read "mean [low, high]", an
-    n column follows, and a clear winner per column is bold."""
+    n column follows, and a clear winner per column is bold. `n_per_cell`: each cell ends with
+    "(n=...)" instead, for columns from different benchmarks, whose n a row's range would blur."""
     if not has_intervals(estimates):
         shown = frame.rename(columns=_length_label).reset_index()
         shown = shown.astype(object).where(shown.notna(), None)  # NaN -> "-"
         return shown.to_markdown(index=False, floatfmt=".2f", missingval="-")
     bold = winners(frame, estimates, lower)
-    digits = 2 if lower else 1  # perplexities differ in the second decimal
     rows = []
     for key, row in frame.iterrows():
         cells = estimates.get(key, {})
         texts = []
         for column, value in row.items():
             estimate = cells.get(str(column))
+            digits = 2 if lower_for(lower, column) else 1  # perplexities differ in the second decimal
             text = "-" if pd.isna(value) else (estimate.text(digits) if estimate else f"{value:.2f}")
-            texts.append(f"**{text}**" if (*key, column) in bold else text)
-        rows.append([*key, *texts, _sample_counts(cells)])
-    header = [*frame.index.names, *[_length_label(str(c)) for c in frame.columns], "n"]
+            text = f"**{text}**" if (*key, column) in bold else text
+            texts.append(f"{text} (n={estimate.n})" if n_per_cell and estimate and not pd.isna(value) else text)
+        rows.append([*key, *texts] + ([] if n_per_cell else [_sample_counts(cells)]))
+    header = [*frame.index.names, *[_length_label(str(c)) for c in frame.columns]] + ([] if n_per_cell else ["n"])
     return pd.DataFrame(rows, columns=header).to_markdown(  # cells are text: keep "22.00" as written
         index=False, colalign=["left"] * 2 + ["right"] * (len(header) - 2), disable_numparse=True)
 
@@ -333,7 +342,7 @@ def latex_escape(text) -> str:
     return re.sub(r"[&%$#_{}]", lambda m: _LATEX_ESCAPES[m.group()], str(text))
 
 
-def best_mask(frame: pd.DataFrame, lower: bool) -> pd.DataFrame:
+def best_mask(frame: pd.DataFrame, lower: bool | dict) -> pd.DataFrame:
     """True where a cell is the best of its column among the rows of the same model."""
     mask = pd.DataFrame(False, index=frame.index, columns=frame.columns)
     for _, block in frame.groupby(level="model", sort=False):
@@ -341,12 +350,12 @@ def best_mask(frame: pd.DataFrame, lower: bool) -> pd.DataFrame:
             values = block[column].dropna()
             if len(values) < 2:
                 continue
-            best = values.min() if lower else values.max()
+            best = values.min() if lower_for(lower, column) else values.max()
             mask.loc[values.index[values == best], column] = True
     return mask
 
 
-def to_latex(frame: pd.DataFrame, groups: dict[str, list[str]] | None = None, lower: bool = False,
+def to_latex(frame: pd.DataFrame, groups: dict[str, list[str]] | None = None, lower: bool | dict = False,
              caption: str | None = None, estimates: dict | None = None) -> str:
     """booktabs tabular; a header row of task groups when given. Without intervals the best per
     column is bold; with them (`estimates`) a cell shows its 95% interval, an n column follows, and
@@ -417,8 +426,10 @@ def intervals_csv(cells: dict) -> pd.DataFrame:
 
 def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
                  benchmarks: list[str] | None = None) -> dict[str, list[Path]]:
-    """results/tables/<benchmark>[_<view>].{md,tex,csv} (+ PNG plots); returns what was written."""
+    """results/tables/<benchmark>[_<view>].{md,tex,csv} (+ PNG plots), and summary.{md,tex,csv}
+    across the benchmarks written here when a model has two or more; returns what was written."""
     from evals.results import results_root
+    from evals.summary_table import headline, write_summary
 
     root = results_root(results_dir)
     out = Path(out_dir) if out_dir else root / "tables"
@@ -427,6 +438,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
     for run in find_runs(root):
         by_benchmark[run.benchmark].append(run)
     written: dict[str, list[Path]] = {}
+    headlines = []
     for name, runs in sorted(by_benchmark.items()):
         if benchmarks and name not in benchmarks:
             continue
@@ -453,6 +465,10 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
                 paths.append(out / f"{stem}_intervals.csv")
         paths += plot_benchmark(name, runs, out, records)
         written[name] = paths
+        headlines.append(headline(name, runs, frames, estimates, lower))
+    summary = write_summary(out, [h for h in headlines if h is not None])
+    if summary:
+        written["summary"] = summary
     return written
 
 

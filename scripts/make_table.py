@@ -1,7 +1,8 @@
 """`make table`: every finished run under results/ -> paper-style tables and plots.
 
 Writes results/tables/<benchmark>[_<view>].{md,tex,csv} (rows model x method, columns tasks by
-group + average; views such as by_length) and PNG plots, then prints the Markdown tables.
+group + average; views such as by_length), results/tables/summary.* (one headline column per
+benchmark, where a model has two) and PNG plots, then prints the Markdown tables.
 
     python scripts/make_table.py [--results results] [--out results/tables] [--benchmark ruler ...]
 """
