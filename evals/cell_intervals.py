@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -19,6 +20,7 @@ GROUPINGS = (
     lambda r: r["meta"].get("length"),
     lambda r: (r["task"], r["meta"].get("length")),
 )
+GRADED = re.compile(r"f1|rouge|bleu|code_sim|edit|similarity", re.IGNORECASE)  # partial-credit metric names
 LENGTH_VIEWS = ("by_length",)
 DEPTH_VIEWS = ("by_depth",)
 
@@ -65,6 +67,11 @@ def _perplexity_estimate(records: list[dict], value: float) -> Estimate | None:
     return estimate if _close(estimate.mean, value) else None
 
 
+def graded(metric: str | None) -> bool:
+    """Scores with partial credit (F1, ROUGE, edit similarity): never a Wilson success count."""
+    return bool(metric) and GRADED.search(metric) is not None
+
+
 def cell_estimate(records: list[dict], value: float | None, metric: str | None = None,
                   lower: bool = False) -> Estimate | None:
     """The estimate whose mean is `value`, from these records; None when none reproduces it."""
@@ -72,6 +79,8 @@ def cell_estimate(records: list[dict], value: float | None, metric: str | None =
         return None
     if lower:
         return _perplexity_estimate(records, value)
+    name = metric or next(iter(records[0].get("scores") or {}), None)
+    binary = not graded(name)
     for grouping in GROUPINGS:
         groups: dict = defaultdict(list)
         for record in records:
@@ -81,7 +90,7 @@ def cell_estimate(records: list[dict], value: float | None, metric: str | None =
             groups[grouping(record)].append(score)
         else:
             for scale in (100.0, 1.0):
-                estimate = estimate_mean(list(groups.values()), scale)
+                estimate = estimate_mean(list(groups.values()), scale, binary=binary)
                 if _close(estimate.mean, value):
                     return estimate
     return None

@@ -50,14 +50,16 @@ def _bootstrap(statistic, groups: list[np.ndarray], reps: int, seed: int) -> tup
 
 
 def estimate_mean(groups: list[list[float]], scale: float = 100.0, reps: int = BOOTSTRAP_REPS,
-                  seed: int = 0) -> Estimate:
-    """The mean of the groups' means (x scale) with its 95% interval; n counts every sample."""
+                  seed: int = 0, binary: bool = True) -> Estimate:
+    """The mean of the groups' means (x scale) with its 95% interval; n counts every sample.
+    One group of 0/1 scores gets Wilson's interval unless `binary` is False (a graded score such as
+    F1 or ROUGE that happens to be 0 or 1 is not a success count)."""
     arrays = [np.asarray(g, dtype=float) for g in groups if len(g)]
     if not arrays:
         raise ValueError("no samples to estimate from")
     n = sum(len(a) for a in arrays)
     mean = float(np.mean([a.mean() for a in arrays]))
-    if len(arrays) == 1 and np.isin(arrays[0], (0.0, 1.0)).all():
+    if binary and len(arrays) == 1 and np.isin(arrays[0], (0.0, 1.0)).all():
         low, high = wilson(float(arrays[0].sum()), n)
         return Estimate(scale * mean, scale * low, scale * high, n, "wilson")
     if min(len(a) for a in arrays) < 2:

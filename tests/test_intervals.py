@@ -118,3 +118,15 @@ def test_one_window_perplexity_resamples_its_blocks():
     assert math.exp(1.0) <= est.low < math.exp(2.0) < est.high <= math.exp(3.0)
     no_blocks = {**record, "meta": {k: v for k, v in record["meta"].items() if k != "blocks"}}
     assert cell_estimate([no_blocks], math.exp(2.0), lower=True).n == 1  # one window, no interval
+
+
+def test_a_graded_score_of_zero_is_not_a_wilson_count():
+    """LongBench's F1 / ROUGE / code similarity give partial credit: one sample scoring 0 (or 1) has
+    no interval, while one passkey miss is Wilson's 0 of 1 = [0, 79.3]."""
+    f1 = [{"task": "hotpotqa", "scores": {"qa_f1": 0.0}, "meta": {}}]
+    assert cell_estimate(f1, 0.0, "qa_f1").low is None
+    code = [{"task": "lcc", "scores": {"code_sim": 1.0}, "meta": {}}]
+    assert cell_estimate(code, 100.0).low is None  # the metric named by the record itself
+    miss = [{"task": "passkey", "scores": {"accuracy": 0.0}, "meta": {}}]
+    est = cell_estimate(miss, 0.0, "accuracy")
+    assert (est.low, round(est.high, 1)) == (0.0, 79.3)
