@@ -79,7 +79,11 @@ def available_bytes(model) -> tuple[int | None, str]:
 
 
 def flop_rate(model) -> float:
-    """Multiply-adds per second of a hidden x hidden matmul on the model's device and dtype (~0.1 s)."""
+    """Multiply-adds per second of a hidden x hidden matmul on the model's device and dtype (~0.1 s).
+
+    On CPU it counts this process's CPU time (x its torch threads), not wall time: a process that
+    shares the cores (or runs under `nice`) would otherwise measure its share and refuse a run that
+    takes minutes as one of hours."""
     import time
 
     import torch
@@ -91,13 +95,16 @@ def flop_rate(model) -> float:
     a @ b  # warm-up
     if param.device.type == "cuda":
         torch.cuda.synchronize(param.device)
-    start, runs = time.perf_counter(), 0
-    while time.perf_counter() - start < 0.05:
+    start, cpu_start, runs = time.perf_counter(), time.process_time(), 0
+    while time.perf_counter() - start < 0.05 or runs < 3:
         a @ b
         runs += 1
+    work = 2 * 1024 * size * size * runs
     if param.device.type == "cuda":
         torch.cuda.synchronize(param.device)
-    return 2 * 1024 * size * size * runs / (time.perf_counter() - start)
+        return work / (time.perf_counter() - start)
+    busy = (time.process_time() - cpu_start) / max(1, torch.get_num_threads())
+    return work / max(busy, 1e-9)
 
 
 def _duration(seconds: float) -> str:

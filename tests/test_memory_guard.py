@@ -35,3 +35,15 @@ def test_a_length_beyond_an_hour_per_sample_is_refused_unless_forced(tiny_model,
         memory_guard.check_fits(tiny_model, 200000)
     assert "at least" in memory_guard.check_fits(tiny_model, 200000, force=True)
     assert memory_guard.check_fits(tiny_model, None) is None
+
+
+def test_the_cpu_speed_is_measured_in_cpu_time_not_in_a_shared_machine_s_wall_time(tiny_model, monkeypatch):
+    """Under `nice` beside busy processes a second of wall time holds a sliver of CPU: measured in
+    wall time the guard refused a 7-minute 32k prefill as 5.6 h. Here wall time runs 1000x fast."""
+    import time
+
+    honest = memory_guard.flop_rate(tiny_model)
+    clock = iter(range(0, 10**9, 1000))
+    monkeypatch.setattr(time, "perf_counter", lambda: float(next(clock)))  # 1000 s per call
+    shared = memory_guard.flop_rate(tiny_model)
+    assert shared > honest / 20  # a wall-time rate would be ~1e5 x lower
