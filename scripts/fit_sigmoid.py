@@ -220,7 +220,9 @@ def main(argv: list[str] | None = None) -> dict:
         fitted = mapping_lengths(lengths, ha, hb, hc)
         print(f"refit on {name}: a={ha!r} b={hb!r} c={hc!r}; U at the sweep lengths: {fitted.tolist()}")
     if args.plot:
-        print(f"plot: {plot_fit(lengths, best, (a, b, c), args.plot, f'{args.model}: LaMPE mapping length', halves)}")
+        scored_by = f"{args.benchmark} {args.score}" if args.score else args.benchmark
+        title = f"{args.model}: LaMPE mapping length (best U by {scored_by})"
+        print(f"plot: {plot_fit(lengths, best, (a, b, c), args.plot, title, halves)}")
     result = {"a": a, "b": b, "c": c, "rms": rms, "halves": {name: list(h) for name, h in halves}}
     print(json.dumps(result))
     return result

@@ -113,3 +113,15 @@ def test_a_named_score_is_read_from_the_record_meta(tmp_path):
     assert fit_sigmoid.best_from_results(tmp_path, "smollm2", "passkey", "answer_logprob") == {8192: 1024, 16384: 2048}
     with pytest.raises(ValueError, match="has no score or meta value 'recall'"):
         fit_sigmoid.best_from_results(tmp_path, "smollm2", "passkey", "recall")
+
+
+def test_the_smollm2_presets_are_the_fits_of_their_committed_sweeps():
+    """PRESETS["smollm2"] (retrieval) and ["smollm2_perplexity"] refit from the best-U tables the
+    study committed; a preset edited by hand, or a table changed without refitting, fails here."""
+    study = Path(__file__).resolve().parent.parent / "results" / "study"
+    for preset, table in (("smollm2", "sigmoid_fit_passkey.csv"), ("smollm2_perplexity", "sigmoid_fit.csv")):
+        lengths, best = fit_sigmoid.read_table(study / table)
+        fitted = fit_sigmoid.fit_sigmoid(lengths, best, c_max=8192)
+        assert fit_sigmoid.mapping_lengths(lengths, *fitted).tolist() == \
+            fit_sigmoid.mapping_lengths(lengths, *PRESETS[preset]).tolist(), preset
+        assert np.allclose(fitted, PRESETS[preset], rtol=1e-3), preset

@@ -68,7 +68,7 @@ def test_model_defaults_fill_method_parameters():
     values = runner.method_values({"name": "lampe", "local_window": None, "preset": None}, LLAMA3)
     assert values["preset"] == "llama3" and values["local_window"] == 1024 and values["initial_tokens"] == 200
     smol = runner.method_values({"name": "lampe"}, SMOL)
-    assert (smol["preset"], smol["mapping_length"]) == (None, 4096)
+    assert (smol["preset"], smol["mapping_length"]) == ("smollm2", None)  # the retrieval fit (conf/model/smollm2.yaml)
     # the user's value wins over the model's
     assert runner.method_values({"name": "lampe", "local_window": 256}, SMOL)["local_window"] == 256
     # the model's pretraining length reaches methods that take one

@@ -33,9 +33,13 @@ PRESETS: dict[str, tuple[float, float, float]] = {
     "mistral": (1.0493097327094324e-04, -2.466638011138158, 24576.0),
     "llama3.1": (4.505261149632588e-05, -2.788576860718702, 82358.52413056031),
     # Not from the paper: SmolLM2-135M (8k window, W=1024, T=200), fitted by scripts/fit_sigmoid.py
-    # to the lowest-perplexity U at 10k-32k (results/study/sigmoid_fit.*; docs/methods.md says how
-    # flat and how unstable that fit is).
-    "smollm2": (2.0096396132786296e-04, -3.1861657991356056, 6629.704310777294),
+    # to the U (1024-7168) with the highest passkey answer log-likelihood at 10k-24k
+    # (results/study/sigmoid_fit_passkey.*): U = 6144 at five of six lengths, so the curve is nearly
+    # flat (6557 at 10k, 5968 at 24k); docs/methods.md says how loosely the points pin it.
+    "smollm2": (-2.8051818555649914e-05, 1.6768555228496465, 8191.999999996401),
+    # The same, fitted to the lowest-perplexity U at 10k-32k (results/study/sigmoid_fit.*): it
+    # compresses far more (U = 2175 at 12k) and loses the 12k pass keys that U >= 4096 finds.
+    "smollm2_perplexity": (2.0096396132786296e-04, -3.1861657991356056, 6629.704310777294),
 }
 # The released `remap_uselen`: below 8192 tokens these presets give U = 1536 (llama3.1 has no floor).
 PRESET_SHORT_CONTEXT: dict[str, tuple[int, int]] = {name: (8192, 1536) for name in ("llama2", "llama3", "mistral")}
