@@ -4,7 +4,7 @@ PYTHON ?= python
 # GNU make keeps command-line assignments in MAKEOVERRIDES (in reverse order: Hydra does not
 # mind). Our own make variables are dropped; each override is single-quoted for the shell
 # (make escapes a space inside a value as "\ "; it is restored).
-MAKE_VARS = PYTHON=% EVAL_METHODS=% EVAL_QUICK=% SWEEP_QUICK=% SWEEP=% TABLE_ARGS=% BENCH_ARGS=% EVAL_ARGS=% STUDY=% STUDY_ARGS=%
+MAKE_VARS = PYTHON=% EVAL_METHODS=% EVAL_QUICK=% SWEEP_QUICK=% SWEEP=% TABLE_ARGS=% BENCH_ARGS=% EVAL_ARGS=% STUDY=% STUDY_ARGS=% STUDY_SHARDS=%
 empty :=
 space := $(empty) $(empty)
 OVERRIDES = $(foreach o,$(filter-out $(MAKE_VARS),$(subst \$(space),^_^,$(MAKEOVERRIDES))),'$(subst ^_^,$(space),$(o))')
@@ -35,10 +35,20 @@ sweep:
 	  $(if $(filter benchmark=% benchmark.%,$(MAKEOVERRIDES)),,$(SWEEP_QUICK)) $(OVERRIDES)
 
 # Every method x benchmark on the embedded model, resumable (evals/conf/study/$(STUDY).yaml;
-# STUDY_ARGS="scale=20" on a GPU, "only=[perplexity]" for one piece).
+# STUDY_ARGS="scale=20" on a GPU, "only=[perplexity]" for one piece, "dry_run=true" for the plan).
+# STUDY_SHARDS processes (one per core) split the runs: shard 0 prints here, the others log to
+# results/study/.logs/; the exit status is the first failure's.
 STUDY ?= smollm2
+STUDY_SHARDS ?= 2
 study:
-	$(PYTHON) -m evals.study $(STUDY) $(STUDY_ARGS)
+	@mkdir -p results/study/.logs; pids=""; i=1; \
+	while [ $$i -lt $(STUDY_SHARDS) ]; do \
+	  echo "[study] shard $$i/$(STUDY_SHARDS) logs to results/study/.logs/shard$$i.log"; \
+	  $(PYTHON) -m evals.study $(STUDY) shard=$$i/$(STUDY_SHARDS) $(STUDY_ARGS) > results/study/.logs/shard$$i.log 2>&1 & \
+	  pids="$$pids $$!"; i=$$((i + 1)); \
+	done; \
+	$(PYTHON) -m evals.study $(STUDY) shard=0/$(STUDY_SHARDS) $(STUDY_ARGS); status=$$?; \
+	for pid in $$pids; do wait $$pid || status=$$?; done; exit $$status
 
 # Every finished run under results/ -> results/tables/<benchmark>.{md,tex,csv} and PNG plots;
 # the study's runs (results/study/) -> results/study/tables/.
