@@ -271,7 +271,7 @@ def _length_label(column: str) -> str:
 
 
 INTERVAL_NOTE = ("mean [95% interval]: Wilson for accuracies, bootstrap over samples otherwise (perplexity: over "
-                 "documents); n: samples per cell; **bold**: best in its column with an interval clear of every "
+                 "documents, else windows, else 1024-token blocks of one window); n: samples per cell; **bold**: best in its column with an interval clear of every "
                  "other row's in its model; none bold: no method is distinguishable")
 
 
