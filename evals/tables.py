@@ -271,8 +271,9 @@ def _length_label(column: str) -> str:
 
 
 INTERVAL_NOTE = ("mean [95% interval]: Wilson for accuracies, bootstrap over samples otherwise (perplexity: over "
-                 "documents, else windows, else 1024-token blocks of one window); n: samples per cell; **bold**: best in its column with an interval clear of every "
-                 "other row's in its model; none bold: no method is distinguishable")
+                 "documents, else windows, else 1024-token blocks of one window); n: samples per cell; "
+                 "**bold**: best in its column with an interval clear of every other row's in its model; "
+                 "none bold: no method is distinguishable")
 
 
 def has_intervals(cells: dict | None) -> bool:
@@ -463,7 +464,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
             if note:
                 intervals_csv(cells).to_csv(out / f"{stem}_intervals.csv", index=False)
                 paths.append(out / f"{stem}_intervals.csv")
-        paths += plot_benchmark(name, runs, out, records)
+        paths += plot_benchmark(name, runs, out, records, estimates)
         written[name] = paths
         headlines.append(headline(name, runs, frames, estimates, lower))
     summary = write_summary(out, [h for h in headlines if h is not None])
@@ -478,7 +479,8 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9.=-]+", "_", text).strip("_")
 
 
-def plot_benchmark(name: str, runs: list[Run], out: Path, records: dict[int, list[dict]] | None = None) -> list[Path]:
+def plot_benchmark(name: str, runs: list[Run], out: Path, records: dict[int, list[dict]] | None = None,
+                   estimates: dict[str, dict] | None = None) -> list[Path]:
     """PNG figures through evals.plots: a curve vs length per model (score, or perplexity on a
     log scale) with one line per method, a depth x length heatmap per needle/passkey run, and
     grouped bars per task per model where the runs have at least two tasks."""
@@ -498,7 +500,7 @@ def plot_benchmark(name: str, runs: list[Run], out: Path, records: dict[int, lis
         if isinstance(run.metrics.get("grid"), dict) and run.metrics["grid"]:
             path = out / f"{name}_heatmap_{_slug(run.model)}_{_slug(label)}.png"
             written.append(plots.needle_heatmap(run.metrics, path, title=f"{name}: {run.model}, {label}"))
-    written += _plot_tasks(name, runs, labels, lower, out, records)
+    written += _plot_tasks(name, runs, labels, lower, out, records, (estimates or {}).get("main"))
     for model, curves in by_model.items():
         train = next((r.config.get("model", {}).get("pretraining_length") for r in runs if r.model == model), None)
         suffix = "" if len(by_model) == 1 else f"_{_slug(model)}"
@@ -531,9 +533,10 @@ def _run_tasks(run: Run) -> dict[str, float]:
 
 
 def _plot_tasks(name: str, runs: list[Run], labels: list[str], lower: bool, out: Path,
-                records: dict[int, list[dict]] | None = None) -> list[Path]:
+                records: dict[int, list[dict]] | None = None, main: dict | None = None) -> list[Path]:
     """<name>_by_task[_<model>].png per model whose runs have two or more tasks: one bar per
-    method, with the 95% intervals of the main table's task cells as error bars where known."""
+    method, with the 95% intervals of the main table's task cells as error bars where known
+    (`main`: the main table's estimates, already computed; else computed here)."""
     from evals import plots
     from evals.cell_intervals import read_records, run_estimates
 
@@ -546,9 +549,12 @@ def _plot_tasks(name: str, runs: list[Run], labels: list[str], lower: bool, out:
         scores = _run_tasks(run)
         if not scores:
             continue
-        own = (records or {}).get(id(run))
-        found = run_estimates(own if own is not None else read_records(run.path), run.metrics, "main", scores,
-                              groups, lower)
+        if main is not None:
+            found = {t: e for t, e in (main.get((run.model, label)) or {}).items() if t in scores}
+        else:
+            own = (records or {}).get(id(run))
+            found = run_estimates(own if own is not None else read_records(run.path), run.metrics, "main", scores,
+                                  groups, lower)
         data[run.model][label] = scores
         errors[run.model][label] = {t: (e.low, e.high) for t, e in found.items() if e.low is not None}
         n = _number(run.metrics.get("num_samples"))
