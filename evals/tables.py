@@ -429,6 +429,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
                  benchmarks: list[str] | None = None) -> dict[str, list[Path]]:
     """results/tables/<benchmark>[_<view>].{md,tex,csv} (+ PNG plots), and summary.{md,tex,csv}
     across the benchmarks written here when a model has two or more; returns what was written."""
+    from evals.paired import write_paired
     from evals.results import results_root
     from evals.summary_table import headline, write_summary
 
@@ -465,6 +466,8 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
                 intervals_csv(cells).to_csv(out / f"{stem}_intervals.csv", index=False)
                 paths.append(out / f"{stem}_intervals.csv")
         paths += plot_benchmark(name, runs, out, records, estimates)
+        labels = row_labels(runs)
+        paths += write_paired(name, runs, records, labels, _order(runs, labels), lower, out)
         written[name] = paths
         headlines.append(headline(name, runs, frames, estimates, lower))
     summary = write_summary(out, [h for h in headlines if h is not None])
