@@ -318,8 +318,10 @@ def _run_claimed(plan: SimpleNamespace, state: str) -> dict:
 
 
 def _write_status(plan, status: str, extra: dict) -> None:
+    from evals.provenance import code_provenance
+
     info = {"status": status, "limit": plan.conf.get("limit"), "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-            **extra}
+            "code": code_provenance(), **extra}
     (plan.run_dir / "run.json").write_text(json.dumps(info, indent=2))
 
 

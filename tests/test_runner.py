@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import evals.results  # noqa: F401  (the ${repo_path:} resolver)
+import lampe
 from evals import runner
 from evals.results import find_runs
 from tests.fake_benchmark import FakeBenchmark
@@ -124,7 +125,11 @@ def test_run_writes_layout_and_is_found_again(fake_conf, tmp_path, loads):
     assert stored["method"]["mapping_length"] == 64 and stored["method"]["local_window"] == 8
     assert stored["method"]["temperature"] == pytest.approx(1.0693147, rel=1e-6)  # effective, not null
     assert stored["run_id"] == run.run_id and len(read_records(run.path / "records.jsonl")) == 6
-    assert json.loads((run.path / "run.json").read_text())["status"] == "complete"
+    status = json.loads((run.path / "run.json").read_text())
+    assert status["status"] == "complete"
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(runner.__file__).parent)
+    assert status["code"]["commit"] == (head.stdout.strip() if head.returncode == 0 else None)  # the code behind it
+    assert status["code"]["version"] == lampe.__version__
     assert loads == ["smollm2"] and FakeBenchmark.calls == 6
 
     # same config: found, not recomputed, no model load
