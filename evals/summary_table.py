@@ -69,7 +69,8 @@ def summary_frame(headlines: list[Headline]) -> tuple[pd.DataFrame, dict, dict[s
 
 
 SUMMARY_NOTE = ("columns: each benchmark's average (higher is better), or `<benchmark>@<length>`: perplexity at "
-                "the longest length run (lower is better); n: samples behind each cell; -: not run")
+                "the longest length run (lower is better); n: samples behind each cell; -: not run; whether "
+                "the best beats each other method on the same prompts or blocks: `<benchmark>_paired.md`")
 
 
 def write_summary(out: Path, headlines: list[Headline]) -> list[Path]:
