@@ -62,8 +62,8 @@ def perplexity_units(records: list[dict]) -> dict[str, Units]:
 
 
 def score_units(records: list[dict]) -> dict[str, Units]:
-    """column -> records: id -> (task, score, 1); a column per length when records have lengths,
-    plus `all` when there are two lengths or more (or none)."""
+    """column -> records: id -> (task, score, 1); a column per length when the records form a
+    length grid (two prompts or more per length), plus `all` when there are two lengths or more."""
     columns: dict[str, dict] = defaultdict(dict)
     for record in records:
         score = _first_score(record)
@@ -73,6 +73,8 @@ def score_units(records: list[dict]) -> dict[str, Units]:
         if length is not None:
             columns[str(length)][record["id"]] = (record["task"], score, 1.0)
         columns[ALL][record["id"]] = (record["task"], score, 1.0)
+    if any(len(units) < 2 for column, units in columns.items() if column != ALL):
+        return {ALL: Units(columns[ALL])}  # lengths of single prompts (LongBench's own lengths), not a grid
     if len(columns) == 2:  # one length: `all` repeats it
         columns.pop(ALL)
     return {column: Units(values) for column, values in columns.items()}

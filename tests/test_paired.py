@@ -74,6 +74,8 @@ def test_units_from_records():
               for n in (4, 8) for i in range(2)]
     assert set(score_units(scored)) == {"4", "8", "all"}
     assert set(score_units(scored[:2])) == {"4"}  # one length: no `all` column repeating it
+    own_lengths = [{"id": f"q{n}", "task": "qasper", "scores": {"qa_f1": 0.5}, "meta": {"length": n}} for n in (819, 2099)]
+    assert set(score_units(own_lengths)) == {"all"}  # each prompt's own length (LongBench): no grid
     no_length = [{"id": "q", "task": "qasper", "scores": {"qa_f1": 0.5}, "meta": {}}]
     assert set(score_units(no_length)) == {"all"}
 
