@@ -43,7 +43,8 @@ def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-6)
 
 
-def _score(record: dict, metric: str | None) -> float | None:
+def record_score(record: dict, metric: str | None = None) -> float | None:
+    """The record's `metric` score (its first when None); None when missing or not a number."""
     scores = record.get("scores") or {}
     value = scores.get(metric) if metric else next(iter(scores.values()), None)
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -84,7 +85,7 @@ def cell_estimate(records: list[dict], value: float | None, metric: str | None =
     for grouping in GROUPINGS:
         groups: dict = defaultdict(list)
         for record in records:
-            score = _score(record, metric)
+            score = record_score(record, metric)
             if score is None:
                 break
             groups[grouping(record)].append(score)

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evals.cell_intervals import is_number, record_score
 from evals.intervals import Estimate, estimate_mean, estimate_perplexity
 
 ALL = "all"  # the column over every unit (a run without lengths, or every length together)
@@ -43,11 +44,6 @@ class Units:
 
 def _length(record: dict):
     return (record.get("meta") or {}).get("length")
-
-
-def _first_score(record: dict) -> float | None:
-    value = next(iter((record.get("scores") or {}).values()), None)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def perplexity_units(records: list[dict]) -> dict[str, Units]:
@@ -66,7 +62,7 @@ def score_units(records: list[dict]) -> dict[str, Units]:
     length grid (two prompts or more per length), plus `all` when there are two lengths or more."""
     columns: dict[str, dict] = defaultdict(dict)
     for record in records:
-        score = _first_score(record)
+        score = record_score(record)
         if score is None:
             continue
         length = _length(record)
@@ -142,7 +138,8 @@ def column_mean(units: Units, keys: list, perplexity: bool, scale: float) -> flo
 def paired_frame(rows: dict[str, dict[str, Units]], perplexity: bool) -> tuple[pd.DataFrame, dict]:
     """(text table, {(label, column): Estimate}): per column, each row against the row with the
     best mean on the units all rows share; the best row reads `best`."""
-    columns = sorted({c for units in rows.values() for c in units}, key=lambda c: (c == ALL, _numeric(c), c))
+    columns = sorted({c for units in rows.values() for c in units},
+                     key=lambda c: (c == ALL, float(c) if is_number(c) else math.inf, c))
     table = {label: {} for label in rows}
     found = {}
     for column in columns:
@@ -164,13 +161,6 @@ def paired_frame(rows: dict[str, dict[str, Units]], perplexity: bool) -> tuple[p
             table[label][column] = _text(estimate, perplexity)
     frame = pd.DataFrame(table).T.reindex(columns=[c for c in columns if any(c in t for t in table.values())])
     return frame.fillna("-"), found
-
-
-def _numeric(column: str) -> float:
-    try:
-        return float(column)
-    except ValueError:
-        return math.inf
 
 
 def _text(estimate: Estimate, perplexity: bool) -> str:
@@ -211,6 +201,8 @@ def paired_rows(runs, records: dict[int, list[dict]], labels: list[str], perplex
 def write_paired(name: str, runs, records: dict[int, list[dict]], labels: list[str], order: list[int],
                  perplexity: bool, out: Path) -> list[Path]:
     """<name>_paired.{md,csv} when some model has two runs with shared units; [] otherwise."""
+    from evals.tables import _length_label
+
     ordered_runs = [runs[i] for i in order]
     ordered_labels = [labels[i] for i in order]
     parts, rows_csv = [], []
@@ -220,7 +212,7 @@ def write_paired(name: str, runs, records: dict[int, list[dict]], labels: list[s
         frame, found = paired_frame(rows, perplexity)
         if frame.empty or not found:
             continue
-        shown = frame.rename(columns=lambda c: c if c == ALL else _length_text(c))
+        shown = frame.rename(columns=_length_label)
         shown.index.name = "method"
         parts.append(f"model: {model}\n\n{shown.reset_index().to_markdown(index=False, disable_numparse=True)}\n")
         rows_csv += [{"model": model, "method": label, "column": column, "mean": e.mean, "low": e.low,
@@ -233,10 +225,3 @@ def write_paired(name: str, runs, records: dict[int, list[dict]], labels: list[s
     csv = out / f"{name}_paired.csv"
     pd.DataFrame(rows_csv).to_csv(csv, index=False)
     return [md, csv]
-
-
-def _length_text(column: str) -> str:
-    value = _numeric(column)
-    if math.isinf(value):
-        return column
-    return f"{int(value) // 1024}k" if value % 1024 == 0 else column
