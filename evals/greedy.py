@@ -4,8 +4,10 @@
 shipped `repetition_penalty`, `no_repeat_ngram_size` or `suppress_tokens` would still reshape
 the logits under `do_sample=False`. That hurts tasks whose answer repeats tokens (RULER cwe/fwe,
 multi-value needles, code), and differs between checkpoints. The official LongBench, L-Eval and
-RULER runs decode greedily; these values switch every logits processor off explicitly. The end
-of generation (eos/pad tokens) stays the model's own.
+RULER runs decode greedily; these values switch every logits processor off explicitly, and the
+three stopping rules a checkpoint can ship besides its EOS (a time limit, stop strings, a
+watermark that reshapes the logits) too. The end of generation (eos/pad tokens) stays the model's
+own; a sample's own stop strings and extra EOS tokens are added per call (evals.lm).
 """
 from __future__ import annotations
 
@@ -41,4 +43,7 @@ GREEDY: dict[str, Any] = {
     "min_p": None,
     "epsilon_cutoff": None,
     "eta_cutoff": None,
+    "max_time": None,
+    "stop_strings": None,
+    "watermarking_config": None,
 }
