@@ -19,7 +19,7 @@ class Sample:
     prompt: str  # full prompt text in the benchmark's template, before truncation
     references: list[str]
     max_new_tokens: int
-    chat: bool = True  # wrap in the chat template when the model uses one (LongBench leaves some raw)
+    chat: bool = True  # under prompt_format "chat": wrap in the model's chat template (LongBench leaves some raw)
     answer_prefix: str = ""  # appended after the (chat-wrapped) prompt, e.g. RULER's "Answer:"
     # earlier (user, assistant) exchanges, e.g. RULER cwe's worked example: previous chat turns
     # under a chat template, else plain text in front of the prompt (user + assistant + newline)
@@ -27,6 +27,14 @@ class Sample:
     stop: list[str] = field(default_factory=list)  # generation ends at the first of these strings
     strip: bool = True  # strip whitespace around the generated text (LongBench scores the raw text)
     meta: dict[str, Any] = field(default_factory=dict)
+    prompt_format: str = "chat"  # "official" | "chat" | "raw" (evals.prompt_format); benchmarks set it
+    # under "official": model family -> [text before, text after] the prompt (and each history
+    # prompt), as the benchmark's script writes it; a family not named gets the bare text
+    official: dict[str, list[str]] = field(default_factory=dict)
+    special_tokens: bool = True  # official/raw text gets the tokenizer's own special tokens (BOS)
+    # generation also ends at the last token of each of these texts (tokenized alone), after at
+    # least one new token: LongBench's samsum ends at the newline token
+    eos_texts: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -68,10 +76,11 @@ class Benchmark:
     def evaluate(self, sample: Sample, lm) -> dict:
         """Generate for one sample and score it; returns the record written to records.jsonl."""
         prediction, prompt_tokens = lm.generate(sample)
-        return self.record(sample, prediction, prompt_tokens)
+        return self.record(sample, prediction, prompt_tokens, lm)
 
-    def record(self, sample: Sample, prediction: str, prompt_tokens: int) -> dict:
-        """The JSON-able record of one scored sample."""
+    def record(self, sample: Sample, prediction: str, prompt_tokens: int, lm=None) -> dict:
+        """The JSON-able record of one scored sample, with the prompt format it was sent in and
+        the model family that format was rendered for."""
         return {
             "id": sample.id,
             "task": sample.task,
@@ -79,6 +88,8 @@ class Benchmark:
             "prediction": prediction,
             "references": sample.references,
             "scores": self.score(sample, prediction),
+            "prompt_format": sample.prompt_format,
+            "family": getattr(lm, "family", None),
             "meta": sample.meta,
         }
 

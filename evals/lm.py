@@ -1,13 +1,17 @@
-"""The model as benchmarks see it: prompt building (truncation, chat template) and greedy decoding.
+"""The model as benchmarks see it: prompt building (truncation, prompt format) and greedy decoding.
 
 Truncation follows LongBench: a prompt longer than `max_length` tokens keeps its first and last
-max_length/2 tokens (the question usually sits at one end). The chat template wraps the truncated
-prompt for chat models unless the sample opts out (`Sample.chat = False`); a sample's `history`
-(earlier exchanges) becomes previous user/assistant turns, or plain text in front of a raw
-prompt. The answer prefix is
-tokenized together with the prompt, as the official scripts do: tokenized alone, a prefix that
-starts with a space or newline gains an extra "▁" token under SentencePiece tokenizers (Llama-2,
-Mistral). Decoding is plain greedy (evals.greedy.GREEDY), whatever the checkpoint ships.
+max_length/2 tokens (the question usually sits at one end); under `official` the count includes
+the tokenizer's own special tokens (BOS), as LongBench's pred.py counts them. The text then
+reaches the model in the sample's prompt format (evals.prompt_format): `chat` wraps it in the
+chat template unless the sample opts out (`Sample.chat = False`), its `history` (earlier
+exchanges) becoming previous user/assistant turns; `raw` is the bare text, history in front as
+plain text; `official` wraps prompt and history in the benchmark script's text for the model's
+family (`Sample.official`) and tokenizes the whole string, special-token text included, the way
+the script does. The answer prefix is tokenized together with the prompt, as the official
+scripts do: tokenized alone, a prefix that starts with a space or newline gains an extra "▁"
+token under SentencePiece tokenizers (Llama-2, Mistral). Decoding is plain greedy
+(evals.greedy.GREEDY), whatever the checkpoint ships.
 """
 from __future__ import annotations
 
@@ -15,14 +19,20 @@ import torch
 
 from evals.base import Sample
 from evals.greedy import GREEDY
+from evals.prompt_format import FORMATS, check_family, detect_family
 
 
 class LanguageModel:
-    def __init__(self, model, tokenizer, *, max_length: int | None = None, chat_template: bool = True):
+    """`family` (evals.prompt_format.FAMILIES) overrides the one read from the tokenizer's chat
+    template; `chat_template=False` makes the model a base model (no template, family `base`)."""
+
+    def __init__(self, model, tokenizer, *, max_length: int | None = None, chat_template: bool = True,
+                 family: str | None = None):
         self.model = model
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.chat_template = chat_template and getattr(tokenizer, "chat_template", None) is not None
+        self.family = check_family(family) if family is not None else detect_family(tokenizer, chat_template)
 
     @property
     def device(self) -> torch.device:
@@ -31,11 +41,12 @@ class LanguageModel:
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def truncate_middle(self, text: str) -> str:
-        """Keep the first and last max_length/2 tokens of `text` (LongBench's rule)."""
+    def truncate_middle(self, text: str, special_tokens: bool = False) -> str:
+        """Keep the first and last max_length/2 tokens of `text` (LongBench's rule); with
+        `special_tokens` the count includes the tokenizer's own (BOS), as pred.py counts."""
         if self.max_length is None:
             return text
-        ids = self.encode(text)
+        ids = self.tokenizer(text, add_special_tokens=special_tokens)["input_ids"]
         if len(ids) <= self.max_length:
             return text
         half = self.max_length // 2
@@ -45,21 +56,54 @@ class LanguageModel:
 
     def prompt_ids(self, sample: Sample, continuation: str = "") -> list[int]:
         """The prompt's tokens (with `continuation` after the answer prefix, tokenized together)."""
-        text = self.truncate_middle(sample.prompt)
-        if self.chat_template and sample.chat:
-            turns = [{"role": role, "content": content} for exchange in sample.history
-                     for role, content in zip(("user", "assistant"), exchange)]
-            text = self.tokenizer.apply_chat_template(
-                turns + [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
-            )
-            return self.tokenizer(text + sample.answer_prefix + continuation, add_special_tokens=False)["input_ids"]
+        if sample.prompt_format not in FORMATS:
+            raise ValueError(f"sample '{sample.id}': unknown prompt_format {sample.prompt_format!r}. "
+                             f"Valid choices: {', '.join(FORMATS)}")
+        text = self.truncate_middle(sample.prompt, special_tokens=sample.prompt_format == "official")
+        return _RENDER[sample.prompt_format](self, sample, text, sample.answer_prefix + continuation)
+
+    def _chat(self, sample: Sample, text: str, tail: str) -> list[int]:
+        """The model's chat template (a model without one, or a sample that opts out: raw)."""
+        if not (self.chat_template and sample.chat):
+            return self._raw(sample, text, tail)
+        turns = [{"role": role, "content": content} for exchange in sample.history
+                 for role, content in zip(("user", "assistant"), exchange)]
+        text = self.tokenizer.apply_chat_template(
+            turns + [{"role": "user", "content": text}], tokenize=False, add_generation_prompt=True
+        )
+        return self.tokenizer(text + tail, add_special_tokens=False)["input_ids"]
+
+    def _raw(self, sample: Sample, text: str, tail: str) -> list[int]:
+        """The bare text, earlier exchanges in front (user + assistant + newline)."""
         before = "".join(user + assistant + "\n" for user, assistant in sample.history)
-        return self.tokenizer(before + text + sample.answer_prefix + continuation)["input_ids"]  # raw: BOS stays
+        return self.tokenizer(before + text + tail, add_special_tokens=sample.special_tokens)["input_ids"]
+
+    def _official(self, sample: Sample, text: str, tail: str) -> list[int]:
+        """The script's text for this family around every prompt, as one string: special-token
+        text in it ("<|begin_of_text|>") becomes those tokens, and the tokenizer adds its own."""
+        open_, close = sample.official.get(self.family, ("", ""))
+        before = "".join(open_ + user + close + assistant + "\n" for user, assistant in sample.history)
+        whole = before + open_ + text + close + tail
+        return self.tokenizer(whole, add_special_tokens=sample.special_tokens)["input_ids"]
+
+    def eos_ids(self, sample: Sample) -> list[int] | None:
+        """The end-of-sequence ids for a sample with `eos_texts` (None: the model's own). Under
+        `official` exactly LongBench's list (the tokenizer's EOS, then each text's last token);
+        otherwise the model's EOS ids and the tokenizer's come first."""
+        if not sample.eos_texts:
+            return None
+        extra = [self.tokenizer(t, add_special_tokens=False)["input_ids"][-1] for t in sample.eos_texts]
+        ends = [self.tokenizer.eos_token_id]
+        if sample.prompt_format != "official":
+            model_eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+            ends = ([model_eos] if isinstance(model_eos, int) else list(model_eos or [])) + ends
+        return list(dict.fromkeys(i for i in ends + extra if i is not None))
 
     def generation_settings(self) -> dict:
-        """The decoding settings of every `generate` call, JSON-able, for a run's recorded config."""
+        """The decoding settings of every `generate` call, JSON-able, for a run's recorded config
+        (with the model family `official` prompts are rendered for)."""
         eos = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
-        return {**GREEDY, "eos_token_id": eos, "pad_token_id": self.tokenizer.pad_token_id}
+        return {**GREEDY, "eos_token_id": eos, "pad_token_id": self.tokenizer.pad_token_id, "family": self.family}
 
     @torch.no_grad()
     def generate(self, sample: Sample) -> tuple[str, int]:
@@ -96,17 +140,19 @@ class LanguageModel:
         ids = self.prompt_ids(sample) if ids is None else ids
         input_ids = torch.tensor([ids], device=self.device)
         extra = {"return_dict_in_generate": True, "output_logits": True} if score else {}
-        output = self.model.generate(
-            input_ids,
-            attention_mask=torch.ones_like(input_ids),
-            max_new_tokens=sample.max_new_tokens,
-            pad_token_id=self.tokenizer.pad_token_id,
-            **GREEDY,
-            **({"stop_strings": sample.stop, "tokenizer": self.tokenizer} if sample.stop else {}),
-            **extra,
-        )
+        settings = {**GREEDY, "max_new_tokens": sample.max_new_tokens, "pad_token_id": self.tokenizer.pad_token_id,
+                    **extra}
+        if sample.stop:
+            settings.update(stop_strings=sample.stop, tokenizer=self.tokenizer)
+        eos = self.eos_ids(sample)
+        if eos is not None:  # LongBench samsum: min_length = prompt + 1, i.e. one new token first
+            settings.update(eos_token_id=eos, min_new_tokens=1)
+        output = self.model.generate(input_ids, attention_mask=torch.ones_like(input_ids), **settings)
         sequences = output.sequences if score else output
         text = self.tokenizer.decode(sequences[0, len(ids):], skip_special_tokens=True)
         for stop in sample.stop:
             text = text.split(stop)[0]
         return (text.strip() if sample.strip else text), len(ids), output
+
+
+_RENDER = {"chat": LanguageModel._chat, "raw": LanguageModel._raw, "official": LanguageModel._official}

@@ -66,12 +66,44 @@ def test_generation_ignores_the_checkpoints_sampling_settings(tiny_model, tokeni
     config = tiny_model.generation_config
     config.repetition_penalty, config.no_repeat_ngram_size, config.suppress_tokens = 5.0, 1, [expected[0]]
     config.eos_token_id = None
+    # a time limit that ends generation at once, and a stop string the greedy text contains
+    config.max_time, config.stop_strings = 1e-9, [tokenizer.decode(expected[1:3])]
+    config.watermarking_config = {"greenlist_ratio": 0.5, "bias": 50.0}
     text, length = lm.generate(sample)
     assert length == len(ids)
     assert text == tokenizer.decode(expected, skip_special_tokens=True)
     settings = lm.generation_settings()
     assert settings["repetition_penalty"] == 1.0 and settings["do_sample"] is False
     assert {k: settings[k] for k in GREEDY} == GREEDY
+
+
+def test_family_comes_from_the_chat_template(tokenizer):
+    from tests.family_tokenizers import FAMILY_TOKENIZERS
+
+    for family, build in FAMILY_TOKENIZERS.items():
+        assert LanguageModel(None, build()).family == family
+    assert LanguageModel(None, tokenizer).family == "chatml"  # SmolLM2's template is ChatML
+    assert LanguageModel(None, tokenizer, chat_template=False).family == "base"
+    assert LanguageModel(None, tokenizer, family="llama3").family == "llama3"
+    with pytest.raises(ValueError, match=r"Invalid model family 'gpt'. Valid choices: llama2, llama3, chatml"):
+        LanguageModel(None, tokenizer, family="gpt")
+    odd = FAMILY_TOKENIZERS["base"]()
+    odd.chat_template = "{% for m in messages %}<turn>{{ m['content'] }}{% endfor %}"
+    assert LanguageModel(None, odd).family == "other"
+
+
+def test_prompt_formats_render_the_same_sample_three_ways(tokenizer):
+    sample = Sample(id="s", task="t", prompt="Name a colour.", references=[], max_new_tokens=1, answer_prefix=" A:",
+                    history=[("Name a fruit.", " A: pear")], official={"chatml": ["<<", ">>"]})
+    lm = LanguageModel(None, tokenizer)
+    chat = lm.prompt_ids(sample)
+    raw = lm.prompt_ids(Sample(**{**sample.to_dict(), "prompt_format": "raw"}))
+    official = lm.prompt_ids(Sample(**{**sample.to_dict(), "prompt_format": "official"}))
+    assert tokenizer.decode(chat).count("<|im_start|>user") == 2
+    assert tokenizer.decode(raw) == "Name a fruit. A: pear\nName a colour. A:"
+    assert tokenizer.decode(official) == "<<Name a fruit.>> A: pear\n<<Name a colour.>> A:"
+    with pytest.raises(ValueError, match=r"unknown prompt_format 'plain'. Valid choices: official, chat, raw"):
+        lm.prompt_ids(Sample(**{**sample.to_dict(), "prompt_format": "plain"}))
 
 
 def test_a_run_records_its_decoding_settings(tiny_model, tokenizer, tmp_path):
