@@ -1,10 +1,13 @@
 """LongBench and LongBench-E (THUDM/LongBench), scored as its eval.py scores them.
 
 Per-task facts (prompt template, max_new_tokens, metric, raw-vs-chat, first-line
-post-processing, category) live in `longbench_tasks.json`, read from the official configs.
-The prompt is the template filled with the sample's `context` and `input`; LanguageModel
-truncates its middle to `max_length` tokens and wraps it in the chat template unless the task is
-one LongBench leaves raw. A prediction scores the max of the task metric over the `answers`.
+post-processing, category, samsum's newline end) live in `longbench_tasks.json`, read from the
+official configs. The prompt is the template filled with the sample's `context` and `input`;
+LanguageModel truncates its middle to `max_length` tokens and sends it in the run's
+`prompt_format`: `official` as pred.py's build_chat does (Llama-2 chat gets `[INST]...[/INST]`,
+every other family the bare prompt, and the six few-shot/code tasks stay bare for all), `chat` in
+the model's own template (the same six stay bare), `raw` bare. A prediction scores the max of
+the task metric over the `answers`.
 LongBench-E (`longbench_e: true`) reads the `<task>_e` files and also scores by the sample's
 `length` field (0-4k, 4-8k, 8k+).
 
@@ -23,6 +26,7 @@ from typing import Any, Iterator
 from evals import longbench_data as data
 from evals.base import Benchmark, Sample
 from evals.metrics import best_over_references, get_metric
+from evals.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.registry import register_benchmark
 
 SPEC = json.loads((Path(__file__).with_name("longbench_tasks.json")).read_text(encoding="utf-8"))
@@ -30,6 +34,7 @@ TASKS: dict[str, dict] = SPEC["tasks"]
 GROUPS: dict[str, list[str]] = SPEC["groups"]
 LONGBENCH_E_TASKS: list[str] = SPEC["longbench_e_tasks"]
 LENGTH_BUCKETS: list[tuple[str, int, int | None]] = [tuple(b) for b in SPEC["length_buckets"]]
+OFFICIAL_CHAT: dict[str, list[str]] = SPEC["official_chat"]  # pred.py build_chat, per family
 REQUIRED_FIELDS = ("input", "context", "answers", "length", "all_classes")
 
 
@@ -60,17 +65,19 @@ def select_tasks(tasks: Any, longbench_e: bool) -> list[str]:
 
 @register_benchmark
 class LongBench(Benchmark):
-    """Config: tasks (list or "all"), samples_per_task (null = all), data_dir, longbench_e."""
+    """Config: tasks (list or "all"), samples_per_task (null = all), data_dir, longbench_e,
+    prompt_format (official | chat | raw)."""
 
     name = "longbench"
 
     def __init__(self, tasks: Any = "all", samples_per_task: int | None = None, data_dir: str | None = None,
-                 longbench_e: bool = False, **config: Any):
+                 longbench_e: bool = False, prompt_format: str = DEFAULT_FORMAT, **config: Any):
         super().__init__(tasks=tasks, samples_per_task=samples_per_task, data_dir=data_dir,
-                         longbench_e=longbench_e, **config)
+                         longbench_e=longbench_e, prompt_format=prompt_format, **config)
         if config:
             raise ValueError(f"Unknown LongBench option(s): {', '.join(sorted(config))}. "
-                             "Valid: tasks, samples_per_task, data_dir, longbench_e")
+                             "Valid: tasks, samples_per_task, data_dir, longbench_e, prompt_format")
+        self.prompt_format = check_prompt_format("longbench", prompt_format)
         if samples_per_task is not None and int(samples_per_task) < 1:
             raise ValueError(f"samples_per_task must be a positive integer or null, got {samples_per_task}")
         self.longbench_e = bool(longbench_e)
@@ -162,7 +169,10 @@ class LongBench(Benchmark):
             max_new_tokens=spec["max_new_tokens"],
             chat=spec["chat"],
             stop=list(spec["stop"]),
+            eos_texts=list(spec["eos_texts"]),
             strip=False,  # eval.py scores the decoded text as it is
+            prompt_format=self.prompt_format,
+            official=OFFICIAL_CHAT if spec["chat"] else {},
             meta={"length": row["length"], "language": row.get("language"), "all_classes": row["all_classes"],
                   "_id": row.get("_id"), "longbench_e": self.longbench_e,
                   "data": self.sources[task].kind if task in self.sources else None},

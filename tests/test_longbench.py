@@ -102,7 +102,11 @@ def test_prompts_follow_the_official_templates(data_dir):
     assert trec.prompt == ("Please determine the type of the question below. Here are some examples of questions."
                            "\n\nQuestion: Where is Rome?\nType: Location\nQuestion: How many legs?\nType:")
     assert (trec.chat, trec.max_new_tokens, trec.meta["all_classes"]) == (False, 64, TREC_CLASSES)
-    assert samples["samsum:samsum-0000"].stop == ["\n"]
+    samsum = samples["samsum:samsum-0000"]
+    assert (samsum.stop, samsum.eos_texts) == ([], ["\n"])  # pred.py: the newline token is an extra EOS
+    # official by default: Llama-2 chat gets pred.py's [INST] on chat tasks, nothing on the six raw ones
+    assert qasper.prompt_format == trec.prompt_format == "official"
+    assert qasper.official == {"llama2": ["[INST]", "[/INST]"]} and trec.official == {}
     assert samples["lcc:lcc-0000"].prompt == "Please complete the code given below. \ndef f(x):\n    y = x\nNext line of code:\n"
     assert samples["multifieldqa_zh:multifieldqa_zh-0000"].prompt.endswith("问题：中国的首都是哪里？\n回答：")
 
@@ -115,6 +119,49 @@ def test_samples_per_task_and_task_selection(data_dir):
     with pytest.warns(UserWarning, match=r"no data for multifieldqa_en, hotpotqa, .*repobench-p: .*"
                       r"multifieldqa_en_e.jsonl.*data.zip.*sha256sum -c --ignore-missing"):
         assert LongBench(longbench_e=True, data_dir=str(data_dir)).tasks == ["qasper"]
+
+
+def test_prompt_format_is_checked_and_recorded(data_dir):
+    with pytest.raises(ValueError, match=r"Invalid longbench prompt_format='chatml'. Valid choices: official, chat, raw"):
+        LongBench(tasks=["qasper"], data_dir=str(data_dir), prompt_format="chatml")
+    bench = LongBench(tasks=["qasper"], data_dir=str(data_dir), prompt_format="raw")
+    record = bench.evaluate(next(iter(bench.samples())), FakeLM({"qasper:qasper-0000": "10k"}))
+    assert (record["prompt_format"], record["family"]) == ("raw", None)  # FakeLM names no family
+
+
+def test_samsum_ends_at_the_newline_token_after_one_new_token(data_dir, tokenizer):
+    """pred.py: eos = [EOS, the newline token], min_length = prompt + 1; the answer may open with
+    "\n\n" (another token) and the first line after the leading newlines is scored."""
+    from tests.scripted_model import scripted_llama
+
+    bench = LongBench(tasks=["samsum"], data_dir=str(data_dir))
+    sample = next(iter(bench.samples()))
+    prompt_ids = LanguageModel(None, tokenizer).prompt_ids(sample)
+    newline, blank_line = tokenizer("\n", add_special_tokens=False)["input_ids"], tokenizer("\n\n")["input_ids"]
+    assert len(newline) == len(blank_line) == 1 and newline != blank_line
+    answer = tokenizer("B says goodbye.", add_special_tokens=False)["input_ids"]
+    script = newline + blank_line + answer + newline + answer  # a newline first is refused (min length)
+    lm = LanguageModel(scripted_llama(len(tokenizer), script, len(prompt_ids)), tokenizer)
+    assert lm.eos_ids(sample) == [tokenizer.eos_token_id, newline[0]]
+    prediction, _ = lm.generate(sample)
+    assert prediction.startswith("\n\nB says goodbye.") and prediction.count("B says") == 1
+    assert bench.score(sample, prediction)["rouge"] == pytest.approx(1.0)
+
+
+def test_official_truncation_counts_the_bos_as_pred_py_does():
+    """pred.py tokenizes with special tokens before cutting: the BOS takes one of the first half's places."""
+    from tests.family_tokenizers import llama2_chat
+
+    tok = llama2_chat()
+    lm = LanguageModel(model=None, tokenizer=tok, max_length=8)
+    text = "ab cd ef gh ij"
+    with_bos, bare = tok(text)["input_ids"], tok(text, add_special_tokens=False)["input_ids"]
+    assert with_bos == [1] + bare and len(bare) == 15  # "▁ab▁cd..." one token per character
+    official = tok.decode(with_bos[:4], skip_special_tokens=True) + tok.decode(with_bos[-4:], skip_special_tokens=True)
+    own = tok.decode(bare[:4], skip_special_tokens=True) + tok.decode(bare[-4:], skip_special_tokens=True)
+    assert (official, own) == ("abh ij", "ab h ij")
+    assert lm.truncate_middle(text, special_tokens=True) == official  # official: pred.py's count
+    assert lm.truncate_middle(text) == own  # chat and raw: lampe's count of the text's own tokens
 
 
 def test_truncation_and_chat_template_through_language_model(data_dir, tokenizer):
