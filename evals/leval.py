@@ -2,10 +2,17 @@
 long document.
 
 Facts (task list, system prompts, prompt layout per task kind, 512-token generations) live in
-`leval_tasks.json`, read from the official baselines and `Evaluation/auto_eval.py`. The system
-prompt opens the user turn (L-Eval's chat baselines put it in the system slot of the same turn).
-Documents longer than `max_length - 512` tokens are cut the way the baselines cut them: whole
-words from the end (from the start for code), 250 more words each round until they fit.
+`leval_tasks.json`, read from the official baselines and `Evaluation/auto_eval.py`. Under
+`prompt_format=official` every model gets llama2-chat-test.py's text, `[INST]<<SYS>>` around
+the system prompt included (L-Eval has one script per model and no case for other families; its
+README says to copy a baseline and swap the model in): the turn closed with `[/INST]` except for
+gsm100 and codeU, which continue the few-shot text, and the prompt put through the script's
+`str.format` (evals.leval.script_format). Under `chat` the system prompt opens a user turn of the
+model's own template (gsm100 and codeU stay bare text); under `raw` nothing wraps it. Every task
+generates 512 tokens (LEval_config.py); `letter_max_new_tokens` may cap the tasks answered by a
+letter or True/False, which comes first. Documents longer than `max_length - 512` tokens are cut
+the way the baselines cut them: whole words from the end (from the start for code), 250 more
+words each round until they fit.
 Closed-ended tasks score exact match on the extracted option / number / true-false, parsed from
 the text as generated (auto_eval.py reads it unstripped; coursera's option parser depends on the
 leading space); sci_fi also asks its question without the document ("[fact: ...]") and averages
@@ -25,6 +32,7 @@ from evals.base import Benchmark, Sample
 from evals.jsonl import read_jsonl
 from evals.metrics import best_over_references, get_metric, leval_rouge_all
 from evals.paths import require_data_path
+from evals.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.registry import register_benchmark
 
 SPEC = json.loads((Path(__file__).with_name("leval_tasks.json")).read_text(encoding="utf-8"))
@@ -32,7 +40,8 @@ TASKS: dict[str, dict] = SPEC["tasks"]
 CLOSED_TASKS = [t for t, s in TASKS.items() if s["kind"] != "open"]
 OPEN_TASKS = [t for t, s in TASKS.items() if s["kind"] == "open"]
 OPEN_METRICS: dict[str, list[str]] = SPEC["open_metrics"]
-RESERVED_TOKENS = SPEC["max_new_tokens"]  # the baselines cut documents to max_length minus this
+RESERVED_TOKENS = SPEC["max_new_tokens"]  # every task's budget; the baselines cut documents to max_length minus this
+OFFICIAL = SPEC["official"]  # llama2-chat-test.py's B_INST + B_SYS, E_SYS and E_INST
 DEFAULT_DATA_DIR = "../shared/data/leval"
 MAIN_SCORE = {"exam": "exact_match", "f1": "f1", "rouge": "rougeL"}
 TOPIC_TASK = "topic_retrieval_longchat"
@@ -54,6 +63,17 @@ def read_documents(path: Path) -> list[dict]:
     return docs
 
 
+def script_format(message: str, document: str, instruction: str) -> str:
+    """llama2-chat-test.py's last step: `message.format(document=..., inst=...)`, the message kept
+    as it was when that raises. For gsm100, codeU and topic retrieval the document is already in
+    the message, so its braces are parsed: text whose braces are all doubled ("{{") or name those
+    two fields changes; any other brace makes format raise and leaves the text alone."""
+    try:
+        return message.format(document=document, inst=instruction)
+    except Exception:  # the script's bare `except:` keeps the message on any error
+        return message
+
+
 def truncate_document(document: str, budget: int, count_tokens, keep: str = "start") -> str:
     """L-Eval's cut: while over `budget` tokens keep the first (or, for code, the last)
     budget - k words of what is left, k = 0, 250, 500, ..."""
@@ -68,22 +88,28 @@ def truncate_document(document: str, budget: int, count_tokens, keep: str = "sta
 @register_benchmark
 class LEval(Benchmark):
     """Config: tasks ("all", "closed", "open" or a list), samples_per_task (documents per task,
-    null = all), instructions_per_doc (null = all), data_dir, max_new_tokens (null = L-Eval's 512)."""
+    null = all), instructions_per_doc (null = all), data_dir, max_new_tokens (every task; null =
+    L-Eval's 512), letter_max_new_tokens (coursera, quality, tpo, sci_fi; null = max_new_tokens),
+    prompt_format (official | chat | raw)."""
 
     name = "leval"
 
     def __init__(self, tasks: Any = "all", samples_per_task: int | None = None,
                  instructions_per_doc: int | None = None, data_dir: str = DEFAULT_DATA_DIR,
-                 max_new_tokens: int | None = None, **config: Any):
+                 max_new_tokens: int | None = None, letter_max_new_tokens: int | None = None,
+                 prompt_format: str = DEFAULT_FORMAT, **config: Any):
         super().__init__(tasks=tasks, samples_per_task=samples_per_task, instructions_per_doc=instructions_per_doc,
-                         data_dir=data_dir, max_new_tokens=max_new_tokens, **config)
+                         data_dir=data_dir, max_new_tokens=max_new_tokens,
+                         letter_max_new_tokens=letter_max_new_tokens, prompt_format=prompt_format, **config)
         if config:
             raise ValueError(f"Unknown L-Eval option(s): {', '.join(sorted(config))}. Valid: tasks, "
-                             "samples_per_task, instructions_per_doc, data_dir, max_new_tokens")
+                             "samples_per_task, instructions_per_doc, data_dir, max_new_tokens, "
+                             "letter_max_new_tokens, prompt_format")
         for key, value in (("samples_per_task", samples_per_task), ("instructions_per_doc", instructions_per_doc),
-                           ("max_new_tokens", max_new_tokens)):
+                           ("max_new_tokens", max_new_tokens), ("letter_max_new_tokens", letter_max_new_tokens)):
             if value is not None and int(value) < 1:
                 raise ValueError(f"{key} must be a positive integer or null, got {value}")
+        self.prompt_format = check_prompt_format("leval", prompt_format)
         self.data_dir = require_data_path(data_dir, "benchmark.data_dir")
         if not self.data_dir.is_dir():
             raise FileNotFoundError(f"L-Eval benchmark.data_dir='{data_dir}' ({self.data_dir}) is not a directory; it "
@@ -92,6 +118,7 @@ class LEval(Benchmark):
         self.samples_per_task = samples_per_task
         self.instructions_per_doc = instructions_per_doc
         self.max_new_tokens = int(max_new_tokens or RESERVED_TOKENS)
+        self.letter_max_new_tokens = int(letter_max_new_tokens or self.max_new_tokens)
 
     def task_file(self, task: str) -> Path:
         return self.data_dir / TASKS[task]["folder"] / f"{task}.jsonl"
@@ -120,17 +147,23 @@ class LEval(Benchmark):
         kind = SPEC["kinds"][spec["kind"]]
         instruction, output = doc["instructions"][inst_index], doc["outputs"][inst_index]
         values = {"instruction": instruction, "words": len(str(output).split())}
-        before, after = kind["prompt"].split("{document}")
-        head = SPEC["system"][spec["system"]].rstrip() + "\n\n" + before.format(**values)
+        before, after = (part.format(**values) for part in kind["prompt"].split("{document}"))
+        system = SPEC["system"][spec["system"]]
+        if self.prompt_format == "official":  # llama2-chat-test.py, for every family
+            head = OFFICIAL["open"] + system + OFFICIAL["system_end"] + before
+            after += OFFICIAL["close"] if kind["closed_turn"] else ""
+        else:
+            head = system.rstrip() + "\n\n" + before
         return Sample(
             id=f"{task}:{doc_index}:{inst_index}",
             task=task,
-            prompt=head + doc["input"] + after.format(**values),
+            prompt=head + doc["input"] + after,
             references=[str(output)],
-            max_new_tokens=self.max_new_tokens,
+            max_new_tokens=self.letter_max_new_tokens if spec.get("letter") else self.max_new_tokens,
             chat=kind["chat"],
             answer_prefix=kind["answer_prefix"],
             strip=False,  # auto_eval.py parses the generation as it is
+            prompt_format=self.prompt_format,
             meta={"document": doc_index, "instruction": inst_index, "evaluation": doc["evaluation"],
                   "source": doc.get("source"), "query": instruction,
                   "document_span": [len(head), len(head) + len(doc["input"])]},
@@ -174,13 +207,22 @@ class LEval(Benchmark):
         prompt = sample.meta["query"].replace(old, new) + SPEC["sci_fi_fact"]["suffix"]
         return dataclasses.replace(sample, id=sample.id + ":fact", prompt=prompt, chat=False, answer_prefix="")
 
+    def script_formatted(self, sample: Sample) -> Sample:
+        """Under `official`, a prompt built inline (gsm100, codeU, topic retrieval) after the
+        script's str.format (see script_format); any other sample as it is."""
+        if sample.prompt_format != "official" or not SPEC["kinds"][TASKS[sample.task]["kind"]]["inline"]:
+            return sample
+        start, end = sample.meta["document_span"]
+        prompt = script_format(sample.prompt, sample.prompt[start:end], sample.meta["query"])
+        return sample if prompt == sample.prompt else dataclasses.replace(sample, prompt=prompt)
+
     def evaluate(self, sample: Sample, lm) -> dict:
-        sample = self.fit_document(sample, lm)
+        sample = self.script_formatted(self.fit_document(sample, lm))
         prediction, prompt_tokens = lm.generate(sample)
         if TASKS[sample.task].get("metric") == "leval_sci_fi":
             fact, _ = lm.generate(self.fact_sample(sample))
             prediction = f"{prediction} [fact: {fact}]"
-        return self.record(sample, prediction, prompt_tokens)
+        return self.record(sample, prediction, prompt_tokens, lm)
 
     def score(self, sample: Sample, prediction: str) -> dict[str, float]:
         evaluation = sample.meta["evaluation"]

@@ -77,8 +77,32 @@ def test_task_selection(data_dir):
         LEval(data_dir=str(data_dir), instructions_per_document=2)
 
 
-def test_prompts_follow_the_official_layout(data_dir):
+OFFICIAL_HEAD = "[INST]<<SYS>>\n{system}\n<</SYS>>\n\n"  # llama2-chat-test.py: B_INST + B_SYS + sys + E_SYS
+
+
+def test_official_prompts_are_llama2_chat_tests_text(data_dir):
+    """Every family gets llama2-chat-test.py's message (the system prompt with its trailing space),
+    the turn closed by [/INST] except gsm100's, which continues its few-shot text."""
     samples = {s.id: s for s in LEval(data_dir=str(data_dir)).samples()}
+    quality = samples["quality:0:0"]
+    assert quality.prompt == (OFFICIAL_HEAD.format(system=SYSTEM["exam"]) + "Document is as follows. The hall was "
+                              "red. \nQuestion: What colour?\n (A) blue\n (B) red.  Please directly give the answer "
+                              "without any additional output or explanation [/INST]")
+    assert (quality.answer_prefix, quality.prompt_format, quality.official) == ("\nAnswer:", "official", {})
+    assert quality.prompt[slice(*quality.meta["document_span"])] == "The hall was red."
+    gsm = samples["gsm100:0:0"]
+    assert gsm.prompt == (OFFICIAL_HEAD.format(system=SYSTEM["gsm100"]) + "Question: 1+1?\nLet's think step by "
+                          "step\n1+1=2\nThe answer is 2\n\n\n\nQuestion: 2+3?\nLet's think step by step\n")
+    assert gsm.answer_prefix == "" and gsm.max_new_tokens == 512  # LEval_config.py: 512 for every task
+    news = samples["news_summ:0:0"]
+    assert news.prompt == (OFFICIAL_HEAD.format(system=SYSTEM["open"]) + "Document is as follows. News body. "
+                           "Instruction: Please summarize these news articles. \nAnswer this question with 6 "
+                           "words.[/INST]")
+    assert "news_summ:1:0" not in samples  # a document for human judges has no automatic metric
+
+
+def test_chat_prompts_open_a_user_turn_with_the_system_prompt(data_dir):
+    samples = {s.id: s for s in LEval(data_dir=str(data_dir), prompt_format="chat").samples()}
     quality = samples["quality:0:0"]
     assert quality.prompt == (SYSTEM["exam"].rstrip() + "\n\nDocument is as follows. The hall was red. \nQuestion: "
                               "What colour?\n (A) blue\n (B) red.  Please directly give the answer without any "
@@ -94,7 +118,32 @@ def test_prompts_follow_the_official_layout(data_dir):
     assert news.prompt.endswith("Document is as follows. News body. Instruction: Please summarize these news "
                                 "articles. \nAnswer this question with 6 words.")
     assert news.prompt.startswith(SYSTEM["open"].rstrip()) and news.chat
-    assert "news_summ:1:0" not in samples  # a document for human judges has no automatic metric
+    raw = next(LEval(tasks=["quality"], data_dir=str(data_dir), prompt_format="raw").samples())
+    assert (raw.prompt, raw.prompt_format) == (quality.prompt, "raw")
+
+
+def test_budgets_are_512_and_the_letter_tasks_may_be_capped(data_dir):
+    bench = LEval(data_dir=str(data_dir), letter_max_new_tokens=32)
+    budgets = {s.task: s.max_new_tokens for s in bench.samples()}
+    assert budgets == {"coursera": 32, "quality": 32, "sci_fi": 32, "gsm100": 512, "news_summ": 512,
+                       "scientific_qa": 512}
+    assert {s.max_new_tokens for s in LEval(data_dir=str(data_dir), max_new_tokens=64).samples()} == {64}
+    with pytest.raises(ValueError, match="letter_max_new_tokens must be a positive integer"):
+        LEval(data_dir=str(data_dir), letter_max_new_tokens=0)
+    with pytest.raises(ValueError, match=r"Invalid leval prompt_format='llama2'. Valid choices: official, chat, raw"):
+        LEval(data_dir=str(data_dir), prompt_format="llama2")
+
+
+def test_inline_prompts_go_through_the_scripts_str_format(tmp_path):
+    """llama2-chat-test.py formats gsm100/codeU/topic messages with the document already in them:
+    doubled braces halve, any other brace leaves the message as it was."""
+    write(tmp_path / "Closed-ended-tasks" / "gsm100.jsonl",
+          [doc("Use {{x}} here.", [("Q?", "1")]), doc("Use {x} here.", [("Q?", "1")])])
+    bench = LEval(tasks=["gsm100"], data_dir=str(tmp_path))
+    doubled, single = (bench.script_formatted(s) for s in bench.samples())
+    assert "Use {x} here." in doubled.prompt and "Use {x} here." in single.prompt
+    chat = next(LEval(tasks=["gsm100"], data_dir=str(tmp_path), prompt_format="chat").samples())
+    assert bench.script_formatted(chat) is chat  # lampe's own formats send the text as it is
 
 
 def test_documents_and_instructions_per_task(data_dir):
@@ -193,7 +242,8 @@ def test_topic_retrieval_averages_its_three_question_positions(tmp_path):
     bench = LEval(tasks=["topic_retrieval_longchat"], data_dir=str(tmp_path))
     sample = next(bench.samples())
     assert sample.chat and sample.answer_prefix == "" and not sample.strip
-    assert sample.prompt.startswith(SYSTEM["topic_retrieval_longchat"].rstrip() + "\n\nUSER: I would like")
+    assert sample.prompt.startswith(OFFICIAL_HEAD.format(system=SYSTEM["topic_retrieval_longchat"]) + "USER: I would")
+    assert sample.prompt.endswith("What is the first topic we discussed?[/INST]")
     answers = {"topic_retrieval_longchat:0:0": "art", "topic_retrieval_longchat:0:1": "Cooking",
                "topic_retrieval_longchat:0:2": "The topic was social media.", "topic_retrieval_longchat:1:0": "Tea"}
     metrics = run_benchmark(bench, FakeLM(lambda s: answers[s.id]), tmp_path / "out", progress=False)
@@ -257,7 +307,8 @@ def test_shared_leval_files_load_and_build_prompts():
     # every instruction of the closed-ended files; open-ended documents for human/LLM judges dropped
     assert (counts["quality"], counts["tpo"], counts["gsm100"], counts["gov_report_summ"]) == (202, 269, 100, 13)
     quality = samples[[s.task for s in samples].index("quality")]
-    assert quality.prompt.startswith(SYSTEM["exam"].rstrip() + "\n\nDocument is as follows. LOST    IN    TRANSLATION")
+    assert quality.prompt.startswith(OFFICIAL_HEAD.format(system=SYSTEM["exam"]) + "Document is as follows. LOST    IN"
+                                     "    TRANSLATION")
     assert quality.references[0].startswith("(B) Their subconscious")
     assert {s.meta["evaluation"] for s in samples if s.task in ("financial_qa", "review_summ")} == {"f1", "rouge"}
 
@@ -294,7 +345,10 @@ def test_presets_build_the_benchmark(preset):
     bench = get_benchmark("leval")(**config)
     samples = list(bench.samples())
     if preset == "leval":
-        assert [s.id for s in samples] == ["coursera:0:0", "quality:0:0", "tpo:0:0", "sci_fi:0:0"]
+        assert [s.id for s in samples] == ["coursera:0:0", "quality:0:0", "tpo:0:0", "sci_fi:0:0", "gsm100:0:0"]
+        # the letter tasks keep 32 tokens on a CPU; gsm100 writes its reasoning in L-Eval's 512
+        assert [s.max_new_tokens for s in samples] == [32, 32, 32, 32, 512]
+        assert {s.prompt_format for s in samples} == {"official"}
     else:
         # 18 tasks: codeU and narrative_qa are not in the shared data; topic retrieval: 50 x 3 questions
         assert len(bench.tasks) == 18 and len(samples) == 1775 + 150
