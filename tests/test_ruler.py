@@ -115,9 +115,9 @@ def test_common_words_are_the_most_frequent_in_the_list(samples):
         assert least_common_answer > max(others)
 
 
-def test_cwe_worked_example_is_a_previous_chat_exchange(samples, tokenizer):
-    """RULER formats the example with the whole model template, answer included: an earlier turn."""
-    s = by_task(samples, "cwe")[0]
+def test_cwe_worked_example_is_a_previous_chat_exchange(tokenizer):
+    """Under `chat`, RULER's worked example (the whole model template, answer included) is an earlier turn."""
+    s = by_task(list(make(tasks=["cwe"], num_samples=1, prompt_format="chat").samples(tokenizer)), "cwe")[0]
     (question, answer), = s.history
     assert question.startswith("Below is a numbered list of words.") and question.endswith("in the above list?")
     assert answer.startswith(s.answer_prefix + " 1. ") and answer.endswith(" 10. " + answer.split()[-1])
@@ -129,6 +129,17 @@ def test_cwe_worked_example_is_a_previous_chat_exchange(samples, tokenizer):
     assert text.endswith(assistant + s.answer_prefix)
     raw = tokenizer.decode(LanguageModel(None, tokenizer, chat_template=False).prompt_ids(s))
     assert raw == question + answer + "\n" + s.prompt + s.answer_prefix  # RULER's base template
+
+
+def test_official_format_is_rulers_template_for_the_family(samples, tokenizer):
+    """SmolLM2's ChatML has no RULER template: `official` is RULER's `base`, the bare text."""
+    s = by_task(samples, "cwe")[0]
+    assert s.prompt_format == "official" and set(s.official) == {"llama2", "llama3"}
+    (question, answer), = s.history
+    ids = LanguageModel(None, tokenizer).prompt_ids(s)
+    assert ids == tokenizer(question + answer + "\n" + s.prompt + s.answer_prefix)["input_ids"]
+    with pytest.raises(ValueError, match=r"Invalid ruler prompt_format='base'. Valid choices: official, chat, raw"):
+        make(prompt_format="base")
 
 
 def test_frequent_words_are_ranked_two_to_four(samples):

@@ -1,5 +1,10 @@
 """The RULER benchmark: its 13 synthetic tasks generated locally at any length with the model's
 own tokenizer, scored with RULER's string-match metrics, summarized as the RULER table.
+
+`prompt_format=official` wraps each prompt as RULER's scripts do for the model's family
+(constants.OFFICIAL_TEMPLATES; cwe's worked example wrapped the same way, as an earlier exchange
+in the same text), `chat` in the model's own chat template (the worked example as an earlier
+chat turn), `raw` not at all (RULER's `base` template).
 """
 from __future__ import annotations
 
@@ -12,7 +17,8 @@ from evals.base import Benchmark, Sample
 from evals.haystack import DEFAULT_ESSAYS, essays_available, load_essays, words
 from evals.registry import register_benchmark
 from evals.ruler.common_words import CommonWords
-from evals.ruler.constants import FAMILIES, NUM_SAMPLES, TASKS
+from evals.prompt_format import DEFAULT_FORMAT, check_prompt_format
+from evals.ruler.constants import FAMILIES, NUM_SAMPLES, OFFICIAL_TEMPLATES, TASKS
 from evals.ruler.freq_words import FreqWords
 from evals.ruler.generator import FittedTask, PromptCounter, TaskGenerator
 from evals.ruler.niah import Niah
@@ -26,7 +32,7 @@ GENERATORS: dict[str, type[TaskGenerator]] = {
 }
 METRICS = {"string_match_all": match_metrics.string_match_all, "string_match_part": match_metrics.string_match_part}
 DEFAULTS = dict(tasks=list(TASKS), lengths=[4096, 8192], num_samples=NUM_SAMPLES, seed=42, haystack=DEFAULT_ESSAYS,
-                qa_data=None, chat=True)
+                qa_data=None, prompt_format=DEFAULT_FORMAT)
 LISTED_AT_MOST = 256  # samples; a run with more streams them instead of listing them first
 
 
@@ -45,7 +51,7 @@ class Ruler(Benchmark):
         self.lengths = check_lengths("ruler", c["lengths"])
         self.num_samples = int(c["num_samples"])
         self.seed = int(c["seed"])
-        self.chat = bool(c["chat"])
+        self.prompt_format = check_prompt_format("ruler", c["prompt_format"])
         self.qa_data = dict(c["qa_data"] or {})
         for task in tasks:  # fail before any model work when QA data is missing
             family, args = TASKS[task]
@@ -71,7 +77,8 @@ class Ruler(Benchmark):
             family, args = TASKS[task]
             generator = GENERATORS[family](task, args, length=length, seed=self.seed,
                                            essay_words=self.essay_words, qa_data=self.qa_data)
-            self._fitted[key] = FittedTask(generator, PromptCounter(tokenizer, self.chat), chat=self.chat)
+            counter = PromptCounter(tokenizer, self.prompt_format, official=OFFICIAL_TEMPLATES)
+            self._fitted[key] = FittedTask(generator, counter)
         return self._fitted[key]
 
     @property

@@ -1,8 +1,10 @@
 """RULER's common words extraction (cwe): a numbered word list where 10 words appear `freq_cw`
 times and the others `freq_ucw` times; name the 10 most common. One worked example comes first
 (smaller counts below 4096 tokens, as in RULER). RULER formats the example with the model's whole
-prompt template, answer prefix and answer included, so under a chat template it is a previous
-user/assistant exchange (`Built.history`); without one it is plain text before the question.
+prompt template, answer prefix and answer included (after one space), then a newline, then the
+question in the same template: it is an earlier exchange (`Built.history`), which `official`
+renders as that text (the example's turn left to continue into its answer), `chat` as a previous
+chat turn of the model's own template, and `raw` as plain text before the question.
 """
 from __future__ import annotations
 

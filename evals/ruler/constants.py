@@ -87,6 +87,19 @@ TASKS: dict[str, tuple[str, dict]] = {
     "qa_2": ("qa", dict(dataset="hotpotqa")),
 }
 
+# What RULER's scripts wrap around every prompt, per model family, under prompt_format=official:
+# scripts/data/template.py's `meta-chat` (llama2-7b-chat in scripts/config_models.sh) and
+# `meta-llama3` (llama3.1-8b-chat); Mistral-7B-Instruct-v0.2 ran with `base` (config_models.sh
+# until commit f798861), and `base` is prepare.py's default for every other model. The answer
+# prefix follows the closing text; the wrapped string is tokenized with the tokenizer's own
+# special tokens, so `meta-llama3` starts with two <|begin_of_text|> (the template's and the
+# tokenizer's, as RULER's vLLM server and HF wrapper both tokenize).
+OFFICIAL_TEMPLATES: dict[str, list[str]] = {
+    "llama2": ["[INST] ", " [/INST]"],
+    "llama3": ["<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n",
+               "<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"],
+}
+
 # The RULER sequence lengths (scripts/config_models.sh) and samples per task (config_tasks.sh).
 SEQ_LENGTHS = [4096, 8192, 16384, 32768, 65536, 131072]
 NUM_SAMPLES = 500

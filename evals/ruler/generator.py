@@ -2,9 +2,9 @@
 
 A generator builds one prompt from a seeded `random.Random` and a haystack size (noise sentences,
 essay words, list words or documents). Like RULER's scripts, the size is found once per task and
-length by binary search so that the prompt, as the model will see it (chat template and answer
-prefix included), plus the generation budget fits the target length; each sample then shrinks
-its haystack by the task's increment until it fits too.
+length by binary search so that the prompt, as the model will see it (in the run's prompt format,
+answer prefix included), plus the generation budget fits the target length; each sample then
+shrinks its haystack by the task's increment until it fits too.
 """
 from __future__ import annotations
 
@@ -30,7 +30,8 @@ class Built:
     answer_prefix: str
     answers: list[str]
     meta: dict[str, Any] = field(default_factory=dict)
-    history: list[tuple[str, str]] = field(default_factory=list)  # worked examples as earlier chat turns
+    # worked examples as earlier exchanges: chat turns, or (official, raw) text before the prompt
+    history: list[tuple[str, str]] = field(default_factory=list)
 
 
 class TaskGenerator:
@@ -70,11 +71,15 @@ class TaskGenerator:
 
 
 class PromptCounter:
-    """Token length of a prompt exactly as evals.lm.LanguageModel will feed it (no truncation)."""
+    """Token length of a prompt exactly as evals.lm.LanguageModel will feed it (no truncation), in
+    one prompt format; `fields` are the other Sample fields that shape it (official, special_tokens).
+    The family is read from the tokenizer's chat template, as the run's model reads it (a run with
+    model.chat_template=false sends `base` prompts, a few tokens shorter than counted here)."""
 
-    def __init__(self, tokenizer, chat: bool = True):
+    def __init__(self, tokenizer, prompt_format: str = "chat", **fields: Any):
         self.tokenizer = tokenizer
-        self.lm = LanguageModel(None, tokenizer, max_length=None, chat_template=chat)
+        self.lm = LanguageModel(None, tokenizer, max_length=None)
+        self.fields = {"prompt_format": prompt_format, **fields}
 
     def raw(self, text: str) -> int:
         """Tokens of bare text (no template, no special tokens), RULER's text_to_tokens."""
@@ -82,7 +87,7 @@ class PromptCounter:
 
     def __call__(self, text: str, answer_prefix: str = "", history: list[tuple[str, str]] = ()) -> int:
         sample = Sample(id="count", task="count", prompt=text, references=[], max_new_tokens=0,
-                        answer_prefix=answer_prefix, history=list(history))
+                        answer_prefix=answer_prefix, history=list(history), **self.fields)
         return len(self.lm.prompt_ids(sample))
 
 
@@ -128,10 +133,9 @@ def fit_size(tokens_at: Callable[[int], int], budget: int, start: int, tolerance
 class FittedTask:
     """One task at one length: the fitted haystack size and its seeded samples."""
 
-    def __init__(self, generator: TaskGenerator, counter: PromptCounter, chat: bool = True):
+    def __init__(self, generator: TaskGenerator, counter: PromptCounter):
         self.generator = generator
         self.counter = generator.counter = counter
-        self.chat = chat
         self.budget = generator.length - generator.tokens_to_generate
         # "just below the length": stop searching within 0.5% (RULER stops within one haystack step)
         self.tolerance = max(8, self.budget // 200)
@@ -180,10 +184,10 @@ class FittedTask:
             prompt=built.text,
             references=list(built.answers),
             max_new_tokens=g.tokens_to_generate,
-            chat=self.chat,
             answer_prefix=built.answer_prefix,
             history=list(built.history),
             meta=meta,
+            **self.counter.fields,
         )
 
 
