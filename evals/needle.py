@@ -5,6 +5,10 @@ As in the harness, the haystack is the Paul Graham essays (repeated when needed)
 length in tokens, and the needle goes in at the depth, moved back to the previous sentence end
 (depth 100 puts it last). Unlike the harness's fixed 200-token buffer, the whole prompt (template,
 chat wrapper, answer prefix) plus the generation budget is fitted to the length exactly.
+The harness has no case for open models: `prompt_format=official` (and `raw`) sends the one
+plain-text prompt it has, its Anthropic completion prompt (`HARNESS_TEMPLATE`, "Human:" and
+"Assistant:" in the text), with the tokenizer's BOS; `chat` puts the same words without those
+two markers in one user turn of the model's own template, the answer prefix after it.
 Scoring replaces the harness's GPT-4 judge with string matching: the fraction of the answer's
 keywords found, whether the whole answer appears, and optionally ROUGE-1 recall.
 """
@@ -18,6 +22,7 @@ import numpy as np
 from evals import match_metrics
 from evals.base import Benchmark, Sample
 from evals.haystack import DEFAULT_ESSAYS, load_essays
+from evals.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.registry import register_benchmark
 from evals.ruler.options import check_config, check_lengths
 from evals.ruler.generator import PromptCounter
@@ -31,12 +36,20 @@ TEMPLATE = (
     "your findings"
 )
 ANSWER_PREFIX = "Here is the most relevant sentence in the context:"
+# The harness's Anthropic provider prompt (needlehaystack/providers/Anthropic_prompt.txt), up to
+# its answer prefix: the text the harness sends to a completion model.
+HARNESS_TEMPLATE = (
+    "You are a helpful AI bot that answers questions for a user. Keep your response short and direct\n\n"
+    "Human: <context>\n{context}\n</context>\n\n{question} Don't give information outside the document or "
+    "repeat your findings\n\nAssistant: "
+)
+TEMPLATES = {"official": HARNESS_TEMPLATE, "raw": HARNESS_TEMPLATE, "chat": TEMPLATE}  # template: null
 
 DEFAULTS = dict(
     lengths=[1024, 2048, 4096, 8192], depths=[0, 25, 50, 75, 100], depth_intervals=None, needle=NEEDLE,
     question=QUESTION, answer="eat a sandwich and sit in Dolores Park on a sunny day",
-    keywords=["sandwich", "Dolores Park"], haystack=DEFAULT_ESSAYS, template=TEMPLATE, answer_prefix=ANSWER_PREFIX,
-    max_new_tokens=64, rouge=False, chat=True,
+    keywords=["sandwich", "Dolores Park"], haystack=DEFAULT_ESSAYS, template=None, answer_prefix=ANSWER_PREFIX,
+    max_new_tokens=64, rouge=False, prompt_format=DEFAULT_FORMAT,
 )
 
 
@@ -95,6 +108,9 @@ class Needle(Benchmark):
         if not depths or any(not 0 <= float(d) <= 100 for d in depths):
             raise ValueError(f"needle: depths must be percents in [0, 100], got {depths!r}")
         self.depths = [float(d) for d in depths]
+        c["prompt_format"] = check_prompt_format("needle", c["prompt_format"])
+        if c["template"] is None:  # the chosen format's own prompt
+            c["template"] = TEMPLATES[c["prompt_format"]]
         for key in ("needle", "question", "template"):
             if not c[key] or not isinstance(c[key], str):
                 raise ValueError(f"needle: '{key}' must be a non-empty string")
@@ -117,7 +133,7 @@ class Needle(Benchmark):
 
     def samples(self, tokenizer) -> Iterator[Sample]:
         c = self.c
-        count = PromptCounter(tokenizer, c["chat"])
+        count = PromptCounter(tokenizer, c["prompt_format"])
         haystack = self._haystack_ids(tokenizer, max(self.lengths))
         ends = sentence_end_ids(tokenizer, haystack)
         needle_tokens = count.raw(c["needle"])
@@ -160,8 +176,8 @@ class Needle(Benchmark):
             prompt=self._prompt(context),
             references=references,
             max_new_tokens=c["max_new_tokens"],
-            chat=c["chat"],
             answer_prefix=c["answer_prefix"],
+            prompt_format=c["prompt_format"],
             meta={"length": length, "depth": depth, "token_depth": round(actual, 2), "prompt_tokens": tokens},
         )
 

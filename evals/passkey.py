@@ -4,6 +4,11 @@ hidden at a depth of repeated filler ("The grass is green. ..."), asked for at t
 The prompt is the classic one, with the filler sized in whole sentences so that the prompt (chat
 wrapper and answer prefix included) plus the generation budget fits the length. Score: the first
 number the model writes must be exactly the key.
+
+`prompt_format=official` sends the text as the original test (epfml/landmark-attention,
+llama/run_test.py) did: bare, through a transformers text-generation pipeline of its time, which
+tokenized without special tokens, so no BOS. `raw` is the same text with the tokenizer's BOS,
+`chat` the text in one user turn of the model's chat template, "The pass key is" after it.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from evals import match_metrics
 from evals.base import Benchmark, Sample
 from evals.haystack import NOISE
 from evals.needle import summarize_grid
+from evals.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.registry import register_benchmark
 from evals.ruler.generator import PromptCounter, derive_seed, fit_size
 from evals.ruler.options import check_config, check_lengths
@@ -25,7 +31,7 @@ QUESTION = "What is the pass key?"
 ANSWER_PREFIX = " The pass key is"  # with QUESTION, the original's final line "... The pass key is"
 
 DEFAULTS = dict(lengths=[2048, 4096, 8192], depths=[0, 25, 50, 75, 100], num_samples=1, seed=42,
-                passkey_range=[1, 50000], max_new_tokens=10, chat=True,
+                passkey_range=[1, 50000], max_new_tokens=10, prompt_format=DEFAULT_FORMAT,
                 answer_logprob=False)
 
 
@@ -54,11 +60,14 @@ class Passkey(Benchmark):
                              f"got {c['passkey_range']}")
         if not isinstance(c["answer_logprob"], bool):
             raise ValueError(f"passkey: answer_logprob must be true or false, got {c['answer_logprob']!r}")
+        c["prompt_format"] = check_prompt_format("passkey", c["prompt_format"])
         self.c, self.range = c, (low, high)
+        # the original pipeline added no BOS (transformers <= 4.3x text-generation pipelines)
+        self.fields = {"prompt_format": c["prompt_format"], "special_tokens": c["prompt_format"] != "official"}
 
     def samples(self, tokenizer) -> Iterator[Sample]:
         c = self.c
-        count = PromptCounter(tokenizer, c["chat"])
+        count = PromptCounter(tokenizer, **self.fields)
         longest = str(self.range[1])
         for length in self.lengths:
             budget = length - c["max_new_tokens"]
@@ -79,8 +88,8 @@ class Passkey(Benchmark):
                         prompt=prompt,
                         references=[passkey],
                         max_new_tokens=c["max_new_tokens"],
-                        chat=c["chat"],
                         answer_prefix=ANSWER_PREFIX,
+                        **self.fields,
                         meta={"length": length, "depth": depth, "fillers": fillers,
                               "prompt_tokens": count(prompt, ANSWER_PREFIX)},
                     )
@@ -90,7 +99,7 @@ class Passkey(Benchmark):
         if not self.c["answer_logprob"]:
             return super().evaluate(sample, lm)
         prediction, prompt_tokens, logprob, count = lm.generate_with_logprob(sample, " " + sample.references[0])
-        record = self.record(sample, prediction, prompt_tokens)
+        record = self.record(sample, prediction, prompt_tokens, lm)
         record["meta"] = {**record["meta"], "answer_logprob": logprob, "answer_tokens": count}
         return record
 

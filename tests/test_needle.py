@@ -52,13 +52,22 @@ def test_the_needle_goes_in_at_a_sentence_end(samples):
             assert before.endswith((".", "!", "?")), (s.id, before[-30:])
 
 
-def test_prompt_is_the_harness_template_with_its_answer_prefix(samples):
+def test_prompt_is_the_harness_template_with_its_answer_prefix(samples, tokenizer):
+    """official (and raw): the harness's Anthropic prompt file, Human:/Assistant: in the text."""
     s = samples[1]
-    assert s.prompt.startswith("You are a helpful AI bot that answers questions for a user.")
-    assert s.prompt.endswith("What is the best thing to do in San Francisco? Don't give information outside the "
-                             "document or repeat your findings")
+    assert s.prompt_format == "official"
+    assert s.prompt.startswith("You are a helpful AI bot that answers questions for a user. Keep your response short "
+                               "and direct\n\nHuman: <context>\n")
+    assert s.prompt.endswith("\n</context>\n\nWhat is the best thing to do in San Francisco? Don't give information "
+                             "outside the document or repeat your findings\n\nAssistant: ")
     assert s.answer_prefix == "Here is the most relevant sentence in the context:"
     assert s.references == ["eat a sandwich and sit in Dolores Park on a sunny day"]
+    raw = next(iter(make(lengths=[512], depths=[50], prompt_format="raw").samples(tokenizer)))
+    chat = next(iter(make(lengths=[512], depths=[50], prompt_format="chat").samples(tokenizer)))
+    assert raw.prompt.endswith("findings\n\nAssistant: ") and "Human:" in raw.prompt
+    assert "Human:" not in chat.prompt and chat.prompt.endswith("document or repeat your findings")
+    with pytest.raises(ValueError, match=r"Invalid needle prompt_format='anthropic'. Valid choices: official, chat"):
+        make(prompt_format="anthropic")
 
 
 def test_needle_question_and_answer_are_configurable(tokenizer):

@@ -38,6 +38,14 @@ def test_the_prompt_is_the_classic_one(samples):
     assert 1 <= int(key) <= 50000 and s.max_new_tokens == 10
 
 
+def test_official_is_the_original_pipelines_text_without_bos(tokenizer):
+    """landmark-attention's run_test.py went through a transformers pipeline that added no special tokens."""
+    official = next(iter(make(lengths=[512], depths=[50], num_samples=1).samples(tokenizer)))
+    raw = next(iter(make(lengths=[512], depths=[50], num_samples=1, prompt_format="raw").samples(tokenizer)))
+    assert (official.prompt_format, official.special_tokens, raw.special_tokens) == ("official", False, True)
+    assert official.prompt == raw.prompt and official.answer_prefix == raw.answer_prefix
+
+
 def test_the_key_sits_at_its_depth(samples):
     for s in samples:
         filler = s.prompt.split(TASK + "\n", 1)[1]

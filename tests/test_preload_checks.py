@@ -50,7 +50,7 @@ def test_names_used_in_paths_stay_inside_results_dir(tmp_path, loads, name):
     (["benchmark.num_samples=abc"], r"Invalid benchmark.num_samples='abc': expected a number"),
     (["benchmark.num_samples=0"], r"Invalid benchmark.num_samples=0: 0 is not a positive integer"),
     (["benchmark.max_new_tokens=-3"], r"Invalid benchmark.max_new_tokens=-3"),
-    (["benchmark.chat=no"], r"Invalid benchmark.chat='no': expected a boolean"),
+    (["benchmark.prompt_format=llama2"], r"Invalid passkey prompt_format='llama2'. Valid choices: official, chat, raw"),
     (["benchmark.lengths=[50]"], r"benchmark=passkey: Invalid benchmark.lengths: passkey length 50 is too short"),
 ])
 def test_passkey_options_fail_before_loading(tmp_path, loads, overrides, message):
