@@ -113,6 +113,7 @@ def test_answer_logprob_is_the_teacher_forced_log_likelihood_of_the_key(tiny_mod
     assert record["meta"]["answer_tokens"] == len(full) - len(ids) >= 2
     assert record["meta"]["answer_logprob"] == pytest.approx(expected, abs=1e-4)
     assert record["prediction"] == lm.generate(sample)[0]  # the greedy answer is unchanged
+    assert (record["prompt_format"], record["family"]) == ("official", "chatml")  # what was sent, for whom
     plain = make(lengths=[512], depths=[50], num_samples=1).evaluate(sample, lm)
     assert "answer_logprob" not in plain["meta"] and plain["scores"] == record["scores"]
 
