@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from evals.cell_intervals import is_number, record_score
-from evals.intervals import holm, moving_block_name, moving_block_ratios, paired_test, ratio_over_units
+from evals.intervals import holm, moving_block_interval, moving_block_name, paired_test, ratio_over_units
 
 ALL = "all"  # the column over every unit (a run without lengths, or every length together)
 REFERENCES = ("original", "lampe")  # the declared references, in this order
@@ -105,12 +105,6 @@ def _shared(a: Units, b: Units) -> list:
     return sorted(keys, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, str(k)))
 
 
-def _bootstrap_p(draws: np.ndarray) -> float:
-    """Two-sided bootstrap p of "no difference" (a log ratio of 0), never below 2 / (reps + 1)."""
-    below, above = int((draws <= 0).sum()), int((draws >= 0).sum())
-    return min(1.0, 2 * (min(below, above) + 1) / (len(draws) + 1))
-
-
 def compare(a: Units, b: Units, perplexity: bool, seed: int = 0) -> Comparison:
     """a against b on their shared units: a perplexity ratio (a / b), or points (a - b)."""
     keys = _shared(a, b)
@@ -128,10 +122,8 @@ def compare(a: Units, b: Units, perplexity: bool, seed: int = 0) -> Comparison:
         if a.kind == "documents":
             _, low, high, p = ratio_over_units(d, tokens)
             return Comparison(ratio, math.exp(low), math.exp(high), p, n, "t over documents")
-        draws, block = moving_block_ratios(d, tokens, BOOTSTRAP_REPS, seed)
-        low, high = np.percentile(np.exp(draws), [2.5, 97.5])
-        return Comparison(ratio, float(low), float(high), _bootstrap_p(draws), n,
-                          moving_block_name(block, a.kind, tokens))
+        _, low, high, p, block = moving_block_interval(d, tokens, reps=BOOTSTRAP_REPS, seed=seed)
+        return Comparison(ratio, math.exp(low), math.exp(high), p, n, moving_block_name(block, a.kind, tokens))
     x, y = np.array([a.values[k][0] for k in keys]), np.array([b.values[k][0] for k in keys])
     if ((x < 0) | (x > 1) | (y < 0) | (y > 1)).any():
         return Comparison(100.0 * float((x - y).mean()), None, None, None, n, "none: scores outside [0, 1]")
@@ -228,16 +220,23 @@ def _text(c: Comparison, perplexity: bool, flagged: bool) -> str:
 
 def paired_note(tables: list[PairedTable], perplexity: bool, references=REFERENCES) -> str:
     """What the cells are, how their intervals were taken (block lengths named), and the Holm family."""
-    what = ("perplexity ratio of the method to the reference on the same documents (below 1: the method "
-            "predicts the text better)" if perplexity else
+    what = ("perplexity ratio of the method to the reference on the same documents, or one document's same "
+            "blocks (below 1: the method predicts the text better)" if perplexity else
             "mean score difference, method minus reference, in points on the same prompts (above 0: the "
             "method scores higher)")
-    kinds = sorted({c.method for t in tables for c in t.found.values() if c.low is not None})
+    from evals.tables import _length_label
+
+    kinds: dict[str, list[str]] = {}
+    for t in tables:
+        for (_, _, column), c in t.found.items():
+            if c.low is not None and not c.same and column not in kinds.setdefault(c.method, []):
+                kinds[c.method].append(column)
     families = sorted({sum(c.p is not None for c in t.found.values()) for t in tables})
     how = {"paired difference (adjusted t)": "paired_difference: a t interval after one pseudo-pair at each end "
                                              "of the difference's range (Bonett-Price on 0/1 scores)",
            "t over documents": "a t interval over documents of the log ratio"}
-    intervals = "; ".join(how.get(k, k) for k in kinds) or "none"
+    columns = lambda cs: ", ".join(_length_label(c) for c in cs)  # noqa: E731
+    intervals = "; ".join(how.get(k, f"{k} at {columns(cs)}") for k, cs in sorted(kinds.items())) or "none"
     family = "/".join(map(str, families)) or "0"
     return (f"Each method against each declared reference ({', '.join(references)}), never "
             f"against a column's observed best: {what}, with its 95% interval ({intervals}). `*`: the difference "
