@@ -89,8 +89,9 @@ def report(rows) -> str:
         for n in dict.fromkeys(r[1] for r in rows if r[0] == kind):
             cells = [r for r in rows if r[0] == kind and r[1] == n]
             worst = min(cells, key=lambda r: r[4])
+            others = "".join(f", {name} {min(r[5][name] for r in cells):.3f}" for name in cells[0][5])
             lines.append(f"{kind:>14} n={n:<4} min coverage {worst[4]:.3f} (difference {worst[2]}, discordance "
-                         f"{worst[3]}), mean {np.mean([r[4] for r in cells]):.3f}")
+                         f"{worst[3]}), mean {np.mean([r[4] for r in cells]):.3f}{others}")
     return "\n".join(lines)
 
 
@@ -110,7 +111,8 @@ def test_paired_difference_keeps_its_coverage():
 @pytest.mark.slow
 def test_paired_difference_coverage_exhaustive():
     rows = simulate(tuple(MAGNITUDES), (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7),
-                    (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0), (10, 20, 30, 50, 100), reps=10000, seed=7)
+                    (0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0), (10, 20, 30, 50, 100), reps=10000, seed=7,
+                    others=True)
     print("\n" + report(rows))
     short = [r[:5] for r in rows if r[1] >= 30 and r[4] < 0.93]
     assert not short, f"coverage below 93% at n >= 30: {short}"
