@@ -27,16 +27,14 @@ UNHASHED_MODEL_KEYS = ("name", "device", "device_map", "attn_implementation", "m
 MOVED_ASIDE = ".old-"  # <run_id>.old-<time>: a run replaced with rerun=true
 
 def _lampe_values(method: dict) -> dict:
-    """A LaMPE preset as what it applies: its (a, b, c) and short-context floor, not its name."""
+    """A LaMPE preset with the (a, b, c) it stands for: a preset redefined gets new run ids. (The
+    name stays: it also selects the released short-context floor, which the core keeps private.)"""
     from lampe import PRESETS
-    from lampe.methods.lampe import PRESET_SHORT_CONTEXT
 
     name = method.get("preset")
     if name not in PRESETS:
         return method
-    a, b, c = PRESETS[name]
-    floor = PRESET_SHORT_CONTEXT.get(name)  # (below L, U): only presets that have one hash it
-    return {**method, "preset": None, "a": a, "b": b, "c": c, **({"preset_floor": list(floor)} if floor else {})}
+    return {**method, **dict(zip(("a", "b", "c"), PRESETS[name]))}
 
 
 # method name -> its parameters as the values it applies, where a name stands for values (a preset)

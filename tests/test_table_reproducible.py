@@ -74,17 +74,14 @@ def test_the_run_id_hashes_what_a_preset_stands_for(monkeypatch):
     from lampe import PRESETS
 
     model, bench = {"name": "smollm2", "name_or_path": "smollm2"}, {"name": "passkey"}
-    lampe = {"name": "lampe", "preset": "llama3.1", "local_window": 1024, "a": None, "b": None, "c": None}
-    a, b, c = PRESETS["llama3.1"]
-    explicit = {**lampe, "preset": None, "a": a, "b": b, "c": c}
+    lampe = {"name": "lampe", "preset": "smollm2", "local_window": 1024, "a": None, "b": None, "c": None}
     rid = results.run_id(results.run_key(model, lampe, bench))
-    assert rid == results.run_id(results.run_key(model, explicit, bench))  # llama3.1 has no floor: same values
-    floored = {**lampe, "preset": "llama3"}  # U = 1536 below 8192 tokens: not the bare sigmoid
-    a3, b3, c3 = PRESETS["llama3"]
-    assert results.run_id(results.run_key(model, floored, bench)) != results.run_id(
-        results.run_key(model, {**explicit, "a": a3, "b": b3, "c": c3}, bench))
-    monkeypatch.setitem(PRESETS, "llama3.1", (a, b, c + 1.0))  # the preset redefined under the same name
+    assert results.run_key(model, lampe, bench)["method"]["c"] == PRESETS["smollm2"][2]  # the values, hashed
+    a, b, c = PRESETS["smollm2"]
+    monkeypatch.setitem(PRESETS, "smollm2", (a, b, c - 1024.0))  # the preset redefined under the same name
     assert results.run_id(results.run_key(model, lampe, bench)) != rid
+    monkeypatch.setitem(PRESETS, "smollm2", (a, b, c))
+    assert results.run_id(results.run_key(model, lampe, bench)) == rid
     ntk = {"name": "ntk", "factor": 2.0}
     assert results.run_key(model, ntk, bench)["method"] == ntk  # other methods hash as before
 
