@@ -51,10 +51,10 @@ study:
 	for pid in $$pids; do wait $$pid || status=$$?; done; exit $$status
 
 # Every finished run under results/ -> results/tables/<benchmark>.{md,tex,csv} and PNG plots;
-# the study's runs (results/study/) -> results/study/tables/.
+# the study's runs (results/study/) -> results/study/tables/. A folder without runs (a fresh
+# clone's results/) is skipped; TABLE_ARGS="--results DIR --reference lampe ..." picks others.
 table:
 	$(PYTHON) scripts/make_table.py $(TABLE_ARGS)
-	@if [ -d results/study ] && [ -z "$(TABLE_ARGS)" ]; then $(PYTHON) scripts/make_table.py --results results/study; fi
 
 test:
 	$(PYTHON) -m pytest -q

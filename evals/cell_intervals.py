@@ -3,12 +3,13 @@
 A cell gets an interval only when its records reproduce the cell's number (as the mean of group
 means under one of a few groupings: all samples, per task, per length, per task and length), so
 an interval never sits beside a number it does not describe; other cells keep the bare number.
+Whether a cell's scores are 0/1 success counts (Wilson) is decided by the metric's name
+(`BINARY_METRICS`), never by the values a run happened to score.
 """
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,7 +21,21 @@ GROUPINGS = (
     lambda r: r["meta"].get("length"),
     lambda r: (r["task"], r["meta"].get("length")),
 )
-GRADED = re.compile(r"f1|rouge|bleu|code_sim|edit|similarity", re.IGNORECASE)  # partial-credit metric names
+# Metrics whose per-sample score is a success (1) or a failure (0): Wilson's interval applies. Every
+# other metric is graded (partial credit: F1, ROUGE, the share of needles or keywords found), even
+# where a run's scores happen to be all 0 or 1.
+BINARY_METRICS = {
+    "accuracy": "passkey: the key, exactly",
+    "answer_match": "needle: the whole answer found",
+    "string_match_part": "RULER qa: any reference found",
+    "exact_match": "L-Eval closed-ended, lm-eval: the answer, exactly (but see GRADED_TASKS)",
+    "loyalty": "L-Eval sci_fi: the loyalty judgement right",
+    "fact": "L-Eval sci_fi: the fact judgement right",
+    "acc": "lm-eval: multiple choice right",
+    "acc_norm": "lm-eval: multiple choice right, length-normalized",
+}
+# Tasks whose score under a binary name is graded after all.
+GRADED_TASKS = {"sci_fi": "L-Eval's sci_fi exact_match is the mean of loyalty and fact: 0, 0.5 or 1"}
 LENGTH_VIEWS = ("by_length",)
 DEPTH_VIEWS = ("by_depth",)
 
@@ -51,26 +66,27 @@ def record_score(record: dict, metric: str | None = None) -> float | None:
 
 
 def _perplexity_estimate(records: list[dict], value: float) -> Estimate | None:
-    """Over documents; when the documents are too few (the essays concatenated: one document),
-    over its scored windows; with one window, over its 1024-token blocks (text variability within
-    this one document, not across documents)."""
+    """Over documents (one record each) when the cell has two or more; a cell of one document
+    (the essays concatenated, the old single-document mode) takes a moving-block bootstrap over its
+    1024-token blocks (or, in older records without blocks, its windows), in reading order."""
     metas = [r.get("meta", {}) for r in records]
     if not all("nll_sum" in m and "num_tokens" in m for m in metas):
         return None
-    windows = [w for m in metas for w in (m.get("windows") or [])]
-    blocks = [b for m in metas for b in (m.get("blocks") or [])]
-    if len(records) < 2 and len(windows) >= 2:
-        estimate = estimate_perplexity([w[0] for w in windows], [w[1] for w in windows], unit="windows")
-    elif len(records) < 2 and len(blocks) >= 2:
-        estimate = estimate_perplexity([b[0] for b in blocks], [b[1] for b in blocks], unit="blocks")
-    else:
+    if len(records) >= 2:
         estimate = estimate_perplexity([m["nll_sum"] for m in metas], [m["num_tokens"] for m in metas])
+    else:
+        unit = "blocks" if metas[0].get("blocks") else "windows"
+        pieces = metas[0].get(unit)
+        if pieces and len(pieces) >= 2:
+            estimate = estimate_perplexity([p[0] for p in pieces], [p[1] for p in pieces], unit=unit)
+        else:
+            estimate = estimate_perplexity([metas[0]["nll_sum"]], [metas[0]["num_tokens"]])
     return estimate if _close(estimate.mean, value) else None
 
 
-def graded(metric: str | None) -> bool:
-    """Scores with partial credit (F1, ROUGE, edit similarity): never a Wilson success count."""
-    return bool(metric) and GRADED.search(metric) is not None
+def graded(metric: str | None, task: str | None = None) -> bool:
+    """True unless `metric` is a registered 0/1 success count (and `task` does not average it)."""
+    return metric not in BINARY_METRICS or task in GRADED_TASKS
 
 
 def cell_estimate(records: list[dict], value: float | None, metric: str | None = None,
@@ -81,7 +97,7 @@ def cell_estimate(records: list[dict], value: float | None, metric: str | None =
     if lower:
         return _perplexity_estimate(records, value)
     name = metric or next(iter(records[0].get("scores") or {}), None)
-    binary = not graded(name)
+    binary = not any(graded(name, record.get("task")) for record in records)
     for grouping in GROUPINGS:
         groups: dict = defaultdict(list)
         for record in records:

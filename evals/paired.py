@@ -1,23 +1,16 @@
-"""Paired differences: every method against its column's best, on the very same units.
+"""Declared paired comparisons: every method against each reference method, on the very same units.
 
-All methods of a study score the same essay blocks (perplexity) and the same prompts (passkey,
-needle, RULER, L-Eval, LongBench), so much of the spread between units is shared: SelfExtend,
-ChunkLlama and LaMPE at 32k have overlapping separate intervals, yet one can be better than
-another on nearly every block. The bootstrap here resamples units (within each task, as the
-tables' intervals do) and recomputes the difference on the drawn units, so its interval says
-whether the best is better than each other method, which two separate intervals cannot.
+Separate intervals answer "how sure is this number"; whether one method beats another needs the
+difference on the same prompts or documents, since much of the spread between them is shared.
+Which comparisons are made is fixed before any result is seen: each method against each reference
+(`REFERENCES`: the stock model and LaMPE; configurable), never against a column's observed best,
+which picks the comparison after looking and makes every "better than" look surer than it is.
+The flags of one table (one model's section) are Holm-adjusted over all its comparisons.
 
-Perplexity: the ratio exp((sum nll_a - sum nll_b) / sum tokens) over shared 1024-token blocks
-(1.00 = the same). Scores: the difference of the task-averaged means in points (0/1 and 0-1 scores
-x 100). A unit is a block (record id, block index) or a record id; only units every compared
-method has count.
-
-0/1 scores (passkey, needle) are not bootstrapped: at a handful of prompts a percentile bootstrap
-calls 3 wins of 3 certain. Their interval is the exact conditional one behind McNemar's test: of
-the k prompts where the two differ, the share the method wins gets a Clopper-Pearson interval,
-mapped to the difference (2 share - 1) k / n; it excludes 0 only when the exact test would (all of
-6 or more discordant prompts one way, at least). Graded scores with one prompt per task (the
-study's LongBench, RULER) are resampled over all prompts together, since a stratum of one cannot be.
+Scores: `evals.intervals.paired_difference` over the prompts both runs scored, pooled over the
+column (points: scores x 100). Perplexity: the ratio exp((sum nll_a - sum nll_b) / sum tokens)
+over the documents both scored, a t interval over documents; a column of one document (the old
+one-text mode) takes a moving-block bootstrap over its 1024-token blocks, block length stated.
 """
 from __future__ import annotations
 
@@ -30,16 +23,35 @@ import numpy as np
 import pandas as pd
 
 from evals.cell_intervals import is_number, record_score
-from evals.intervals import Estimate, estimate_mean, estimate_perplexity
+from evals.intervals import holm, moving_block_interval, moving_block_name, paired_test, ratio_over_units
 
 ALL = "all"  # the column over every unit (a run without lengths, or every length together)
+REFERENCES = ("original", "lampe")  # the declared references, in this order
+ALPHA = 0.05  # family-wise error of one table's flags
+BOOTSTRAP_REPS = 2000
 
 
 @dataclass(frozen=True)
 class Units:
-    """One run's scored units of one column: unit key -> (task, value, weight)."""
+    """One run's scored units of one column: key -> (value, weight), in reading order for blocks.
 
-    values: dict[tuple, tuple[str, float, float]]
+    prompts: (score, 1); documents and blocks: (nll sum, tokens)."""
+
+    values: dict
+    kind: str = "prompts"  # "prompts", "documents", "blocks" (one document's pieces) or "windows"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One method against one reference in one column."""
+
+    estimate: float  # points (a - b) or a perplexity ratio (a / b)
+    low: float | None
+    high: float | None
+    p: float | None  # two-sided, "no difference"; None without an interval
+    n: int
+    method: str
+    same: bool = False  # identical on every unit
 
 
 def _length(record: dict):
@@ -47,19 +59,29 @@ def _length(record: dict):
 
 
 def perplexity_units(records: list[dict]) -> dict[str, Units]:
-    """column (length, as text) -> blocks: (record id, block index) -> (task, nll sum, tokens)."""
-    columns: dict[str, dict] = defaultdict(dict)
+    """column (length, as text) -> documents (two or more records) or, for a single document, its
+    1024-token blocks in reading order (older records without blocks: its windows)."""
+    by_length: dict[str, list[dict]] = defaultdict(list)
     for record in records:
-        meta = record.get("meta") or {}
-        blocks = meta.get("blocks") or ([[meta["nll_sum"], meta["num_tokens"]]] if "nll_sum" in meta else [])
-        for index, (nll, tokens) in enumerate(blocks):
-            columns[str(_length(record))][(record["id"], index)] = (record["task"], float(nll), float(tokens))
-    return {column: Units(values) for column, values in columns.items()}
+        if "nll_sum" in (record.get("meta") or {}):
+            by_length[str(_length(record))].append(record)
+    columns = {}
+    for column, chosen in by_length.items():
+        if len(chosen) >= 2:
+            values = {(r["meta"].get("document") or r["id"]): (float(r["meta"]["nll_sum"]),
+                                                               float(r["meta"]["num_tokens"])) for r in chosen}
+            columns[column] = Units(values, "documents")
+            continue
+        meta = chosen[0]["meta"]
+        kind = "blocks" if meta.get("blocks") else "windows"
+        pieces = meta.get(kind) or [[meta["nll_sum"], meta["num_tokens"]]]
+        columns[column] = Units({i: (float(v), float(t)) for i, (v, t) in enumerate(pieces)}, kind)
+    return columns
 
 
 def score_units(records: list[dict]) -> dict[str, Units]:
-    """column -> records: id -> (task, score, 1); a column per length when the records form a
-    length grid (two prompts or more per length), plus `all` when there are two lengths or more."""
+    """column -> prompts: id -> (score, 1); a column per length when the records form a length grid
+    (two prompts or more per length), plus `all` when there are two lengths or more."""
     columns: dict[str, dict] = defaultdict(dict)
     for record in records:
         score = record_score(record)
@@ -67,8 +89,8 @@ def score_units(records: list[dict]) -> dict[str, Units]:
             continue
         length = _length(record)
         if length is not None:
-            columns[str(length)][record["id"]] = (record["task"], score, 1.0)
-        columns[ALL][record["id"]] = (record["task"], score, 1.0)
+            columns[str(length)][record["id"]] = (score, 1.0)
+        columns[ALL][record["id"]] = (score, 1.0)
     if any(len(units) < 2 for column, units in columns.items() if column != ALL):
         return {ALL: Units(columns[ALL])}  # lengths of single prompts (LongBench's own lengths), not a grid
     if len(columns) == 2:  # one length: `all` repeats it
@@ -76,114 +98,151 @@ def score_units(records: list[dict]) -> dict[str, Units]:
     return {column: Units(values) for column, values in columns.items()}
 
 
-def _scale(units: list[Units]) -> float:
-    """x100 for 0/1 and 0-1 scores (the tables' points), else as recorded."""
-    values = [v for u in units for _, v, _ in u.values.values()]
-    return 100.0 if values and max(abs(v) for v in values) <= 1.0 else 1.0
-
-
-def _grouped(a: Units, b: Units, keys: list) -> dict[str, list[float]]:
-    groups: dict[str, list[float]] = defaultdict(list)
-    for key in keys:
-        groups[a.values[key][0]].append(a.values[key][1] - b.values[key][1])
-    return groups
-
-
-def paired_binary(wins: int, losses: int, n: int, scale: float = 100.0) -> Estimate:
-    """Difference of two 0/1 means on the same n prompts, (wins - losses) / n x scale, with the exact
-    conditional interval: Clopper-Pearson on wins / (wins + losses), mapped to the difference."""
-    from scipy.stats import binomtest
-
-    if not 0 <= wins + losses <= n or min(wins, losses) < 0 or n < 1:
-        raise ValueError(f"need 0 <= wins, losses and wins + losses <= n, got wins={wins}, losses={losses}, n={n}")
-    k = wins + losses
-    mean = scale * (wins - losses) / n
-    if k == 0:
-        return Estimate(0.0, 0.0, 0.0, n, "exact, no discordant prompts")
-    share = binomtest(wins, k).proportion_ci(0.95, method="exact")
-    low, high = ((2 * p - 1) * k / n * scale for p in (share.low, share.high))
-    return Estimate(mean, low, high, n, "exact conditional (McNemar)")
-
-
-def difference(a: Units, b: Units, perplexity: bool, scale: float = 100.0, seed: int = 0) -> Estimate:
-    """a minus b on their shared units: a perplexity ratio (a / b), or points (a - b)."""
-    keys = sorted(set(a.values) & set(b.values), key=str)
+def _shared(a: Units, b: Units) -> list:
+    keys = set(a.values) & set(b.values)
     if not keys:
         raise ValueError("the two runs share no scored units")
+    return sorted(keys, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, str(k)))
+
+
+def compare(a: Units, b: Units, perplexity: bool, seed: int = 0) -> Comparison:
+    """a against b on their shared units: a perplexity ratio (a / b), or points (a - b)."""
+    keys = _shared(a, b)
+    n = len(keys)
     if perplexity:
-        tokens = [a.values[k][2] for k in keys]
-        if any(b.values[k][2] != t for k, t in zip(keys, tokens)):
-            raise ValueError("the same blocks hold different token counts: not the same text")
-        d = [a.values[k][1] - b.values[k][1] for k in keys]
-        return estimate_perplexity(d, tokens, seed=seed, unit="blocks")
-    groups = _grouped(a, b, keys)
-    binary = all(u.values[k][1] in (0.0, 1.0) for u in (a, b) for k in keys)
-    if binary and len({len(g) for g in groups.values()}) == 1:  # equal strata: the pooled mean is the table's
-        diffs = [d for g in groups.values() for d in g]
-        return paired_binary(diffs.count(1.0), diffs.count(-1.0), len(diffs), scale)
-    if min(len(g) for g in groups.values()) < 2:
-        groups = {ALL: [d for g in groups.values() for d in g]}
-    return estimate_mean(list(groups.values()), scale, seed=seed, binary=False)
+        tokens = np.array([a.values[k][1] for k in keys])
+        if any(b.values[k][1] != t for k, t in zip(keys, tokens)):
+            raise ValueError("the same units hold different token counts: not the same text")
+        d = np.array([a.values[k][0] - b.values[k][0] for k in keys])
+        ratio = math.exp(d.sum() / tokens.sum())
+        if not d.any():
+            return Comparison(1.0, 1.0, 1.0, 1.0, n, "identical", same=True)
+        if n < 2:
+            return Comparison(ratio, None, None, None, n, f"none: one {a.kind[:-1]}")
+        if a.kind == "documents":
+            _, low, high, p = ratio_over_units(d, tokens)
+            return Comparison(ratio, math.exp(low), math.exp(high), p, n, "t over documents")
+        _, low, high, p, block = moving_block_interval(d, tokens, reps=BOOTSTRAP_REPS, seed=seed)
+        return Comparison(ratio, math.exp(low), math.exp(high), p, n, moving_block_name(block, a.kind, tokens))
+    x, y = np.array([a.values[k][0] for k in keys]), np.array([b.values[k][0] for k in keys])
+    if ((x < 0) | (x > 1) | (y < 0) | (y > 1)).any():
+        return Comparison(100.0 * float((x - y).mean()), None, None, None, n, "none: scores outside [0, 1]")
+    found = paired_test(x, y)
+    return Comparison(100.0 * found.estimate, 100.0 * found.low, 100.0 * found.high, found.p, n,
+                      "paired difference (adjusted t)", same=bool((x == y).all()))
 
 
-def column_mean(units: Units, keys: list, perplexity: bool, scale: float) -> float:
-    if perplexity:
-        return math.exp(sum(units.values[k][1] for k in keys) / sum(units.values[k][2] for k in keys))
-    groups: dict[str, list[float]] = defaultdict(list)
-    for key in keys:
-        groups[units.values[key][0]].append(units.values[key][1])
-    return scale * float(np.mean([np.mean(g) for g in groups.values()]))
-
-
-def paired_frame(rows: dict[str, dict[str, Units]], perplexity: bool) -> tuple[pd.DataFrame, dict]:
-    """(text table, {(label, column): Estimate}): per column, each row against the row with the
-    best mean on the units all rows share; the best row reads `best`."""
-    columns = sorted({c for units in rows.values() for c in units},
-                     key=lambda c: (c == ALL, float(c) if is_number(c) else math.inf, c))
-    table = {label: {} for label in rows}
-    found = {}
-    for column in columns:
-        present = {label: units[column] for label, units in rows.items() if column in units}
-        if len(present) < 2:
+def resolve_references(labels: list[str], methods: dict[str, str], references) -> tuple[list[str], list[str]]:
+    """(row labels of the references found, notes on those not found): a reference names a row
+    label, or a method with exactly one row (a sweep's many rows need their full label)."""
+    found, notes = [], []
+    for name in references:
+        if name in labels:
+            found.append(name)
             continue
-        shared = sorted(set.intersection(*(set(u.values) for u in present.values())), key=str)
-        if not shared:
-            continue
-        scale = 1.0 if perplexity else _scale(list(present.values()))
-        means = {label: column_mean(u, shared, perplexity, scale) for label, u in present.items()}
-        best = (min if perplexity else max)(means, key=means.get)
-        for label, units in present.items():
-            if label == best:
-                table[label][column] = f"best ({means[label]:.2f})" if perplexity else f"best ({means[label]:.1f})"
+        rows = [label for label in labels if methods.get(label) == name]
+        if len(rows) == 1:
+            found.append(rows[0])
+        elif rows:
+            notes.append(f"reference `{name}`: {len(rows)} rows ({', '.join(rows)}); name one of them")
+        else:
+            notes.append(f"reference `{name}`: not run here")
+    return list(dict.fromkeys(found)), notes
+
+
+def declared(labels: list[str], references: list[str]) -> list[tuple[str, str]]:
+    """(row, reference) pairs in row order: every row against each reference but itself, the mirror
+    of an earlier pair left out (lampe against original is shown once, not again as original
+    against lampe)."""
+    pairs, seen = [], set()
+    for reference in references:
+        for label in labels:
+            if label != reference and frozenset((label, reference)) not in seen:
+                pairs.append((label, reference))
+                seen.add(frozenset((label, reference)))
+    return pairs
+
+
+def _columns(rows: dict[str, dict[str, Units]]) -> list[str]:
+    return sorted({c for units in rows.values() for c in units},
+                  key=lambda c: (c == ALL, float(c) if is_number(c) else math.inf, c))
+
+
+@dataclass
+class PairedTable:
+    """One model's comparisons: per reference a frame of cell texts, and every comparison's numbers."""
+
+    frames: dict[str, pd.DataFrame]
+    found: dict[tuple[str, str, str], Comparison]  # (row, reference, column)
+    adjusted: dict[tuple[str, str, str], float]  # Holm-adjusted p
+    notes: list[str]
+
+
+def paired_frame(rows: dict[str, dict[str, Units]], perplexity: bool, references=REFERENCES,
+                 methods: dict[str, str] | None = None) -> PairedTable:
+    """Every declared comparison of one model's rows (label -> column -> Units), Holm-adjusted."""
+    labels = list(rows)
+    chosen, notes = resolve_references(labels, methods or {label: label for label in labels}, references)
+    columns = _columns(rows)
+    found: dict[tuple[str, str, str], Comparison] = {}
+    for label, reference in declared(labels, chosen):
+        for column in columns:
+            a, b = rows[label].get(column), rows[reference].get(column)
+            if a is None or b is None or not set(a.values) & set(b.values):
                 continue
-            estimate = difference(units, present[best], perplexity, scale)
-            found[(label, column)] = estimate
-            table[label][column] = _text(estimate, perplexity)
-    frame = pd.DataFrame(table).T.reindex(columns=[c for c in columns if any(c in t for t in table.values())])
-    return frame.fillna("-"), found
+            found[(label, reference, column)] = compare(a, b, perplexity)
+    tested = [key for key, c in found.items() if c.p is not None]
+    adjusted = dict(zip(tested, holm([found[k].p for k in tested])))
+    frames = {}
+    for reference in chosen:
+        table = {label: {column: _text(found[(label, reference, column)], perplexity,
+                                       adjusted.get((label, reference, column), 1.0) < ALPHA)
+                         for column in columns if (label, reference, column) in found}
+                 for label in labels if any((label, reference, c) in found for c in columns)}
+        if table:
+            frame = pd.DataFrame(table).T
+            frames[reference] = frame.reindex(columns=[c for c in columns if c in frame.columns]).fillna("-")
+    return PairedTable(frames, found, adjusted, notes)
 
 
-def _text(estimate: Estimate, perplexity: bool) -> str:
-    """x1.024 [1.010, 1.039] or -16.7 [-50.0, 0.0]; a `*` where the interval excludes no difference."""
-    if estimate.low is not None and estimate.low == estimate.high == (1.0 if perplexity else 0.0):
-        return "same"  # identical on every unit (the method is the original model here)
-    if estimate.low is None:
-        return f"x{estimate.mean:.3f}" if perplexity else f"{estimate.mean:+.1f}"
+def _text(c: Comparison, perplexity: bool, flagged: bool) -> str:
+    """x1.024 [1.010, 1.039] or -16.7 [-50.0, +8.3]; `*` where Holm's adjustment keeps the difference."""
+    if perplexity and c.same:
+        return "same"  # identical on every document or block: the same computation (PI at factor 1)
+    if c.low is None:
+        return f"x{c.estimate:.3f}" if perplexity else f"{c.estimate:+.1f}"
     if perplexity:
-        clear = estimate.low > 1.0
-        text = f"x{estimate.mean:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
+        text = f"x{c.estimate:.3f} [{c.low:.3f}, {c.high:.3f}]"
     else:
-        clear = estimate.high < 0.0
-        text = f"{estimate.mean:+.1f} [{estimate.low:+.1f}, {estimate.high:+.1f}]"
-    return f"{text} *" if clear else text
+        text = f"{c.estimate:+.1f} [{c.low:+.1f}, {c.high:+.1f}]"
+    return f"{text} *" if flagged else text
 
 
-PAIRED_NOTE = ("each method against its column's best on the same units (perplexity: 1024-token blocks of "
-               "the same text, ratio to the best; scores: the same prompts, difference in points of the "
-               "task-averaged score), with a 95% interval over those units (bootstrap; 0/1 scores: exact "
-               "conditional, as McNemar's test); same: identical on every unit; `*`: the best is "
-               "better than this method (the interval excludes no difference); without `*` the two are "
-               "not told apart")
+def paired_note(tables: list[PairedTable], perplexity: bool, references=REFERENCES) -> str:
+    """What the cells are, how their intervals were taken (block lengths named), and the Holm family."""
+    what = ("perplexity ratio of the method to the reference on the same documents, or one document's same "
+            "blocks (below 1: the method predicts the text better)" if perplexity else
+            "mean score difference, method minus reference, in points on the same prompts (above 0: the "
+            "method scores higher)")
+    from evals.tables import _length_label
+
+    kinds: dict[str, list[str]] = {}
+    for t in tables:
+        for (_, _, column), c in t.found.items():
+            if c.low is not None and not c.same and column not in kinds.setdefault(c.method, []):
+                kinds[c.method].append(column)
+    families = sorted({sum(c.p is not None for c in t.found.values()) for t in tables})
+    how = {"paired difference (adjusted t)": "paired_difference: a t interval after one pseudo-pair at each end "
+                                             "of the difference's range (Bonett-Price on 0/1 scores)",
+           "t over documents": "a t interval over documents of the log ratio"}
+    columns = lambda cs: ", ".join(_length_label(c) for c in cs)  # noqa: E731
+    intervals = "; ".join(how.get(k, f"{k} at {columns(cs)}") for k, cs in sorted(kinds.items())) or "none"
+    family = "/".join(map(str, families)) or "0"
+    return (f"Each method against each declared reference ({', '.join(references)}), never "
+            f"against a column's observed best: {what}, with its 95% interval ({intervals}). `*`: the difference "
+            f"holds after Holm's adjustment over the table's {family} comparisons (family-wise 5%); without `*` "
+            f"the two are not told apart. `same`: identical on every unit. A pair is shown once (lampe against "
+            f"original, not again original against lampe).")
 
 
 def paired_rows(runs, records: dict[int, list[dict]], labels: list[str], perplexity: bool
@@ -199,29 +258,43 @@ def paired_rows(runs, records: dict[int, list[dict]], labels: list[str], perplex
 
 
 def write_paired(name: str, runs, records: dict[int, list[dict]], labels: list[str], order: list[int],
-                 perplexity: bool, out: Path) -> list[Path]:
-    """<name>_paired.{md,csv} when some model has two runs with shared units; [] otherwise."""
+                 perplexity: bool, out: Path, references=REFERENCES) -> list[Path]:
+    """<name>_paired.{md,csv} when some model has a reference and another run with shared units."""
     from evals.tables import _length_label
 
     ordered_runs = [runs[i] for i in order]
     ordered_labels = [labels[i] for i in order]
-    parts, rows_csv = [], []
+    methods = {label: run.method for run, label in zip(ordered_runs, ordered_labels)}
+    parts, rows_csv, tables = [], [], []
     for model, rows in paired_rows(ordered_runs, records, ordered_labels, perplexity).items():
         if len(rows) < 2:
             continue
-        frame, found = paired_frame(rows, perplexity)
-        if frame.empty or not found:
+        table = paired_frame(rows, perplexity, references, methods)
+        if not table.found:
             continue
-        shown = frame.rename(columns=_length_label)
-        shown.index.name = "method"
-        parts.append(f"model: {model}\n\n{shown.reset_index().to_markdown(index=False, disable_numparse=True)}\n")
-        rows_csv += [{"model": model, "method": label, "column": column, "mean": e.mean, "low": e.low,
-                      "high": e.high, "n": e.n, "statistic": "ratio to best" if perplexity else "points minus best"}
-                     for (label, column), e in found.items()]
+        tables.append(table)
+        sections = [f"model: {model}"]
+        for reference, frame in table.frames.items():
+            shown = frame.rename(columns=_length_label)
+            shown.index.name = "method"
+            counts = sorted({c.n for (_, r, _), c in table.found.items() if r == reference})
+            n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+            unit = "/".join(sorted({c_units.kind for units in rows.values() for c_units in units.values()}))
+            sections.append(f"against {reference} (n = {n} {unit} per cell)\n\n"
+                            + shown.reset_index().to_markdown(index=False, disable_numparse=True))
+        sections += [f"({note})" for note in table.notes]
+        parts.append("\n\n".join(sections) + "\n")
+        for (label, reference, column), c in table.found.items():
+            p_holm = table.adjusted.get((label, reference, column))
+            rows_csv.append({"model": model, "method": label, "reference": reference, "column": column,
+                             "estimate": c.estimate, "low": c.low, "high": c.high, "n": c.n, "p": c.p,
+                             "p_holm": p_holm, "flag": p_holm is not None and p_holm < ALPHA, "interval": c.method,
+                             "statistic": "ratio to reference" if perplexity else "points minus reference"})
     if not parts:
         return []
     md = out / f"{name}_paired.md"
-    md.write_text(f"### {name}, paired against the best\n\n" + "\n".join(parts) + f"\n{PAIRED_NOTE}\n")
+    md.write_text(f"### {name}, paired: each method against {', '.join(references)}\n\n" + "\n".join(parts)
+                  + f"\n{paired_note(tables, perplexity, references)}\n")
     csv = out / f"{name}_paired.csv"
     pd.DataFrame(rows_csv).to_csv(csv, index=False)
     return [md, csv]

@@ -9,12 +9,20 @@ windows); `max_windows: 1` scores just the first `length` tokens of each documen
 LongLoRA "truncate at L" curve). There is no generation: `evaluate` runs forward passes under
 torch.no_grad and never materializes the logits of a whole window, so 32k windows fit in memory.
 
-Documents: local text files (default: the shared essays, concatenated into one document), or a
-`datasets` dataset when reachable, e.g. `dataset: {path: emozilla/pg19-test, split: test, field: text}`
-(any other key goes to datasets.load_dataset, e.g. `{path: json, data_files: books.jsonl, split: train}`).
+Documents are the units: independent long texts, each at least the longest length, so every
+length reads the same documents and an interval is taken over documents (n counts them). A
+document shorter than the longest length is skipped (counted in a printed line); too few left is
+an error. Sources: local .txt files and .jsonl files (one document per line, `field`; default:
+the shared L-Eval inputs, duplicates dropped), or a `datasets` dataset when reachable, e.g.
+`dataset: {path: emozilla/pg19-test, split: test, field: text}` (any other key goes to
+datasets.load_dataset). `concatenate: true` is the old single-document mode (the essays, each too
+short alone, joined into one text): its interval can only be a moving-block bootstrap over the
+text's own 1024-token blocks, which the tables name with its block length.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections import defaultdict
 from pathlib import Path
@@ -24,14 +32,18 @@ import torch
 import torch.nn.functional as F
 
 from evals.base import Benchmark, Sample
-from evals.haystack import DEFAULT_ESSAYS, read_text_file, text_files
+from evals.haystack import read_text_file
+from evals.paths import resolve_data_path
 from evals.registry import register_benchmark
 from evals.ruler.options import check_config, check_lengths
 
 BLOCK_TOKENS = 1024  # consecutive scored tokens per block of a perplexity interval (one long window)
 
-DEFAULTS = dict(lengths=[2048, 4096, 8192, 16384], stride=None, max_windows=None, max_tokens=None, files=DEFAULT_ESSAYS,
-                concatenate=True, dataset=None, num_documents=None, min_tokens=None, logits_chunk=1024)
+DEFAULT_DOCUMENTS = "../shared/data/leval"  # L-Eval's long inputs: 299 distinct documents, 12 of them >= 32k tokens
+DEFAULTS = dict(lengths=[2048, 4096, 8192, 16384], stride=None, max_windows=None, max_tokens=None,
+                files=DEFAULT_DOCUMENTS, field="input", concatenate=False, dataset=None, num_documents=None,
+                min_tokens=None, logits_chunk=1024)
+_NOT_DOCUMENTS = ("license", "readme")  # files that ship beside the data but are not documents
 
 
 @torch.no_grad()
@@ -81,19 +93,53 @@ def sliding_windows(num_tokens: int, length: int, stride: int, max_windows: int 
     return windows
 
 
+def document_files(path) -> list[Path]:
+    """A .txt or .jsonl file, or every one under a folder in path order (license/readme skipped)."""
+    resolved = resolve_data_path(path)
+    if resolved.is_file():
+        return [resolved]
+    if not resolved.is_dir():
+        raise FileNotFoundError(f"perplexity: documents '{path}' not found (resolved to {resolved})")
+    files = sorted(p for p in resolved.rglob("*") if p.suffix in (".txt", ".jsonl")
+                   and not p.name.lower().startswith(_NOT_DOCUMENTS))
+    if not files:
+        raise ValueError(f"perplexity: folder '{path}' ({resolved}) holds no .txt or .jsonl files")
+    return files
+
+
+def _file_documents(path: Path, field: str) -> Iterator[tuple[str, str]]:
+    """(name, text): a .txt file is one document; a .jsonl file one per line, from `field`."""
+    if path.suffix != ".jsonl":
+        yield path.stem, read_text_file(path)
+        return
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if field not in row:
+            raise ValueError(f"perplexity: {path} line {i + 1} has no field '{field}'. Fields: {', '.join(row)}")
+        yield f"{path.stem}/{i}", row[field]
+
+
 def load_documents(c: dict) -> Iterator[tuple[str, str]]:
-    """(name, text) of each document, from `dataset` when given, else from `files`."""
+    """(name, text) of each distinct document, from `dataset` when given, else from `files`;
+    `concatenate` joins the files into one document (the old single-document mode)."""
     if c["dataset"]:
         yield from _dataset_documents(c["dataset"])
         return
     paths = c["files"] if isinstance(c["files"], list) else [c["files"]]
-    files = [f for p in paths for f in text_files(p)]
+    files = [f for p in paths for f in document_files(p)]
     if c["concatenate"]:
         name = "+".join(Path(str(p)).stem or str(p) for p in paths)
-        yield name, "\n\n".join(read_text_file(f) for f in files)
-    else:
-        for f in files:
-            yield f.stem, read_text_file(f)
+        yield name, "\n\n".join(text for f in files for _, text in _file_documents(f, c["field"]))
+        return
+    seen = set()
+    for f in files:
+        for name, text in _file_documents(f, c["field"]):
+            digest = hashlib.sha1(text.encode("utf-8")).hexdigest()
+            if digest not in seen:  # L-Eval repeats a document across its instructions and tasks
+                seen.add(digest)
+                yield name, text
 
 
 def _dataset_documents(spec) -> Iterator[tuple[str, str]]:
@@ -135,35 +181,45 @@ class Perplexity(Benchmark):
                              "tokens between windows would never be scored")
         if not c["dataset"] and not c["files"]:
             raise ValueError("perplexity: set `files` (local text) or `dataset` (a datasets dataset)")
+        if c["min_tokens"] is not None and c["min_tokens"] < max(self.lengths):
+            raise ValueError(f"perplexity: min_tokens={c['min_tokens']} is below the longest length "
+                             f"{max(self.lengths)}: every document must fill the longest window, so that each "
+                             f"length reads the same documents; drop min_tokens or raise it")
         self.c = c
         self._ids: dict[str, list[int]] = {}
 
     def samples(self, tokenizer) -> Iterator[Sample]:
-        c, taken, longest = self.c, 0, 0
-        served = dict.fromkeys(self.lengths, 0)
-        documents = []
+        """Per length, one sample per document; every document holds the longest length (shorter
+        ones are skipped and counted), so each length scores the same documents."""
+        c = self.c
+        need = max(c["min_tokens"] or 0, max(self.lengths))
+        documents, skipped, longest = [], 0, 0
         for name, text in load_documents(c):
-            if c["num_documents"] and taken >= c["num_documents"]:
+            if c["num_documents"] and len(documents) >= c["num_documents"]:
                 break
             if not text.strip():
                 continue
             ids = tokenizer(text)["input_ids"][: c["max_tokens"]]
             longest = max(longest, len(ids))
-            if c["min_tokens"] and len(ids) < c["min_tokens"]:
+            if len(ids) < need:
+                skipped += 1
                 continue
             self._ids[name] = ids
             documents.append((name, text, len(ids)))
-            taken += 1
+        if not documents:
+            raise ValueError(f"perplexity: no document has {need} tokens, the longest length (longest: {longest}); "
+                             f"use shorter lengths or longer documents")
+        if c["num_documents"] and len(documents) < c["num_documents"]:
+            raise ValueError(f"perplexity: only {len(documents)} documents have {need} tokens, the longest length; "
+                             f"num_documents={c['num_documents']} asks for more. Lower num_documents or the lengths, "
+                             f"or add documents")
+        if skipped:
+            print(f"[perplexity] skipped {skipped} documents shorter than {need} tokens; scoring {len(documents)}")
         for length in self.lengths:
             for name, text, size in documents:
-                if size < length:
-                    continue  # too short to fill a window of this length
-                served[length] += 1
                 yield Sample(id=f"{name}-{length}", task="perplexity", prompt=text, references=[], max_new_tokens=0,
-                             chat=False, meta={"document": name, "length": length, "stride": c["stride"] or length})
-            if not served[length]:
-                raise ValueError(f"perplexity: no document has {length} tokens (longest: {longest}); "
-                                 f"use shorter lengths or longer documents")
+                             chat=False, meta={"document": name, "length": length, "stride": c["stride"] or length,
+                                               "document_tokens": size})
 
     def evaluate(self, sample: Sample, lm) -> dict:
         c, meta = self.c, sample.meta

@@ -24,9 +24,11 @@ SERIES_KEYS = ("average_per_length", "perplexity", "lengths")
 
 
 def _save(fig, path) -> Path:
+    """The PNG, byte for byte the same on every render of the same data: no matplotlib version in
+    its metadata (Agg draws deterministically; the caller fixes line order and colours)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
+    fig.savefig(path, dpi=120, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
     return path
 
@@ -105,9 +107,11 @@ def _curves(data: Any, value: str, what: str) -> dict[str, dict[int, float]]:
 
 
 Bands = Mapping[str, Mapping[int, tuple[float, float]]]  # method -> {length: (low, high)} of a 95% interval
+Colors = Mapping[str, str]  # method -> matplotlib colour; others take the cycle in the order given
 
 
-def _line_plot(curves, path, *, title, ylabel, log_y, train_length, bands: Bands | None = None) -> Path:
+def _line_plot(curves, path, *, title, ylabel, log_y, train_length, bands: Bands | None = None,
+               colors: Colors | None = None) -> Path:
     if not curves or not any(curves.values()):
         raise ValueError(f"{title}: nothing to plot")
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -115,7 +119,8 @@ def _line_plot(curves, path, *, title, ylabel, log_y, train_length, bands: Bands
     banded = False
     for method, curve in curves.items():
         xs = sorted(curve)
-        (line,) = ax.plot(xs, [curve[x] for x in xs], marker="o", label=method or None)
+        (line,) = ax.plot(xs, [curve[x] for x in xs], marker="o", label=method or None,
+                          **({"color": colors[method]} if colors and method in colors else {}))
         band = (bands or {}).get(method) or {}
         shaded = [x for x in xs if x in band]
         if shaded:
@@ -146,18 +151,18 @@ def _line_plot(curves, path, *, title, ylabel, log_y, train_length, bands: Bands
 
 
 def perplexity_curve(data: Any, path, *, title: str = "Perplexity vs context length", train_length: int | None = None,
-                     log_y: bool = True, bands: Bands | None = None) -> Path:
+                     log_y: bool = True, bands: Bands | None = None, colors: Colors | None = None) -> Path:
     """Perplexity (log scale) against evaluation length, one line per method (a band: its 95% interval)."""
     return _line_plot(_curves(data, "perplexity", "perplexity_curve"), path, title=title, ylabel="Perplexity",
-                      log_y=log_y, train_length=train_length, bands=bands)
+                      log_y=log_y, train_length=train_length, bands=bands, colors=colors)
 
 
 def score_vs_length(data: Any, path, *, title: str = "Score vs context length", ylabel: str = "Score",
-                    train_length: int | None = None, bands: Bands | None = None) -> Path:
+                    train_length: int | None = None, bands: Bands | None = None, colors: Colors | None = None) -> Path:
     """A benchmark's score per length (RULER average, passkey/needle accuracy), one line per method
     (a band: its 95% interval)."""
     return _line_plot(_curves(data, "score", "score_vs_length"), path, title=title, ylabel=ylabel, log_y=False,
-                      train_length=train_length, bands=bands)
+                      train_length=train_length, bands=bands, colors=colors)
 
 
 Errors = Mapping[str, Mapping[str, tuple[float, float]]]  # method -> {task: (low, high)} of a 95% interval
@@ -165,7 +170,7 @@ Errors = Mapping[str, Mapping[str, tuple[float, float]]]  # method -> {task: (lo
 
 def score_by_task(data: Mapping[str, Mapping[str, float]], path, *, title: str = "Score by task",
                   ylabel: str = "Score", errors: Errors | None = None,
-                  counts: Mapping[str, int] | None = None) -> Path:
+                  counts: Mapping[str, int] | None = None, colors: Colors | None = None) -> Path:
     """Grouped bars: one group per task (in first-seen order), one bar per method, with a 95%
     interval as an error bar where `errors` has one (none drawn otherwise); `counts` (method ->
     samples) shows as n in the legend. A method without a task has no bar there."""
@@ -184,7 +189,7 @@ def score_by_task(data: Mapping[str, Mapping[str, float]], path, *, title: str =
         label = method or None
         if counts and counts.get(method) is not None:
             label = f"{method} (n={counts[method]:,})" if method else f"n={counts[method]:,}"
-        ax.bar(xs, ys, width=width, label=label)
+        ax.bar(xs, ys, width=width, label=label, **({"color": colors[method]} if colors and method in colors else {}))
         shown = [(x, y, bounds[t]) for x, y, (_, t) in zip(xs, ys, present)
                  if t in bounds and bounds[t] is not None and bounds[t][0] is not None]
         if shown:

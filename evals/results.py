@@ -1,8 +1,8 @@
 """Where runs live: results/<model>/<method>/<benchmark>/<run_id>/, found again by their config.
 
 run_id is a short hash of what decides the numbers (model checkpoint and dtype, the method's
-effective parameters, the benchmark config), so the same command finds its finished or
-interrupted run, and any change of a parameter starts a new one. Where the model runs (device,
+effective parameters, a preset as the values it stands for, the benchmark config), so the same
+command finds its finished or interrupted run, and any change of a parameter starts a new one. Where the model runs (device,
 device map, attention kernel) and how many samples are taken (`limit`) are not hashed: the same
 run continues on another machine or with more samples.
 
@@ -26,11 +26,33 @@ from evals.paths import resolve_path
 UNHASHED_MODEL_KEYS = ("name", "device", "device_map", "attn_implementation", "method_defaults")
 MOVED_ASIDE = ".old-"  # <run_id>.old-<time>: a run replaced with rerun=true
 
+def _lampe_values(method: dict) -> dict:
+    """A LaMPE preset with the (a, b, c) it stands for: a preset redefined gets new run ids. (The
+    name stays: it also selects the released short-context floor, which the core keeps private.)"""
+    from lampe import PRESETS
+
+    name = method.get("preset")
+    if name not in PRESETS:
+        return method
+    return {**method, **dict(zip(("a", "b", "c"), PRESETS[name]))}
+
+
+# method name -> its parameters as the values it applies, where a name stands for values (a preset)
+EFFECTIVE_VALUES = {"lampe": _lampe_values}
+
+
+def effective_method(method: dict) -> dict:
+    """The method's parameters as the values it applies, so that a preset redefined after some runs
+    used it gives new runs a new id instead of finding the old runs."""
+    resolve = EFFECTIVE_VALUES.get(method.get("name"))
+    return resolve(method) if resolve else method
+
+
 def run_key(model: dict, method: dict, benchmark: dict) -> dict:
-    """The part of a run's config that decides its numbers."""
+    """The part of a run's config that decides its numbers (the method's effective values)."""
     return {
         "model": {k: v for k, v in sorted(model.items()) if k not in UNHASHED_MODEL_KEYS},
-        "method": dict(sorted(method.items())),
+        "method": dict(sorted(effective_method(method).items())),
         "benchmark": dict(sorted(benchmark.items())),
     }
 
@@ -92,7 +114,8 @@ def load_run(path: str | Path) -> Run:
 
 
 def find_runs(results_dir: str | Path, benchmark: str | None = None) -> list[Run]:
-    """Every finished run (metrics.json present) under results_dir, oldest first."""
+    """Every finished run (metrics.json present) under results_dir, in path order (never by file
+    times, which a clone or a copy rewrites): tables order rows by the method registry themselves."""
     root = results_root(results_dir)
     found = []
     for metrics_path in root.glob("*/*/*/*/metrics.json"):
@@ -100,5 +123,5 @@ def find_runs(results_dir: str | Path, benchmark: str | None = None) -> list[Run
         if any(part.startswith(".") for part in rel) or MOVED_ASIDE in rel[3] or rel[0] in ("tables", "wandb"):
             continue
         if benchmark is None or rel[2] == benchmark:
-            found.append((metrics_path.stat().st_mtime, str(metrics_path)))
-    return [load_run(Path(p).parent) for _, p in sorted(found)]
+            found.append(rel)
+    return [load_run(root.joinpath(*rel)) for rel in sorted(found)]

@@ -70,20 +70,21 @@ def summary_frame(headlines: list[Headline]) -> tuple[pd.DataFrame, dict, dict[s
 
 SUMMARY_NOTE = ("columns: each benchmark's average (higher is better), or `<benchmark>@<length>`: perplexity at "
                 "the longest length run (lower is better); n: samples behind each cell; -: not run; whether "
-                "the best beats each other method on the same prompts or blocks: `<benchmark>_paired.md`")
+                "a method differs from original or lampe on the same prompts or documents: "
+                "`<benchmark>_paired.md`")
 
 
 def write_summary(out: Path, headlines: list[Headline]) -> list[Path]:
     """summary.{md,tex,csv} (+ summary_intervals.csv) when some model has two benchmarks or more;
     one benchmark's summary would only repeat its own table."""
-    from evals.tables import INTERVAL_NOTE, has_intervals, intervals_csv, to_latex, to_markdown
+    from evals.tables import INTERVAL_NOTE, has_intervals, interval_methods, intervals_csv, to_latex, to_markdown
 
     if not headlines:
         return []
     frame, cells, lower = summary_frame(headlines)
     if not (frame.notna().sum(axis=1) >= 2).any():
         return []
-    note = SUMMARY_NOTE + (f"\n\n{INTERVAL_NOTE}" if has_intervals(cells) else "")
+    note = SUMMARY_NOTE + (f"\n\n{INTERVAL_NOTE}\n\n{interval_methods(cells, frame)}" if has_intervals(cells) else "")
     caption = "summary across benchmarks"
     (out / "summary.md").write_text(f"### {caption}\n\n{to_markdown(frame, cells, lower, n_per_cell=True)}\n\n"
                                     f"{note}\n")

@@ -270,10 +270,29 @@ def _length_label(column: str) -> str:
     return column
 
 
-INTERVAL_NOTE = ("mean [95% interval]: Wilson for accuracies, bootstrap over samples otherwise (perplexity: over "
-                 "documents, else windows, else 1024-token blocks of one window); n: samples per cell; "
-                 "**bold**: best in its column with an interval clear of every other row's in its model; "
-                 "none bold: no method is distinguishable")
+INTERVAL_NOTE = ("mean [95% interval]: Wilson for 0/1 success counts (decided by the metric), a bootstrap over "
+                 "samples for graded scores and means of task means (none where no sample differs), perplexity "
+                 "a t interval over documents (one document: a moving-block bootstrap over its 1024-token "
+                 "blocks); n: samples (perplexity: documents or blocks) per cell; **bold**: best in its column "
+                 "with an interval clear of every other row's in its model; none bold: no method is "
+                 "distinguishable")
+
+
+def interval_methods(cells: dict | None, frame: pd.DataFrame | None = None) -> str:
+    """"Intervals here: ..." naming every kind of interval a table holds and its columns, so a
+    moving-block bootstrap's block length is stated beside the numbers it gave."""
+    columns: dict[str, list[str]] = defaultdict(list)
+    order = [str(c) for c in frame.columns] if frame is not None else []
+    for found in (cells or {}).values():
+        for column, estimate in found.items():
+            if estimate.low is not None and column not in columns[estimate.method]:
+                columns[estimate.method].append(column)
+    if not columns:
+        return ""
+    rank = {c: i for i, c in enumerate(order)}
+    parts = [f"{method} ({', '.join(_length_label(c) for c in sorted(cols, key=lambda c: rank.get(c, len(rank))))})"
+             for method, cols in sorted(columns.items())]
+    return "Intervals here: " + "; ".join(parts) + "."
 
 
 def has_intervals(cells: dict | None) -> bool:
@@ -426,10 +445,12 @@ def intervals_csv(cells: dict) -> pd.DataFrame:
 
 
 def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
-                 benchmarks: list[str] | None = None) -> dict[str, list[Path]]:
-    """results/tables/<benchmark>[_<view>].{md,tex,csv} (+ PNG plots), and summary.{md,tex,csv}
+                 benchmarks: list[str] | None = None, references: tuple[str, ...] | None = None
+                 ) -> dict[str, list[Path]]:
+    """results/tables/<benchmark>[_<view>].{md,tex,csv} (+ PNG plots, and <benchmark>_paired: each
+    method against each of `references`, default evals.paired.REFERENCES), and summary.{md,tex,csv}
     across the benchmarks written here when a model has two or more; returns what was written."""
-    from evals.paired import write_paired
+    from evals.paired import REFERENCES, write_paired
     from evals.results import results_root
     from evals.summary_table import headline, write_summary
 
@@ -456,7 +477,7 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
             stem = name if view == "main" else f"{name}_{view}"
             caption = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
             cells = estimates.get(view)
-            note = f"\n{INTERVAL_NOTE}\n" if has_intervals(cells) else ""
+            note = f"\n{INTERVAL_NOTE}\n\n{interval_methods(cells, frame)}\n" if has_intervals(cells) else ""
             (out / f"{stem}.md").write_text(f"### {caption}\n\n{to_markdown(frame, cells, lower)}\n{note}")
             (out / f"{stem}.tex").write_text(to_latex(frame, groups if view == "main" else None, lower, caption,
                                                       cells))
@@ -467,7 +488,8 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
                 paths.append(out / f"{stem}_intervals.csv")
         paths += plot_benchmark(name, runs, out, records, estimates)
         labels = row_labels(runs)
-        paths += write_paired(name, runs, records, labels, _order(runs, labels), lower, out)
+        paths += write_paired(name, runs, records, labels, _order(runs, labels), lower, out,
+                              tuple(references or REFERENCES))
         written[name] = paths
         headlines.append(headline(name, runs, frames, estimates, lower))
     summary = write_summary(out, [h for h in headlines if h is not None])
@@ -492,6 +514,9 @@ def plot_benchmark(name: str, runs: list[Run], out: Path, records: dict[int, lis
     except ImportError:  # figures are optional; tables are not
         return []
     labels = row_labels(runs)
+    order = _order(runs, labels)  # the tables' row order: lines, bars and colours follow the method registry
+    runs, labels = [runs[i] for i in order], [labels[i] for i in order]
+    colors = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(labels))}
     lower = lower_is_better(runs)
     written = []
     by_model: dict[str, dict[str, dict]] = defaultdict(dict)
@@ -503,16 +528,18 @@ def plot_benchmark(name: str, runs: list[Run], out: Path, records: dict[int, lis
         if isinstance(run.metrics.get("grid"), dict) and run.metrics["grid"]:
             path = out / f"{name}_heatmap_{_slug(run.model)}_{_slug(label)}.png"
             written.append(plots.needle_heatmap(run.metrics, path, title=f"{name}: {run.model}, {label}"))
-    written += _plot_tasks(name, runs, labels, lower, out, records, (estimates or {}).get("main"))
+    written += _plot_tasks(name, runs, labels, lower, out, records, (estimates or {}).get("main"), colors)
     for model, curves in by_model.items():
         train = next((r.config.get("model", {}).get("pretraining_length") for r in runs if r.model == model), None)
         suffix = "" if len(by_model) == 1 else f"_{_slug(model)}"
         if lower:
             written.append(plots.perplexity_curve(curves, out / f"{name}_vs_length{suffix}.png",
-                                                  title=f"{name}: {model}", train_length=train, bands=bands[model]))
+                                                  title=f"{name}: {model}", train_length=train, bands=bands[model],
+                                                  colors=colors))
         else:
             written.append(plots.score_vs_length(curves, out / f"{name}_vs_length{suffix}.png",
-                                                 title=f"{name}: {model}", train_length=train, bands=bands[model]))
+                                                 title=f"{name}: {model}", train_length=train, bands=bands[model],
+                                                 colors=colors))
     return written
 
 
@@ -536,7 +563,8 @@ def _run_tasks(run: Run) -> dict[str, float]:
 
 
 def _plot_tasks(name: str, runs: list[Run], labels: list[str], lower: bool, out: Path,
-                records: dict[int, list[dict]] | None = None, main: dict | None = None) -> list[Path]:
+                records: dict[int, list[dict]] | None = None, main: dict | None = None,
+                colors: dict[str, str] | None = None) -> list[Path]:
     """<name>_by_task[_<model>].png per model whose runs have two or more tasks: one bar per
     method, with the 95% intervals of the main table's task cells as error bars where known
     (`main`: the main table's estimates, already computed; else computed here)."""
@@ -574,5 +602,5 @@ def _plot_tasks(name: str, runs: list[Run], labels: list[str], lower: bool, out:
         suffix = "" if len(models) == 1 else f"_{_slug(model)}"
         written.append(plots.score_by_task(data[model], out / f"{name}_by_task{suffix}.png",
                                            title=f"{name} by task: {model}", ylabel=ylabel,
-                                           errors=errors[model], counts=counts[model]))
+                                           errors=errors[model], counts=counts[model], colors=colors))
     return written

@@ -1,10 +1,14 @@
-"""`make table`: every finished run under results/ -> paper-style tables and plots.
+"""`make table`: every finished run under results/ (and results/study/) -> paper-style tables and plots.
 
-Writes results/tables/<benchmark>[_<view>].{md,tex,csv} (rows model x method, columns tasks by
-group + average; views such as by_length), results/tables/summary.* (one headline column per
-benchmark, where a model has two) and PNG plots, then prints the Markdown tables.
+Writes <results>/tables/<benchmark>[_<view>].{md,tex,csv} (rows model x method in the method
+registry's order, columns tasks by group + average; views such as by_length), <benchmark>_paired.*
+(each method against the declared references), <results>/tables/summary.* (one headline column per
+benchmark, where a model has two) and PNG plots, then prints the Markdown tables. A folder without
+finished runs (a fresh clone's results/, whose runs git ignores) is skipped with a line saying so;
+only when none has any is it an error. Two renders of the same records are identical, byte for byte.
 
-    python scripts/make_table.py [--results results] [--out results/tables] [--benchmark ruler ...]
+    python scripts/make_table.py [--results results [--results results/study]] [--out DIR]
+                                 [--benchmark ruler ...] [--reference original --reference lampe]
 """
 from __future__ import annotations
 
@@ -16,24 +20,41 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from evals.tables import write_tables  # noqa: E402
 
+DEFAULT_RESULTS = ("results", "results/study")  # the runs of `make eval`, then the committed study's
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", default="results", help="results folder (relative: from the current folder)")
-    parser.add_argument("--out", help="output folder (default: <results>/tables)")
+    parser.add_argument("--results", action="append",
+                        help="a results folder (relative: from the current folder); repeat for several "
+                             f"(default: {' and '.join(DEFAULT_RESULTS)}, where they exist)")
+    parser.add_argument("--out", help="output folder (default: <results>/tables; needs a single --results)")
     parser.add_argument("--benchmark", nargs="*", help="only these benchmark folders (default: all)")
+    parser.add_argument("--reference", action="append", dest="references",
+                        help="a declared reference of the paired tables, a method or a row label; repeat "
+                             "for several (default: original, lampe)")
     parser.add_argument("--quiet", action="store_true", help="do not print the Markdown tables")
     args = parser.parse_args(argv)
-    written = write_tables(args.results, args.out, args.benchmark)
-    if not written:
-        print(f"No finished runs under {args.results}/ (run `make eval` first).")
+    roots = args.results or [r for r in DEFAULT_RESULTS if Path(r).is_dir()] or [DEFAULT_RESULTS[0]]
+    if args.out and len(roots) > 1:
+        parser.error(f"--out names one folder but {len(roots)} results folders are rendered ({', '.join(roots)}); "
+                     "give one --results")
+    rendered = 0
+    for root in roots:
+        written = write_tables(root, args.out, args.benchmark, tuple(args.references) if args.references else None)
+        if not written:
+            print(f"No finished runs under {root}/: skipped.")
+            continue
+        rendered += 1
+        for benchmark, paths in written.items():
+            if not args.quiet:
+                for path in paths:
+                    if path.suffix == ".md":
+                        print(path.read_text())
+            print(f"{root}: {benchmark}: " + ", ".join(p.name for p in paths) + "\n")
+    if not rendered:
+        print(f"No finished runs under {' or '.join(f'{r}/' for r in roots)} (run `make eval` first).")
         return 1
-    for benchmark, paths in written.items():
-        if not args.quiet:
-            for path in paths:
-                if path.suffix == ".md":
-                    print(path.read_text())
-        print(f"{benchmark}: " + ", ".join(p.name for p in paths) + "\n")
     return 0
 
 

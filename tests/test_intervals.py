@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pytest
 
 from evals import tables
@@ -34,15 +35,21 @@ def test_accuracy_uses_wilson_and_scores_bootstrap():
 
 
 def test_mean_of_group_means_is_stratified():
-    est = estimate_mean([[1, 1, 1, 1], [0, 0]])  # two tasks: (100 + 0) / 2, not 4/6 pooled
-    assert est.mean == pytest.approx(50.0) and est.method == "bootstrap" and est.n == 6
-    assert est.low == pytest.approx(50.0) and est.high == pytest.approx(50.0)  # no spread inside either group
+    est = estimate_mean([[1, 1, 1, 0], [0, 0]])  # two tasks: (75 + 0) / 2, not 3/6 pooled
+    assert est.mean == pytest.approx(37.5) and est.method == "bootstrap" and est.n == 6
+    assert 0.0 <= est.low < 37.5 < est.high <= 50.0  # the second task has no spread: only the first moves
+    flat = estimate_mean([[1, 1, 1, 1], [0, 0]])  # no spread inside either group: no zero-width interval
+    assert flat.mean == pytest.approx(50.0) and flat.low is None and flat.n == 6
 
 
 def test_perplexity_is_token_weighted_over_documents():
+    # log ppl = 40 / 20 = 2; residuals nll - 2 tokens = -10, +10: se = sqrt(2 / 1 * 200) / 20 = 1, t(1 df)
     est = estimate_perplexity([10.0, 30.0], [10, 10])
-    assert est.mean == pytest.approx(math.exp(2.0)) and est.n == 2
-    assert math.exp(1.0) <= est.low <= est.mean <= est.high <= math.exp(3.0)
+    assert est.mean == pytest.approx(math.exp(2.0)) and est.n == 2 and est.method == "t over documents"
+    assert (est.low, est.high) == pytest.approx((math.exp(2.0 - 12.7062), math.exp(2.0 + 12.7062)), rel=1e-4)
+    five = estimate_perplexity([20.0, 22.0, 18.0, 21.0, 19.0], [10] * 5)
+    assert five.mean == pytest.approx(math.exp(2.0))
+    assert math.exp(1.8) < five.low < five.mean < five.high < math.exp(2.2)
 
 
 def test_clear_winner_needs_intervals_that_do_not_overlap():
@@ -100,11 +107,13 @@ def test_length_curves_get_their_interval_as_a_band(tmp_path):
 
 
 def test_one_document_perplexity_resamples_its_windows():
-    windows = [[20.0, 10], [10.0, 10], [30.0, 10]]  # nll sums per window of 10 tokens: ppl exp(2) overall
+    sums = [20.0, 10.0, 30.0, 20.0, 25.0, 15.0, 20.0, 20.0]  # nll sums per window of 10 tokens: ppl exp(2)
+    windows = [[v, 10] for v in sums]
     record = {"task": "perplexity", "scores": {"perplexity": math.exp(2.0)},
-              "meta": {"length": 10, "nll_sum": 60.0, "num_tokens": 30, "windows": windows}}
+              "meta": {"length": 10, "nll_sum": 160.0, "num_tokens": 80, "windows": windows}}
     est = cell_estimate([record], math.exp(2.0), lower=True)
-    assert est.n == 3 and est.method == "bootstrap over windows"
+    assert est.n == 8 and est.method.startswith("moving-block bootstrap over one document's windows")
+    assert "block length 2 windows" in est.method  # ceil(8^(1/3)) = 2
     assert math.exp(1.0) <= est.low < math.exp(2.0) < est.high <= math.exp(3.0)
     assert cell_estimate([record], 5.0, lower=True) is None  # records that do not reproduce the cell
 
@@ -114,7 +123,8 @@ def test_one_window_perplexity_resamples_its_blocks():
     record = {"task": "perplexity", "scores": {"perplexity": math.exp(2.0)},
               "meta": {"length": 40, "nll_sum": 80.0, "num_tokens": 40, "windows": [[80.0, 40]], "blocks": blocks}}
     est = cell_estimate([record], math.exp(2.0), lower=True)
-    assert est.n == 4 and est.method == "bootstrap over blocks"
+    assert est.n == 4 and est.method.startswith("moving-block bootstrap over one document's blocks")
+    assert "block length 2 blocks, 20 tokens" in est.method  # ceil(4^(1/3)) = 2 blocks of 10 tokens
     assert math.exp(1.0) <= est.low < math.exp(2.0) < est.high <= math.exp(3.0)
     no_blocks = {**record, "meta": {k: v for k, v in record["meta"].items() if k != "blocks"}}
     assert cell_estimate([no_blocks], math.exp(2.0), lower=True).n == 1  # one window, no interval
@@ -130,3 +140,37 @@ def test_a_graded_score_of_zero_is_not_a_wilson_count():
     miss = [{"task": "passkey", "scores": {"accuracy": 0.0}, "meta": {}}]
     est = cell_estimate(miss, 0.0, "accuracy")
     assert (est.low, round(est.high, 1)) == (0.0, 79.3)
+
+
+def test_moving_blocks_widen_the_interval_of_correlated_pieces():
+    """One document's pieces drift together (lag-1 correlation 0.9 here, up to 0.98 in real text at
+    32k): resampling them one by one, as if independent, gives too narrow an interval."""
+    from evals.intervals import _bootstrap, block_length
+
+    rng = np.random.default_rng(0)
+    level, nll = 0.0, []
+    for _ in range(64):
+        level = 0.9 * level + rng.normal()
+        nll.append(1024 * (3.0 + 0.2 * level))
+    est = estimate_perplexity(nll, [1024] * 64, unit="blocks")
+    pairs = np.stack([nll, [1024.0] * 64], axis=1)
+    iid = _bootstrap(lambda d: np.exp(d[0][..., 0].sum(1) / d[0][..., 1].sum(1)), [pairs], 2000, 0)
+    assert "block length 4 blocks, 4096 tokens" in est.method
+    assert est.high - est.low > 1.3 * (iid[1] - iid[0])
+    assert [block_length(m) for m in (1, 4, 8, 16, 27, 32)] == [1, 2, 2, 3, 3, 4]
+
+
+def test_wilson_is_decided_by_the_metric_not_by_the_values():
+    """RULER's string_match_all is the share of needles found: a row of zeros is graded, no success
+    count, and gets no Wilson interval (nor a zero-width bootstrap); the same zeros under passkey's
+    accuracy are 0 of 8 (Wilson). L-Eval's sci_fi exact_match averages two judgements."""
+    zeros = [{"task": f"t{i}", "scores": {"string_match_all": 0.0}, "meta": {}} for i in range(8)]
+    assert cell_estimate(zeros, 0.0).low is None
+    mixed = [{"task": f"t{i}", "scores": {"string_match_all": float(i % 2)}, "meta": {}} for i in range(8)]
+    assert cell_estimate(mixed, 50.0).method == "bootstrap"
+    misses = [{"task": "passkey", "scores": {"accuracy": 0.0}, "meta": {}} for _ in range(8)]
+    assert cell_estimate(misses, 0.0).method == "wilson"
+    leval = [{"task": task, "scores": {"exact_match": v}, "meta": {}} for task, v in
+             (("coursera", 1.0), ("sci_fi", 1.0), ("tpo", 0.0), ("quality", 1.0))]
+    assert cell_estimate(leval, 75.0).method == "bootstrap"  # sci_fi's 1.0 is two judgements right
+    assert cell_estimate(leval[:1] + leval[2:], 200 / 3).method == "wilson"

@@ -124,10 +124,36 @@ def test_summarize_weights_documents_by_scored_tokens():
     assert out["tasks"]["perplexity"] == out["perplexity"]
 
 
-def test_concatenated_essays_are_the_default_document(tokenizer):
-    sample = next(iter(make(lengths=[2048], max_windows=1).samples(tokenizer)))
+def test_the_default_documents_are_distinct_long_l_eval_inputs(tokenizer, capsys):
+    samples = list(make(lengths=[2048, 16384], max_windows=1, num_documents=3).samples(tokenizer))
+    names = [s.meta["document"] for s in samples]
+    assert len(samples) == 6 and names[:3] == names[3:] and len(set(names)) == 3  # the same documents at each length
+    assert all(s.meta["document_tokens"] >= 16384 for s in samples)  # each holds the longest window
+    assert len({s.prompt for s in samples}) == 3  # independent documents, not windows of one text
+    assert "documents shorter than 16384 tokens; scoring 3" in capsys.readouterr().out
+
+
+def test_the_old_single_document_mode_is_explicit(tokenizer):
+    sample = next(iter(make(lengths=[2048], max_windows=1, files="../shared/data/paul_graham_essays",
+                            concatenate=True).samples(tokenizer)))
     assert sample.id == "paul_graham_essays-2048" and len(sample.prompt) > 500_000
     assert "LICENSE" not in sample.prompt[:2000]
+
+
+def test_documents_shorter_than_the_longest_length_are_skipped_everywhere(tmp_path, tokenizer, capsys):
+    rows = [{"input": "word " * 300}, {"input": "short " * 50}, {"input": "word " * 300}, {"input": "more " * 400}]
+    (tmp_path / "docs.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    bench = make(lengths=[32, 128], files=str(tmp_path / "docs.jsonl"))
+    ids = [s.id for s in bench.samples(tokenizer)]
+    # the short one is skipped at 32 too (every length reads the same documents); the repeat is dropped
+    assert ids == ["docs/0-32", "docs/3-32", "docs/0-128", "docs/3-128"]
+    assert "skipped 1 documents shorter than 128 tokens; scoring 2" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="only 2 documents have 128 tokens.*num_documents=3"):
+        list(make(lengths=[128], files=str(tmp_path / "docs.jsonl"), num_documents=3).samples(tokenizer))
+    with pytest.raises(ValueError, match="min_tokens=64 is below the longest length 128"):
+        make(lengths=[32, 128], min_tokens=64)
+    with pytest.raises(ValueError, match="has no field 'text'. Fields: input"):
+        list(make(lengths=[32], files=str(tmp_path / "docs.jsonl"), field="text").samples(tokenizer))
 
 
 def test_local_dataset_through_datasets(tmp_path, tokenizer):
@@ -143,7 +169,7 @@ def test_local_dataset_through_datasets(tmp_path, tokenizer):
 
 
 def test_errors_name_the_problem(tmp_path, tokenizer, corpus):
-    with pytest.raises(ValueError, match="no document has 4096 tokens"):
+    with pytest.raises(ValueError, match="no document has 4096 tokens, the longest length"):
         list(make(lengths=[64, 4096], files=str(corpus)).samples(tokenizer))
     with pytest.raises(FileNotFoundError, match="nowhere"):
         list(make(files=str(tmp_path / "nowhere")).samples(tokenizer))

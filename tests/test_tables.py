@@ -157,7 +157,7 @@ def ruler_run(root: Path, method: str, run_id: str, correct: dict[str, list[int]
     samples = sum(len(v) for v in correct.values())
     path = fake_run(root, "smollm2", method, "ruler", run_id, {
         "tasks": tasks, "average_per_length": {str(length): average}, "average": average, "num_samples": samples})
-    lines = [json.dumps({"id": f"{t}-{i}", "task": t, "scores": {"string_match": float(v)}, "meta": {"length": length}})
+    lines = [json.dumps({"id": f"{t}-{i}", "task": t, "scores": {"string_match_part": float(v)}, "meta": {"length": length}})
              for t, values in correct.items() for i, v in enumerate(values)]
     (path / "records.jsonl").write_text("\n".join(lines) + "\n")
     return path
