@@ -42,7 +42,7 @@ def method(name):
 
 def base_method(name):
     """The registered method of a test case: lampe_two_region -> lampe, self_extend_scale_base -> self_extend."""
-    return next(m for m in ("lampe", "self_extend", "chunkllama") if name.startswith(m))
+    return next(m for m in ("lampe", "self_extend", "chunkllama", "rerope", "string", "lm_infinite") if name.startswith(m))
 
 
 def forward(model, ids, mask):
@@ -85,6 +85,9 @@ BIG = {
     "self_extend": {"window": 1000, "group": 4},
     "chunkllama": {"chunk_size": 1000, "local_window": 10, "mscale": False},  # 90 tokens > 64 positions: mscale is tested elsewhere
     "lampe": {"local_window": 1000, "mapping_length": 300, "temperature": 1.0},
+    "rerope": {"window": 1000, "log_scale": False},
+    "string": {"shifted_offset": 1000, "attention_factor": 1.0},
+    "lm_infinite": {"local_branch": 1000},
 }
 
 
@@ -131,7 +134,8 @@ def generated_logits(model, ids, mask, use_cache, steps=6):
     return out.sequences, torch.stack(out.logits, 1)
 
 
-@pytest.mark.parametrize("name", ["self_extend", "self_extend_scale_base", "chunkllama"])
+@pytest.mark.parametrize("name", ["self_extend", "self_extend_scale_base", "chunkllama", "rerope", "rerope_leaky",
+                                  "string", "lm_infinite"])
 def test_cached_decoding_equals_recomputing_the_prefix(name, small_blocks):
     """Rules of positions alone (ChunkLlama without its logit scale, which cached keys keep from
     the step that cached them: tested below)."""
