@@ -25,6 +25,7 @@ RULES = {
     "rerope": ReRopeRule(window=17, scale_base=20),
     "rerope_leaky": ReRopeRule(window=17, leaky_factor=4.0, scale_base=20),  # fractional distances
     "string": StringRule(shifted_offset=37, local_window=11),
+    "string_prompt": StringRule(None, local_window=11, prompt_ratio=0.4),  # S per row: int(0.4 L)
     "lm_infinite": LambdaRule(local_branch=29, global_branch=6, limit_distance=29),
     # limit past the local branch: the first tokens sit at min(limit, n - 1), n the current length
     "lm_infinite_far_limit": LambdaRule(local_branch=23, global_branch=4, limit_distance=150),
@@ -40,5 +41,6 @@ METHOD_PARAMS = {
     "rerope": {"window": 17, "pretraining_length": 20},
     "rerope_leaky": {"window": 17, "leaky": True, "leaky_factor": 4.0, "pretraining_length": 20},
     "string": {"shifted_offset": 37, "local_window": 11},
+    "string_prompt": {"shifted_ratio": 0.4, "shifted_length": "prompt", "local_window": 11},
     "lm_infinite": {"local_branch": 29, "global_branch": 6},
 }

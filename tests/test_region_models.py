@@ -148,11 +148,11 @@ def test_cached_decoding_equals_recomputing_the_prefix(name, small_blocks):
     torch.testing.assert_close(cached, full, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["lampe", "lampe_two_region", "chunkllama"])
+@pytest.mark.parametrize("name", ["lampe", "lampe_two_region", "chunkllama", "string_prompt"])
 def test_decode_steps_equal_the_dense_reference_with_the_prefill_length(name, small_blocks, monkeypatch):
     """Each cached step == a fresh dense forward over the prefix that keeps the prompt's length L:
     LaMPE's L, U, B1 (two_region: m over the current length); ChunkLlama's logit scale (P = 64:
-    row 0 starts past P, row 1 at 61 tokens crosses it while decoding)."""
+    row 0 starts past P, row 1 at 61 tokens crosses it while decoding); STRING's S from the prompt."""
     model = lampe.apply_method(build(), method(name)[0], **METHOD_PARAMS[name])
     ids, mask = batch(length=70, pad=9)
     sequences, cached = generated_logits(model, ids, mask, use_cache=True, steps=6)

@@ -13,7 +13,7 @@ import torch
 import lampe
 from lampe.methods.string import String, StringRule
 from tests.conftest import tiny_llama
-from tests.hand_values import bound_rule, d
+from tests.hand_values import bound_rule, context, d
 from tests.releases import lampe_step, projections, qkv, run_release, stub_module
 
 
@@ -24,7 +24,21 @@ def test_distances_past_s_are_shifted_back_to_w():
     assert d(rule, 10, 4, 11) == 2  # delta = S: shifted, 6 - 6 + 2
     assert d(rule, 10, 0, 11) == 6  # 10 - 6 + 2
     assert d(rule, 30, 0, 11) == 26  # decoding: the same rule, S fixed
-    assert rule.query_position(1, torch.tensor([10]), None).item() == 6
+    assert rule.query_position(1, torch.tensor([[10]]), context(rule, 11, 11).rows(2)).item() == 6
+
+
+def test_shifted_length_prompt_takes_a_share_of_each_prompt():
+    # the release's benchmark scripts: shifted_offset = int(shifted_ratio * test length)
+    rule = StringRule(None, local_window=2, prompt_ratio=0.33)
+    assert int(rule.context(torch.arange(30)[None], None, torch.tensor([30]))["s"]) == 9  # int(9.9)
+    assert d(rule, 29, 20, 30) == 9 - 9 + 2  # delta = S
+    assert d(rule, 40, 0, 30, num_keys=41) == 40 - 9 + 2  # decoding keeps the prompt's S
+    assert int(rule.context(torch.arange(5)[None], None, torch.tensor([5]))["s"]) == 2  # at least W
+    model = lampe.apply_method(tiny_llama(), "string", shifted_length="prompt", local_window=4)
+    assert bound_rule(model).prompt_ratio == 0.33 and model.lampe_method["shifted_offset"] is None
+    with pytest.raises(ValueError, match="shifted_length=prompt sets S from shifted_ratio; it cannot go with "
+                                         "shifted_offset=30"):
+        lampe.apply_method(tiny_llama(), "string", shifted_length="prompt", shifted_offset=30)
 
 
 def test_every_logit_is_scaled_by_the_attention_factor_squared():
@@ -50,7 +64,8 @@ def test_bad_combinations_name_the_values():
 
 
 def test_a_model_default_gives_way_to_the_other_choice():
-    merged = String.merge_defaults({"shifted_ratio": 0.4, "local_window": 512}, {"shifted_offset": 900})
+    merged = String.merge_defaults({"shifted_ratio": 0.4, "shifted_length": "prompt", "local_window": 512},
+                                   {"shifted_offset": 900})
     assert merged == {"local_window": 512, "shifted_offset": 900}
 
 
