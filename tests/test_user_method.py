@@ -46,7 +46,7 @@ USER_FILE = textwrap.dedent('''
 
 
     @register_method
-    class ReRope(RegionMethod):
+    class MyReRope(RegionMethod):
         name = "my_rerope"
         params = (Param("window", int, 512, low=1, doc="exact distances below it; w beyond"),)
         description = "ReRoPE: distances capped at the window"
