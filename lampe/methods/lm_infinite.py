@@ -75,10 +75,11 @@ class LMInfinite(RegionMethod):
     def __init__(self, model, **values):
         super().__init__(model, **values)
         values = self.values
+        for param in self.params:  # None given where the class has a default: the default
+            if values[param.name] is None:
+                values[param.name] = param.default
         if values["local_branch"] is None:
             values["local_branch"] = self.pretraining_length
-        if values["global_branch"] is None:
-            values["global_branch"] = GLOBAL_BRANCH
         if values["limit_distance"] is None:
             values["limit_distance"] = values["local_branch"]
 

@@ -81,10 +81,9 @@ class ReRope(RegionMethod):
     def __init__(self, model, **values):
         super().__init__(model, **values)
         values = self.values
-        if values["leaky"] is None:
-            values["leaky"] = False
-        if values["log_scale"] is None:
-            values["log_scale"] = True
+        for param in self.params:  # None given where the class has a default: the default
+            if values[param.name] is None:
+                values[param.name] = param.default
         if values["leaky_factor"] is not None and not values["leaky"]:
             raise ValueError(f"Invalid rerope.leaky_factor={values['leaky_factor']!r}: it sets Leaky ReRoPE's k, "
                              "so it needs leaky=true")

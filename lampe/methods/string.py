@@ -91,10 +91,9 @@ class String(RegionMethod):
         if values["shifted_offset"] is not None and values["shifted_ratio"] is not None:
             raise ValueError(f"string needs at most one of shifted_offset or shifted_ratio; got shifted_offset="
                              f"{values['shifted_offset']}, shifted_ratio={values['shifted_ratio']}")
-        if values["local_window"] is None:
-            values["local_window"] = 128
-        if values["attention_factor"] is None:
-            values["attention_factor"] = ATTENTION_FACTOR
+        for param in self.params:  # None given where the class has a default: the default
+            if values[param.name] is None:
+                values[param.name] = param.default
         if values["shifted_length"] == "prompt" and values["shifted_offset"] is not None:
             raise ValueError(f"string.shifted_length=prompt sets S from shifted_ratio; it cannot go with "
                              f"shifted_offset={values['shifted_offset']}")
