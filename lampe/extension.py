@@ -6,7 +6,7 @@ A region method subclasses `RegionMethod` and returns its `DistanceRule` (how fa
 and key j look, region by region) from `rule()`; any other method subclasses `Method` and edits
 the model in `apply`. `register_method`
 makes the name known to `lampe.apply_method` and to the runner (`method=<name>`).
-docs/methods.md walks through one (ReRoPE) in a user's own file.
+docs/methods.md walks through one (a distance cap, `my_rerope`) in a user's own file.
 """
 from lampe.attention.rules import DistanceRule, RuleContext
 from lampe.methods.base import Method, Param

@@ -30,7 +30,19 @@ from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = {"smollm2": (9, 3, 64), "llama-8b": (32, 8, 128)}
-METHODS = ("sdpa", "self_extend", "chunkllama", "lampe", "lampe_two_region")
+METHODS = ("sdpa", "self_extend", "chunkllama", "lampe", "lampe_two_region", "rerope", "rerope_leaky", "string",
+           "lm_infinite")
+# Whole-model lines: each bench method's registered method and parameters (SmolLM2, 8k window)
+MODEL_METHODS = {
+    "self_extend": ("self_extend", {"window": 1024, "group": 8}),
+    "chunkllama": ("chunkllama", {"chunk_size": 6144, "local_window": 512}),
+    "lampe": ("lampe", {"preset": "llama3", "local_window": 1024}),
+    "lampe_two_region": ("lampe", {"preset": "llama3", "local_window": 1024, "variant": "two_region"}),
+    "rerope": ("rerope", {}),  # the releases' defaults on SmolLM2's 8k window
+    "rerope_leaky": ("rerope", {"leaky": True}),
+    "string": ("string", {}),
+    "lm_infinite": ("lm_infinite", {}),
+}
 
 
 def time_target_length(device: str) -> int:
@@ -42,10 +54,19 @@ def make_rule(method: str, length: int):
     from lampe.attention.rules import PlainRule
     from lampe.methods.chunkllama import ChunkRule
     from lampe.methods.lampe import PRESETS, LampeRule
+    from lampe.methods.lm_infinite import LambdaRule
+    from lampe.methods.rerope import ReRopeRule
     from lampe.methods.self_extend import SelfExtendRule
+    from lampe.methods.string import StringRule
 
     if method == "plain":
         return PlainRule()
+    if method in ("rerope", "rerope_leaky"):  # the releases' defaults, P = 8192 (SmolLM2)
+        return ReRopeRule(512, 16.0 if method == "rerope_leaky" else None, scale_base=8192)
+    if method == "string":
+        return StringRule(int(0.33 * 8192), 128)
+    if method == "lm_infinite":
+        return LambdaRule(8192, 10, 8192)
     if method == "self_extend":
         return SelfExtendRule(window=1024, group=8)
     if method == "chunkllama":
@@ -221,9 +242,6 @@ def measure_model(methods: list[str], length: int, decode_steps: int, device: st
     import lampe
 
     base, weights = load_bench_model(device)
-    params = {"self_extend": {"window": 1024, "group": 8}, "chunkllama": {"chunk_size": 6144, "local_window": 512},
-              "lampe": {"preset": "llama3", "local_window": 1024},
-              "lampe_two_region": {"preset": "llama3", "local_window": 1024, "variant": "two_region"}}
     ids = torch.randint(100, 40000, (1, length), generator=torch.Generator().manual_seed(0)).to(device)
     shared = {id(t): t for t in [*base.parameters(), *base.buffers()]}
     results, state = {"weights": weights}, {}
@@ -232,7 +250,8 @@ def measure_model(methods: list[str], length: int, decode_steps: int, device: st
         if method == "sdpa":
             lampe.apply_method(model, "original")
         else:
-            lampe.apply_method(model, "lampe" if method.startswith("lampe") else method, **params[method])
+            name, params = MODEL_METHODS[method]
+            lampe.apply_method(model, name, **params)
         with torch.no_grad():
             model(ids[:, :256])  # warm-up: one-time costs of this code path are not timed
             if device == "cuda":  # compile at this length first; compilation is not timed

@@ -10,6 +10,8 @@ from lampe.attention.reference import reference_attention
 from lampe.attention.rules import PlainRule
 from lampe.methods.chunkllama import ChunkRule
 from lampe.methods.lampe import LampeRule
+from lampe.methods.lm_infinite import LambdaRule
+from lampe.methods.rerope import ReRopeRule
 from lampe.methods.self_extend import SelfExtendRule
 from tests.region_cases import RULES
 
@@ -120,6 +122,8 @@ WIDE_RULES = {
     "lampe": LampeRule(local_window=300, initial_tokens=50, fixed_mapping=500, sigmoid=None, temperature=1.0,
                        variant="three_region"),
     "self_extend": SelfExtendRule(window=300, group=4),
+    "rerope_leaky": ReRopeRule(window=300, leaky_factor=16.0, scale_base=1000),
+    "lm_infinite": LambdaRule(local_branch=700, global_branch=10, limit_distance=700),
 }
 
 

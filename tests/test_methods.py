@@ -19,7 +19,8 @@ def logits(model, ids=IDS, **kw):
 
 
 def test_unknown_method_lists_available():
-    with pytest.raises(ValueError, match=r"Unknown method 'lampee'\. Available: chunkllama, dynamic_ntk, lampe"):
+    with pytest.raises(ValueError, match=r"Unknown method 'lampee'\. Available: chunkllama, dynamic_ntk, lampe, "
+                                         r"lm_infinite, ntk, original, pi, rerope, self_extend, string, yarn$"):
         lampe.apply_method(tiny_llama(), "lampee")
 
 

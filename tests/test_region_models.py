@@ -42,7 +42,7 @@ def method(name):
 
 def base_method(name):
     """The registered method of a test case: lampe_two_region -> lampe, self_extend_scale_base -> self_extend."""
-    return next(m for m in ("lampe", "self_extend", "chunkllama") if name.startswith(m))
+    return next(m for m in ("lampe", "self_extend", "chunkllama", "rerope", "string", "lm_infinite") if name.startswith(m))
 
 
 def forward(model, ids, mask):
@@ -85,6 +85,9 @@ BIG = {
     "self_extend": {"window": 1000, "group": 4},
     "chunkllama": {"chunk_size": 1000, "local_window": 10, "mscale": False},  # 90 tokens > 64 positions: mscale is tested elsewhere
     "lampe": {"local_window": 1000, "mapping_length": 300, "temperature": 1.0},
+    "rerope": {"window": 1000, "log_scale": False},
+    "string": {"shifted_offset": 1000, "attention_factor": 1.0},
+    "lm_infinite": {"local_branch": 1000},
 }
 
 
@@ -131,7 +134,8 @@ def generated_logits(model, ids, mask, use_cache, steps=6):
     return out.sequences, torch.stack(out.logits, 1)
 
 
-@pytest.mark.parametrize("name", ["self_extend", "self_extend_scale_base", "chunkllama"])
+@pytest.mark.parametrize("name", ["self_extend", "self_extend_scale_base", "chunkllama", "rerope", "rerope_leaky",
+                                  "string", "lm_infinite"])
 def test_cached_decoding_equals_recomputing_the_prefix(name, small_blocks):
     """Rules of positions alone (ChunkLlama without its logit scale, which cached keys keep from
     the step that cached them: tested below)."""
@@ -144,11 +148,11 @@ def test_cached_decoding_equals_recomputing_the_prefix(name, small_blocks):
     torch.testing.assert_close(cached, full, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["lampe", "lampe_two_region", "chunkllama"])
+@pytest.mark.parametrize("name", ["lampe", "lampe_two_region", "chunkllama", "string_prompt"])
 def test_decode_steps_equal_the_dense_reference_with_the_prefill_length(name, small_blocks, monkeypatch):
     """Each cached step == a fresh dense forward over the prefix that keeps the prompt's length L:
     LaMPE's L, U, B1 (two_region: m over the current length); ChunkLlama's logit scale (P = 64:
-    row 0 starts past P, row 1 at 61 tokens crosses it while decoding)."""
+    row 0 starts past P, row 1 at 61 tokens crosses it while decoding); STRING's S from the prompt."""
     model = lampe.apply_method(build(), method(name)[0], **METHOD_PARAMS[name])
     ids, mask = batch(length=70, pad=9)
     sequences, cached = generated_logits(model, ids, mask, use_cache=True, steps=6)

@@ -1,5 +1,6 @@
-"""A method from outside the package: ReRoPE (d = min(delta, w)) in a user's own file, registered
-through `lampe.extension`, then used by `apply_method` and by the runner with the user's config."""
+"""A method from outside the package: a distance cap (d = min(delta, w): ReRoPE's rule without its
+log scale; the built-in `rerope` is the release) in a user's own file, registered through
+`lampe.extension`, then used by `apply_method` and by the runner with the user's config."""
 from __future__ import annotations
 
 import textwrap
@@ -45,8 +46,8 @@ USER_FILE = textwrap.dedent('''
 
 
     @register_method
-    class ReRope(RegionMethod):
-        name = "rerope"
+    class MyReRope(RegionMethod):
+        name = "my_rerope"
         params = (Param("window", int, 512, low=1, doc="exact distances below it; w beyond"),)
         description = "ReRoPE: distances capped at the window"
 
@@ -60,7 +61,7 @@ def user_module(tmp_path, monkeypatch):
     (tmp_path / "my_rerope.py").write_text(USER_FILE)
     monkeypatch.syspath_prepend(str(tmp_path))
     yield "my_rerope"
-    METHODS.pop("rerope", None)
+    METHODS.pop("my_rerope", None)
     import sys
 
     sys.modules.pop("my_rerope", None)
@@ -81,28 +82,28 @@ def test_user_rule_matches_hand_computed_distances(user_module):
 
 def test_apply_method_runs_a_user_method_like_a_built_in(user_module, monkeypatch):
     __import__(user_module)
-    assert "rerope" in lampe.available_methods() and lampe.registered_methods()[-1] == "rerope"  # tables list it last
+    assert "my_rerope" in lampe.available_methods() and lampe.registered_methods()[-1] == "my_rerope"  # tables list it last
     ids = torch.randint(1, 128, (1, 40), generator=torch.Generator().manual_seed(0))
     model = tiny_llama()
     with torch.no_grad():
         stock = model(ids).logits
-        lampe.apply_method(model, "rerope", window=64)  # window past the input: plain RoPE
+        lampe.apply_method(model, "my_rerope", window=64)  # window past the input: plain RoPE
         assert torch.allclose(model(ids).logits, stock, atol=1e-5)
-        lampe.apply_method(model, "rerope", window=8)
+        lampe.apply_method(model, "my_rerope", window=8)
         engine_logits = model(ids).logits
         monkeypatch.setattr("lampe.attention.hook.region_attention", reference_kernel())
         reference = model(ids).logits
-    assert model.lampe_method == {"name": "rerope", "window": 8}
+    assert model.lampe_method == {"name": "my_rerope", "window": 8}
     assert not torch.allclose(engine_logits, stock, atol=1e-3)  # the cap changed something
     assert torch.allclose(engine_logits, reference, atol=1e-4)
-    with pytest.raises(ValueError, match="rerope.window"):
-        lampe.apply_method(model, "rerope", window=0)
+    with pytest.raises(ValueError, match="my_rerope.window"):
+        lampe.apply_method(model, "my_rerope", window=0)
 
 
 def test_the_runner_runs_a_user_method_from_the_users_config(user_module, tmp_path, tokenizer, monkeypatch):
     conf = tmp_path / "user_conf"
     (conf / "method").mkdir(parents=True)
-    (conf / "method" / "rerope.yaml").write_text("name: rerope\nwindow: 16\n")
+    (conf / "method" / "my_rerope.yaml").write_text("name: my_rerope\nwindow: 16\n")
     (conf / "benchmark").mkdir()
     (conf / "benchmark" / "fake.yaml").write_text("name: fake_runner\nmax_length: null\nsize: 2\ntasks: null\n")
     import tests.fake_benchmark  # noqa: F401  registers fake_runner
@@ -111,10 +112,10 @@ def test_the_runner_runs_a_user_method_from_the_users_config(user_module, tmp_pa
     monkeypatch.setattr(runner, "load_model", lambda name, **kw: (model, tokenizer))
     runner._loaded.clear()
     with initialize_config_dir(CONF, version_base="1.3"):
-        cfg = compose("config", overrides=[f"hydra.searchpath=[file://{conf}]", "method=rerope", "benchmark=fake",
+        cfg = compose("config", overrides=[f"hydra.searchpath=[file://{conf}]", "method=my_rerope", "benchmark=fake",
                                            f"imports=[{user_module}]", "logger=none", "progress=false",
                                            f"results_dir={tmp_path / 'results'}"])
     run_dir, metrics = runner.run_with_dir(cfg)
     runner._loaded.clear()
-    assert metrics["num_samples"] == 2 and run_dir.parts[-3] == "rerope"
-    assert model.lampe_method == {"name": "rerope", "window": 16}
+    assert metrics["num_samples"] == 2 and run_dir.parts[-3] == "my_rerope"
+    assert model.lampe_method == {"name": "my_rerope", "window": 16}

@@ -26,7 +26,7 @@ from lampe.attention import flex_planner
 from lampe.attention.kernels import pick_backend
 from lampe.attention.masked_planner import MaskedRow
 from lampe.attention.rope import RopeTable, rotate
-from lampe.attention.rules import DistanceRule, RuleContext
+from lampe.attention.rules import NO_ATTENTION, DistanceRule, RuleContext
 from lampe.attention.tiled import TiledRow
 from lampe.attention.token_scales import scale_inputs, token_scales, uniform_factor
 from lampe.attention.workspace import Workspace
@@ -161,6 +161,9 @@ def _decode(job, q, k, v, ctx, query_pos, key_pos, key_valid, memo, scales):
     if scales is not None:
         queries = queries * scales[0][:, -1, None, None, None].to(job.compute)
     mask = None if key_valid is None else key_valid[:, None, None, :]
+    if not job.rule.attends_all:  # pairs the rule leaves out (LM-Infinite's middle keys)
+        attended = job.rule.region(query_pos[:, -1:], key_pos, ctx.rows(2)) != NO_ATTENTION
+        mask = attended[:, None, None, :] if mask is None else mask & attended[:, None, None, :]
     if q.is_cuda:  # one call covers every region: no log-sum-exp needed, so torch's own dispatch
         out = torch.nn.functional.scaled_dot_product_attention(queries, keys, v.to(job.compute), attn_mask=mask,
                                                                scale=job.scale)

@@ -19,6 +19,7 @@ import torch
 
 from lampe.attention.kernels import merge_all
 from lampe.attention.rope import rotate
+from lampe.attention.rules import NO_ATTENTION
 
 SUB_Q = 128  # mixed key spans are re-planned in query sub-blocks of this size
 KEY_CHUNK = 4096  # keys per kernel call: bounds the rotated-key temporaries
@@ -65,6 +66,7 @@ class MaskedRow:
         first = job.rule.region(self.query_pos[:, qs : qs + 1], j, self.ctx2)[0]
         last = job.rule.region(self.query_pos[:, qe - 1 : qe], j, self.ctx2)[0]
         label = torch.where(first == last, first, torch.full_like(first, MIXED))
+        label = label.masked_fill((first == last) & (first == NO_ATTENTION), SKIP)  # a region nobody attends
         diagonal = max(job.offset + qs + 1 - ks, 0)  # keys past the first query: causal mask needed
         label[diagonal:] = MIXED
         future = max(job.offset + qe - ks, 0)  # keys past the last query: nobody sees them

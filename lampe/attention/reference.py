@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from lampe.attention.rules import DistanceRule, RuleContext
+from lampe.attention.rules import NO_ATTENTION, DistanceRule, RuleContext
 
 
 def reference_attention(
@@ -29,6 +29,8 @@ def reference_attention(
     allowed = (torch.arange(num_keys)[None, :] <= q_index)[None].expand(batch, -1, -1)
     if key_valid is not None:
         allowed = allowed & key_valid[:, None, :]
+    if not rule.attends_all:
+        allowed = allowed & (rule.region(query_pos[:, :, None], key_pos[:, None, :], ctx.rows(3)) != NO_ATTENTION)
 
     half = head_dim // 2
     q1, q2, k1, k2 = q[..., :half], q[..., half:], k[..., :half], k[..., half:]

@@ -2,7 +2,8 @@
 
 Region methods rotate q and k at positions far from the tokens' own; float64 angles keep long
 positions exact before the table is cast to float32. Positions are integers, so one table per
-model serves every layer and decoding step (it grows on demand).
+model serves every layer and decoding step (it grows on demand). Fractional positions (Leaky
+ReRoPE's) skip the table: their angles are computed on the spot, also in float64.
 """
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ class RopeTable:
         `out`: a (cos, sin) pair of float32 buffers to fill (1-D positions), so that hot loops
         reuse memory instead of allocating.
         """
+        if positions.is_floating_point():
+            return self._direct(positions, dtype, out)
         needed = int(positions.max().item()) + 1 if positions.numel() else 1
         if self.cos is None or self.cos.shape[0] < needed or self.cos.device != positions.device:
             self._build(max(needed, 2 * (0 if self.cos is None else self.cos.shape[0]), 4096), positions.device)
@@ -35,6 +38,15 @@ class RopeTable:
             return (torch.index_select(self.cos, 0, index, out=out[0]),
                     torch.index_select(self.sin, 0, index, out=out[1]))
         return self.cos[index].to(dtype), self.sin[index].to(dtype)
+
+    def _direct(self, positions: torch.Tensor, dtype: torch.dtype, out=None):
+        """cos, sin at fractional positions, rounded like the table (float64 angles, then float32)."""
+        angles = positions.to(torch.float64)[..., None] * self.inv_freq.to(device=positions.device, dtype=torch.float64)
+        cos = (angles.cos() * self.scaling).to(torch.float32).to(dtype)
+        sin = (angles.sin() * self.scaling).to(torch.float32).to(dtype)
+        if out is not None and dtype == torch.float32 and positions.dim() == 1:
+            return out[0].copy_(cos), out[1].copy_(sin)
+        return cos, sin
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:

@@ -10,7 +10,12 @@ i - j (`bands`) or its own `tiles`; the engine then runs every region without a 
 that the tiles cover exactly the pairs `region` assigns.
 
 All tensors are integer; i and j broadcast against each other and against the per-row context
-values (shape (B, 1) or (B, 1, 1)), so one call serves a whole batch with left padding.
+values (shape (B, 1) or (B, 1, 1)), so one call serves a whole batch with left padding. A rule
+whose positions are fractional (Leaky ReRoPE) returns float64 positions and distances.
+
+A rule may leave pairs out of attention altogether (LM-Infinite's middle keys): `region` gives
+them NO_ATTENTION and the rule sets `attends_all = False`, so every planner, decoding and the
+reference skip them.
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ import torch
 from lampe.attention.tiles import Tile, band_tiles, split_tiles
 
 MIN_TILE_ROWS = 16  # below this a thin band is cheaper with the masked planner
+NO_ATTENTION = -1  # `region` of a pair the query does not attend to (rules with attends_all = False)
 
 
 @dataclass
@@ -48,6 +54,7 @@ class RuleContext:
 class DistanceRule:
     num_regions: int = 1
     logit_scale: float = 1.0  # multiplies every logit (LaMPE's temperature squared)
+    attends_all: bool = True  # False: `region` marks some causal pairs NO_ATTENTION
     # per-token factors: `query_scale` and `key_scale` below
 
     def context(self, key_pos: torch.Tensor, key_valid: torch.Tensor | None, prefill_len: torch.Tensor) -> RuleContext:
