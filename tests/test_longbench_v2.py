@@ -270,3 +270,17 @@ def test_cut_middle_on_the_embedded_tokenizer(tokenizer):
     cut = cut_middle(text, tokenizer, 41)
     assert cut.startswith("word0 word1") and cut.endswith("word298 word299")
     assert len(tokenizer(cut)["input_ids"]) <= 42 and cut_middle(text, tokenizer, None) == text
+
+
+def test_result_cli_prints_result_pys_table(tmp_path, capsys):
+    from evals.longbench_v2.result import main
+
+    records = run(LongBenchV2(data_dir=str(FIXTURE)), ScriptedLM(DIRECT_REPLIES))
+    run_dir = tmp_path / "smollm2" / "lampe" / "longbench_v2" / "abc123"
+    run_dir.mkdir(parents=True)
+    (run_dir / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (run_dir / "config.yaml").write_text("benchmark:\n  name: longbench_v2\n  compensated: true\n")
+    assert main([str(run_dir)]) == 0
+    # compensated: #3 and #5 (no answer) count 0.25: easy 1.25/3, hard 2.25/3, long 0.5/2, overall 3.5/6
+    assert capsys.readouterr().out == ("Model\tOverall\tEasy\tHard\tShort\tMedium\tLong\n"
+                                       "smollm2/lampe/abc123\t58.3\t41.7\t75.0\t100.0\t50.0\t25.0\n")
