@@ -151,11 +151,12 @@ def test_parquet_layouts_of_the_hub_copies(tmp_path):
     import pyarrow.parquet as pq
 
     rows = [{"input": "Mary went to the office.", "question": "Where is Mary?", "target": "office"}]
-    for layout in ("4k/qa1-00000-of-00001.parquet", "qa2/4k-00000-of-00001.parquet", "4k/qa3/0000.parquet"):
+    for layout in ("4k/qa1-00000-of-00001.parquet", "qa2/4k-00000-of-00001.parquet", "4k/qa3/0000.parquet",
+                   "qa4/4k/0000.parquet"):
         (tmp_path / layout).parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(rows), tmp_path / layout)
-    bench = Babilong(data_dir=str(tmp_path), tasks=["qa1", "qa2", "qa3"], context_lengths=["4k"])
-    assert [s.id for s in bench.samples()] == ["qa1:4k:0", "qa2:4k:0", "qa3:4k:0"]
+    bench = Babilong(data_dir=str(tmp_path), tasks=["qa1", "qa2", "qa3", "qa4"], context_lengths=["4k"])
+    assert [s.id for s in bench.samples()] == ["qa1:4k:0", "qa2:4k:0", "qa3:4k:0", "qa4:4k:0"]
 
 
 def test_missing_split_names_data_dir_and_layouts():

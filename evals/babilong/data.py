@@ -2,12 +2,12 @@
 
 The release is on the Hugging Face hub, one config per length (0k ... 10M) and one split per task
 (qa1 ... qa20), each sample `input` (the facts hidden in PG-19 text), `question` and `target`:
-RMT-team/babilong (100 samples per task and length) and RMT-team/babilong-1k-samples (1000, up
-to 128k). One task at one length comes from:
+RMT-team/babilong (100 samples per task and length; qa1-qa10 at every length, all 20 at 0k) and
+RMT-team/babilong-1k-samples (1000, qa1-qa5, up to 128k). One task at one length comes from:
 - `data_dir` when it is set, and nothing else: a local copy of either hub dataset
   (`<length>/<task>-*.parquet` as babilong-1k-samples lays it out, `<task>/<length>-*.parquet` as
-  babilong does, `<length>/<task>/*.parquet` as the hub's parquet conversion does), or JSON
-  lines `<length>/<task>.jsonl` (the test fixtures' layout);
+  babilong does, `<length>/<task>/*.parquet` or `<task>/<length>/*.parquet` as the hub's parquet
+  conversions did), or JSON lines `<length>/<task>.jsonl` (the test fixtures' layout);
 - else `datasets.load_dataset(dataset, length, split=task)`, as the official scripts load it
   (offline: from the `datasets` cache, or an error naming benchmark.data_dir).
 They are read when the benchmark is built, before any model loads.
@@ -26,7 +26,8 @@ from evals.paths import resolve_data_path
 FIELDS = ("input", "question", "target")
 DATASETS = ("RMT-team/babilong", "RMT-team/babilong-1k-samples")  # the released sets (any hub name works)
 # (layout, reader) in the order they are looked for under data_dir
-PARQUET_LAYOUTS = ("{length}/{task}-*.parquet", "{task}/{length}-*.parquet", "{length}/{task}/*.parquet")
+PARQUET_LAYOUTS = ("{length}/{task}-*.parquet", "{task}/{length}-*.parquet", "{length}/{task}/*.parquet",
+                   "{task}/{length}/*.parquet")
 JSONL_LAYOUT = "{length}/{task}.jsonl"
 
 
