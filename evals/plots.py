@@ -24,10 +24,15 @@ SERIES_KEYS = ("average_per_length", "perplexity", "lengths")
 
 
 def _save(fig, path) -> Path:
+    """Written whole or not at all (`evals.safe_io`): a full disk leaves no torn PNG behind."""
+    from evals.safe_io import write_figure
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        write_figure(fig, path, dpi=120, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path
 
 
