@@ -221,7 +221,9 @@ def write_paired(name: str, runs, records: dict[int, list[dict]], labels: list[s
     if not parts:
         return []
     md = out / f"{name}_paired.md"
-    md.write_text(f"### {name}, paired against the best\n\n" + "\n".join(parts) + f"\n{PAIRED_NOTE}\n")
+    from evals.safe_io import write_atomic
+
+    write_atomic(md, f"### {name}, paired against the best\n\n" + "\n".join(parts) + f"\n{PAIRED_NOTE}\n")
     csv = out / f"{name}_paired.csv"
-    pd.DataFrame(rows_csv).to_csv(csv, index=False)
+    write_atomic(csv, pd.DataFrame(rows_csv).to_csv(index=False))
     return [md, csv]
