@@ -15,7 +15,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from evals import memory_guard
-from lampe.methods.base import INT_LIMIT
+from lampe import INT_LIMIT
 
 POSITION_LIMIT = 2**24  # float32 represents every integer up to here, and no further
 
@@ -27,7 +27,7 @@ def _option(bench_cfg: dict) -> str:
 def check_positions(tokens: int, method: str, bench_cfg: dict, force: bool) -> None:
     """The bounds that need no model: int32 indices, float32 positions for frequency methods."""
     from lampe import get_method
-    from lampe.methods.region import RegionMethod
+    from lampe.extension import RegionMethod
 
     option = _option(bench_cfg)
     if tokens > INT_LIMIT:

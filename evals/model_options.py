@@ -27,7 +27,7 @@ def check_name(value: Any) -> None:
 
 
 def check_dtype(value: Any) -> None:
-    from lampe.models import DTYPES
+    from lampe import DTYPES
 
     if value is not None and value not in DTYPES:
         raise ValueError(f"Invalid model.dtype={value!r}. Valid choices: {', '.join(DTYPES)}")
@@ -38,7 +38,7 @@ def attention_kernels() -> list[str]:
     region methods, never chosen)."""
     from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-    from lampe.attention.hook import ATTENTION_NAME
+    from lampe import ATTENTION_NAME
 
     return ["eager"] + [k for k in ALL_ATTENTION_FUNCTIONS.keys() if k != ATTENTION_NAME]
 
@@ -77,7 +77,7 @@ def check_device(value: Any) -> None:
 
 
 def check_pretraining_length(value: Any) -> None:
-    from lampe.methods.base import INT_LIMIT
+    from lampe import INT_LIMIT
 
     if value is None:
         return
@@ -94,7 +94,7 @@ def model_config(model_cfg: dict) -> dict:
     """The model's config.json as a dict, without its weights; ValueError naming
     model.name_or_path when there is none to be had (missing folder, folder without a config,
     a hub id that is not cached while offline)."""
-    from lampe.models import EMBEDDED_MODELS, embedded_config
+    from lampe import EMBEDDED_MODELS, embedded_config
 
     name = model_cfg.get("name_or_path")
     if not isinstance(name, str) or not name.strip():
