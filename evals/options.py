@@ -87,13 +87,6 @@ def check_path_name(option: str, value: Any) -> str:
     return value
 
 
-def check_inside(root: Path, path: Path, option: str = "model.name") -> None:
-    """`path` must resolve inside `root` (belt and braces after check_path_name)."""
-    root, resolved = root.resolve(), path.resolve()
-    if resolved != root and root not in resolved.parents:
-        raise ValueError(f"Invalid {option}: the run folder {resolved} would be outside results_dir={root}")
-
-
 def benchmark_defaults(key: str) -> dict:
     """The shipped conf/benchmark/<key>.yaml, or {} for a benchmark config from elsewhere."""
     path = CONF_DIR / "benchmark" / f"{key}.yaml"

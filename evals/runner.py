@@ -211,7 +211,7 @@ def prepare(cfg: DictConfig) -> SimpleNamespace:
     rid = results.run_id(key)
     path = results.run_dir(conf["results_dir"], model_cfg["name"], method_cfg["name"], bkey, rid)
     root = results.results_root(conf["results_dir"])
-    options.check_inside(root, path)
+    safe_io.check_run_folder(root, path)  # no symlink below results_dir, nothing outside it
     stored = {**conf, "method": {"name": method_cfg["name"], **values}, "run_id": rid, "benchmark_key": bkey,
               "generation": dict(GREEDY)}  # how it decodes (not hashed: runs keep their ids)
     stored.pop("hydra", None)

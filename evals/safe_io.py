@@ -31,7 +31,7 @@ class UnsafePath(ValueError):
 def _refuse_link(path: Path, what: str = "file") -> None:
     try:
         info = os.lstat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing there (yet)
         return
     if stat.S_ISLNK(info.st_mode):
         raise UnsafePath(f"{path} is a symbolic link (to {os.readlink(path)}): a run's {what}s must be real "
