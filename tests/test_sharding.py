@@ -54,3 +54,19 @@ def test_a_shard_says_its_metrics_wait_for_the_merge(fake_conf, tmp_path, loads,
     runner.run(make_cfg(fake_conf, tmp_path, "method=original", "shard.index=0", "shard.count=2"))
     [run_dir] = (tmp_path / "results" / "smollm2" / "original" / "fake_runner").iterdir()
     assert [r["id"] for r in read_records(run_dir / "records.jsonl")] == [str(i) for i in range(6)]
+
+
+def test_two_multiruns_started_in_the_same_second_get_their_own_sweep_folder(tmp_path):
+    """The sweep folder (and its summary) is named by the second and the process: two processes
+    started in the same second no longer share one."""
+    import os
+
+    from hydra import compose, initialize_config_dir
+
+    import evals.cli  # noqa: F401  (registers ${lampe_pid:})
+    from tests.test_runner import CONF
+
+    with initialize_config_dir(CONF, version_base="1.3"):
+        cfg = compose("config", overrides=[f"results_dir={tmp_path}"], return_hydra_config=True)
+    for folder in (cfg.hydra.sweep.dir, cfg.hydra.run.dir):
+        assert folder.startswith(str(tmp_path / ".hydra")) and folder.endswith(f"-{os.getpid()}")
