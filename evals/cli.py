@@ -15,14 +15,9 @@ from pathlib import Path
 
 import hydra
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 RUNS_FILE = "lampe_runs.jsonl"  # in a multirun's sweep dir: the run dirs its jobs wrote
-# Hydra's log folders end in this process's id: two multiruns started in the same second would
-# otherwise share one sweep folder, and its summary would list both. Cached like ${now:}, so
-# Slurm jobs get the launching process's value.
-if not OmegaConf.has_resolver("lampe_pid"):
-    OmegaConf.register_new_resolver("lampe_pid", lambda: os.getpid(), use_cache=True)
 
 
 def _task(cfg: DictConfig) -> float | None:
