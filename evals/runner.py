@@ -237,9 +237,7 @@ def _writer(plan: SimpleNamespace) -> RecordFile:
     """This process's records file, locked for the whole run (refused while another process holds it)."""
     try:
         return RecordFile.writer(_records_path(plan))
-    except RecordsBusy as err:
-        raise ConfigError(str(err)) from None
-    except (DuplicateRecord, ValueError) as err:
+    except (RecordsBusy, DuplicateRecord, ValueError) as err:  # busy, or two writers' leftovers: named
         raise ConfigError(str(err)) from None
 
 
@@ -375,7 +373,7 @@ def _run_locked(plan: SimpleNamespace) -> dict:
     except BaseException:
         if writer is not None:
             writer.close()
-        if not existed and plan.shard[1] == 1:
+        if state == "new" and plan.shard[1] == 1:
             _drop_if_empty(plan.run_dir, plan.root)  # a run that failed before its first record leaves no folder
         raise
     finally:
@@ -383,13 +381,24 @@ def _run_locked(plan: SimpleNamespace) -> dict:
             writer.close()
 
 
+DROPPABLE = ("config.yaml", "generation.json")  # what a run writes before its first record
+
+
 def _drop_if_empty(path: Path, root: Path) -> None:
-    """Remove a run folder with nothing but its config (and empty records), then its empty parents."""
+    """Remove a run folder that holds no record (only its config, decoding settings, empty records
+    or a dead writer's temp files), then its empty parents up to results_dir."""
     if not path.is_dir() or path.is_symlink():
         return
     entries = list(path.iterdir())
-    if any(e.name != "config.yaml" and not (e.name.startswith("records") and e.is_file() and e.stat().st_size == 0)
-           for e in entries):
+
+    def droppable(entry: Path) -> bool:
+        if entry.is_symlink() or not entry.is_file():
+            return False
+        if entry.name.startswith("records"):
+            return entry.stat().st_size == 0
+        return entry.name in DROPPABLE or safe_io.TEMP_MARK in entry.name
+
+    if not all(droppable(e) for e in entries):
         return
     for entry in entries:
         entry.unlink(missing_ok=True)
