@@ -94,9 +94,9 @@ def generate(model, ids, **kwargs):
 @pytest.mark.parametrize("name", ["lampe", "self_extend", "chunkllama"])
 def test_a_static_cache_is_refused_and_the_dynamic_one_serves(name):
     model = build("llama")
-    prompts = [torch.randint(1, 128, (1, 40), generator=torch.Generator().manual_seed(s)) for s in range(3)]
-    stock = [generate(model, ids) for ids in prompts]
-    assert all(torch.equal(generate(model, ids, cache_implementation="static"), s) for ids, s in zip(prompts, stock))
+    prompts = [torch.randint(1, 128, (1, 40), generator=torch.Generator().manual_seed(s)) for s in range(2)]
+    stock = generate(model, prompts[0])
+    assert torch.equal(generate(model, prompts[0], cache_implementation="static"), stock)  # the stock model: same
     lampe.apply_method(model, base_method(name), **METHOD_PARAMS[name])
     for ids in prompts:
         dynamic = generate(model, ids)
@@ -104,4 +104,4 @@ def test_a_static_cache_is_refused_and_the_dynamic_one_serves(name):
             generate(model, ids, cache_implementation="static")
         assert torch.equal(generate(model, ids, cache_implementation="dynamic"), dynamic)
     lampe.apply_method(model, "original")  # the check leaves with the method
-    assert torch.equal(generate(model, prompts[0], cache_implementation="static"), stock[0])
+    assert torch.equal(generate(model, prompts[0], cache_implementation="static"), stock)
