@@ -130,3 +130,15 @@ def test_two_real_loads_on_an_empty_cache_both_succeed(tmp_path):
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=900) for p in procs]
     assert all("loaded 30" in out for out, _ in outs), [err[-2000:] for _, err in outs]
+
+
+@pytest.mark.slow
+def test_a_cache_killed_after_its_config_is_rebuilt_by_load_model(tmp_path, monkeypatch):
+    """A kill during the first load, after config.json was written: every later load used to fail
+    with 'no file named model.safetensors' until the folder was deleted by hand."""
+    monkeypatch.setattr(models, "CACHE_DIR", tmp_path)
+    folder = tmp_path / "smollm2" / "model"
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps(models.embedded_config("smollm2")))
+    model, _ = models.load_model("smollm2")
+    assert model.config.num_hidden_layers == 30 and models.safetensors_complete(folder / "model.safetensors")
