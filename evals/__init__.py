@@ -1,1 +1,13 @@
 """Benchmarks behind one interface: samples -> prompts -> generate/score -> records -> metrics."""
+from __future__ import annotations
+
+import os
+
+from omegaconf import OmegaConf
+
+# ${lampe_pid:} ends Hydra's log folders (conf/config.yaml): two multiruns started in the same
+# second would otherwise share one sweep folder and its summary. Registered with the package, so
+# every way of composing the config (CLI, compose API, the study) knows it; cached like ${now:},
+# so Slurm jobs get the launching process's value.
+if not OmegaConf.has_resolver("lampe_pid"):
+    OmegaConf.register_new_resolver("lampe_pid", lambda: os.getpid(), use_cache=True)

@@ -9,6 +9,7 @@ conf/ at the repository root), so an installed wheel finds them from any folder.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,31 @@ def _task(cfg: DictConfig) -> float | None:
             handle.write(json.dumps({"run_dir": str(run_dir), "overrides": list(hydra_cfg.overrides.task),
                                      "objective": value}) + "\n")
     return value
+
+
+class CheckResultsDir(Callback):
+    """Before Hydra makes its log folder under results_dir: a results_dir that cannot be written
+    is the user's error, named, not a traceback."""
+
+    def _check(self, config: DictConfig) -> None:
+        from evals.paths import resolve_path
+
+        root = resolve_path(config.results_dir)
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as err:
+            print(f"lampe-eval: error: results_dir={config.results_dir!r} cannot be written ({root}: "
+                  f"{err.strerror or err}); choose a writable results_dir", file=sys.stderr)
+            sys.exit(2)
+
+    def on_run_start(self, config: DictConfig, **kwargs) -> None:
+        self._check(config)
+
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        self._check(config)
 
 
 class SweepSummary(Callback):

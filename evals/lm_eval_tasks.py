@@ -195,6 +195,8 @@ class LmEvalTasks(Benchmark):
         import lm_eval
         from lm_eval.utils import handle_non_serializable
 
+        from evals.safe_io import write_atomic
+
         if shard is not None and shard[1] > 1:
             raise ValueError(f"benchmark=lm_eval does not shard (got shard {shard[0]} of {shard[1]}): run one process")
         out_dir = Path(out_dir)
@@ -215,9 +217,9 @@ class LmEvalTasks(Benchmark):
             **optional,
         )
         samples = results.pop("samples", {}) or {}
-        (out_dir / RESULTS_FILE).write_text(json.dumps(results, indent=2, default=handle_non_serializable))
+        write_atomic(out_dir / RESULTS_FILE, json.dumps(results, indent=2, default=handle_non_serializable))
         records = sample_records(samples)
-        (out_dir / "records.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        write_atomic(out_dir / "records.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
         metrics = summarize_results(results)
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        write_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2))
         return metrics

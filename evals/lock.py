@@ -5,6 +5,8 @@ the same samples to one records.jsonl. The lock file sits outside the run direct
 `<results_dir>/.locks/` (mirroring the run's path), so moving the directory aside cannot move
 the lock with it and listings of the results folders see no extra entries.
 `fcntl.flock` is released by the kernel when the holder exits, even on SIGKILL: no stale locks.
+Removing the lock file cannot let a second writer in: the run's records file is locked too
+(`evals.records.RecordFile.writer`).
 Shards of one run each lock their own file and share the run's lock, so a plain run of the same
 config still waits for (or is refused by) them.
 """
@@ -17,6 +19,8 @@ import socket
 import sys
 import time
 from pathlib import Path
+
+from evals import safe_io
 
 
 class RunLocked(RuntimeError):
@@ -46,7 +50,7 @@ class RunLock:
         """Take the lock(s); RunLocked naming the holder unless `wait` (then block until free)."""
         self.lock_dir.mkdir(parents=True, exist_ok=True)
         for path, mode in self._paths():
-            handle = open(path, "a+")
+            handle = os.fdopen(safe_io.open_fd(path, os.O_RDWR | os.O_CREAT), "r+")  # never through a symlink
             try:
                 fcntl.flock(handle, mode | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:

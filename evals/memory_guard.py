@@ -8,11 +8,69 @@ exceeds the memory the device has free, the run is refused with the numbers; `fo
 it anyway. The compute is reported too (floating-point operations, and the time they take at the
 speed of a matmul measured on the device: again a lower bound); a sample that would take over an
 hour even so also needs `force=true`, so a run of hours is a choice, not a surprise.
+
+The same estimate runs twice: from the model's config.json before anything is loaded or built
+(`evals.length_guard`, where free memory must also hold the weights), and from the loaded model
+before the first forward (here, where the weights are already in memory).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 GIB = 2**30
 MAX_SECONDS = 3600  # one sample's lower-bound time beyond which a run needs force=true
+_WIDTHS = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the estimate needs of a model: its dimensions, parameter count and element width."""
+
+    hidden: int
+    layers: int
+    heads: int
+    head_dim: int
+    kv_heads: int
+    inter: int
+    params: int
+    width: int
+    eager: bool = False
+
+
+def shape_of(model) -> Shape:
+    """A loaded model's shape."""
+    config = model.config
+    param = next(model.parameters())
+    return _shape(config.to_dict(), sum(p.numel() for p in model.parameters()), param.element_size(),
+                  getattr(config, "_attn_implementation", None))
+
+
+def shape_from_config(config: dict, dtype: str | None, attn: str | None) -> Shape:
+    """A model's shape from its config.json alone: parameters counted from the dimensions
+    (embeddings, attention and MLP projections), width from the dtype the run asks for."""
+    hidden, layers = int(config["hidden_size"]), int(config["num_hidden_layers"])
+    heads = int(config["num_attention_heads"])
+    head_dim = int(config.get("head_dim") or hidden // heads)
+    kv_heads = int(config.get("num_key_value_heads") or heads)
+    inter = int(config.get("intermediate_size") or 4 * hidden)
+    vocab = int(config.get("vocab_size") or 0)
+    embeddings = vocab * hidden * (1 if config.get("tie_word_embeddings") else 2)
+    per_layer = hidden * (heads + 2 * kv_heads) * head_dim + heads * head_dim * hidden + 3 * hidden * inter
+    if dtype in _WIDTHS:
+        width = _WIDTHS[dtype]
+    else:  # auto / null: the checkpoint's own dtype
+        width = _WIDTHS.get(str(config.get("dtype") or config.get("torch_dtype") or "float32"), 4)
+    return _shape(config, embeddings + layers * per_layer, width, attn)
+
+
+def _shape(config: dict, params: int, width: int, attn: str | None) -> Shape:
+    hidden = config["hidden_size"]
+    heads = config["num_attention_heads"]
+    return Shape(hidden=hidden, layers=config["num_hidden_layers"], heads=heads,
+                 head_dim=config.get("head_dim") or hidden // heads,
+                 kv_heads=config.get("num_key_value_heads") or heads,
+                 inter=config.get("intermediate_size") or 4 * hidden, params=params, width=width,
+                 eager=attn == "eager")
 
 
 def longest_prompt(bench_cfg: dict) -> int | None:
@@ -27,22 +85,15 @@ def longest_prompt(bench_cfg: dict) -> int | None:
 
 
 def estimate(model, tokens: int) -> dict[str, float]:
-    """Bytes a prefill of `tokens` tokens holds at once (lower bound), and its multiply-adds."""
-    config = model.config
-    param = next(model.parameters())
-    width = param.element_size()
-    hidden = config.hidden_size
-    layers = config.num_hidden_layers
-    heads = config.num_attention_heads
-    head_dim = getattr(config, "head_dim", None) or hidden // heads
-    kv_heads = getattr(config, "num_key_value_heads", None) or heads
-    inter = getattr(config, "intermediate_size", None) or 4 * hidden
-    params = sum(p.numel() for p in model.parameters())
+    """Bytes a prefill of `tokens` tokens holds at once (lower bound), and its multiply-adds.
+    `model`: a loaded model or its `Shape`. Python integers: no length overflows."""
+    shape = model if isinstance(model, Shape) else shape_of(model)
+    width, layers, heads, head_dim = shape.width, shape.layers, shape.heads, shape.head_dim
+    hidden, kv_heads, inter, params = shape.hidden, shape.kv_heads, shape.inter, shape.params
     weights = params * width
     kv_cache = 2 * layers * tokens * kv_heads * head_dim * width
     activations = tokens * (4 * hidden + 3 * inter + (heads + 2 * kv_heads) * head_dim) * width
-    eager = getattr(config, "_attn_implementation", None) == "eager"
-    scores = heads * tokens * tokens * width if eager else 0
+    scores = heads * tokens * tokens * width if shape.eager else 0
     flops = 2 * params * tokens + 2 * layers * heads * head_dim * tokens * tokens
     return {"weights": weights, "kv_cache": kv_cache, "activations": activations, "scores": scores,
             "total": weights + kv_cache + activations + scores, "flops": flops}
@@ -84,12 +135,18 @@ def flop_rate(model) -> float:
     On CPU it counts this process's CPU time (x its torch threads), not wall time: a process that
     shares the cores (or runs under `nice`) would otherwise measure its share and refuse a run that
     takes minutes as one of hours."""
+    param = next(model.parameters())
+    return matmul_rate(model.config.hidden_size, param.device, param.dtype)
+
+
+def matmul_rate(size: int, device, dtype) -> float:
+    """`flop_rate` without a model: a (1024 x size) @ (size x size) matmul on `device` in `dtype`."""
     import time
 
     import torch
 
-    param = next(model.parameters())
-    size = model.config.hidden_size
+    device = torch.device(device)
+    param = torch.empty(0, device=device, dtype=dtype)
     a = torch.randn(1024, size, device=param.device, dtype=param.dtype)
     b = torch.randn(size, size, device=param.device, dtype=param.dtype)
     a @ b  # warm-up
@@ -113,6 +170,29 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
+def describe(tokens: int, est: dict, seconds: float) -> str:
+    return (f"a {tokens}-token forward holds at least {est['total'] / GIB:.1f} GiB (weights "
+            f"{est['weights'] / GIB:.1f}, KV cache {est['kv_cache'] / GIB:.1f}, activations "
+            f"{est['activations'] / GIB:.1f}, attention scores {est['scores'] / GIB:.1f}) and "
+            f"{est['flops'] / 1e12:.1f} TFLOP per sample (at this device's matmul speed, at least "
+            f"{_duration(seconds)})")
+
+
+def judge(tokens: int, est: dict, seconds: float, free: int | None, where: str, loaded: bool, force: bool) -> str:
+    """The estimate's line; ValueError (naming the options) when it exceeds free memory or an hour
+    and `force` is not set. `loaded`: the weights already sit in that free memory's device."""
+    line = describe(tokens, est, seconds)
+    need = est["total"] - est["weights"] if loaded else est["total"]
+    if free is not None and need > free and not force:
+        beside = " beside the loaded weights" if loaded else ""
+        raise ValueError(f"{line}, but {where} has {free / GIB:.1f} GiB free{beside}: lower benchmark.lengths "
+                         f"(or benchmark.max_length), or run with force=true to start it anyway")
+    if seconds > MAX_SECONDS and not force:
+        raise ValueError(f"{line}: over {MAX_SECONDS // 3600} h for one sample; lower benchmark.lengths "
+                         f"(or benchmark.max_length), use a faster device, or run with force=true")
+    return line
+
+
 def check_fits(model, tokens: int | None, force: bool = False) -> str | None:
     """A one-line estimate; ValueError when it exceeds free memory and `force` is not set."""
     if not tokens:
@@ -120,15 +200,4 @@ def check_fits(model, tokens: int | None, force: bool = False) -> str | None:
     est = estimate(model, tokens)
     free, where = available_bytes(model)
     seconds = est["flops"] / flop_rate(model)
-    line = (f"a {tokens}-token forward holds at least {est['total'] / GIB:.1f} GiB (weights "
-            f"{est['weights'] / GIB:.1f}, KV cache {est['kv_cache'] / GIB:.1f}, activations "
-            f"{est['activations'] / GIB:.1f}, attention scores {est['scores'] / GIB:.1f}) and "
-            f"{est['flops'] / 1e12:.1f} TFLOP per sample (at this device's matmul speed, at least "
-            f"{_duration(seconds)})")
-    if free is not None and est["total"] - est["weights"] > free and not force:
-        raise ValueError(f"{line}, but {where} has {free / GIB:.1f} GiB free beside the loaded weights: lower "
-                         f"benchmark.lengths (or benchmark.max_length), or run with force=true to start it anyway")
-    if seconds > MAX_SECONDS and not force:
-        raise ValueError(f"{line}: over {MAX_SECONDS // 3600} h for one sample; lower benchmark.lengths "
-                         f"(or benchmark.max_length), use a faster device, or run with force=true")
-    return line
+    return judge(tokens, est, seconds, free, where, True, force)

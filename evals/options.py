@@ -65,8 +65,13 @@ def check_runner_options(conf: dict) -> None:
     if not isinstance(imports, list) or not all(isinstance(m, str) and m for m in imports):
         raise ValueError(f"Invalid imports={imports!r}: expected a list of module names")
     shard = conf.get("shard") or {}
-    need_int("shard.index", shard.get("index"), low=0, allow_none=True)
-    need_int("shard.count", shard.get("count"), low=1, allow_none=True)
+    if isinstance(shard, str) and shard == "auto":  # shard=auto: from the launcher's or Slurm's variables
+        shard = {}
+    if not isinstance(shard, dict):
+        raise ValueError(f"Invalid shard={shard!r}: expected auto, or shard.index / shard.count / shard.merge_only")
+    for key, low in (("index", 0), ("count", 1)):
+        if shard.get(key) != "auto":
+            need_int(f"shard.{key}", shard.get(key), low=low, allow_none=True)
     need_bool("shard.merge_only", shard.get("merge_only", False))
     model = conf.get("model") or {}
     for flag in ("trust_remote_code", "chat_template"):
@@ -80,13 +85,6 @@ def check_path_name(option: str, value: Any) -> str:
         raise ValueError(f"Invalid {option}={value!r}: it names a folder under results_dir, so it must be one "
                          f"plain name (letters, digits, _ . + = -; no '/', no '..')")
     return value
-
-
-def check_inside(root: Path, path: Path, option: str = "model.name") -> None:
-    """`path` must resolve inside `root` (belt and braces after check_path_name)."""
-    root, resolved = root.resolve(), path.resolve()
-    if resolved != root and root not in resolved.parents:
-        raise ValueError(f"Invalid {option}: the run folder {resolved} would be outside results_dir={root}")
 
 
 def benchmark_defaults(key: str) -> dict:

@@ -293,8 +293,10 @@ def write_paired(name: str, runs, records: dict[int, list[dict]], labels: list[s
     if not parts:
         return []
     md = out / f"{name}_paired.md"
-    md.write_text(f"### {name}, paired: each method against {', '.join(references)}\n\n" + "\n".join(parts)
-                  + f"\n{paired_note(tables, perplexity, references)}\n")
+    from evals.safe_io import write_atomic
+
+    write_atomic(md, f"### {name}, paired: each method against {', '.join(references)}\n\n" + "\n".join(parts)
+                 + f"\n{paired_note(tables, perplexity, references)}\n")
     csv = out / f"{name}_paired.csv"
-    pd.DataFrame(rows_csv).to_csv(csv, index=False)
+    write_atomic(csv, pd.DataFrame(rows_csv).to_csv(index=False))
     return [md, csv]

@@ -24,12 +24,17 @@ SERIES_KEYS = ("average_per_length", "perplexity", "lengths")
 
 
 def _save(fig, path) -> Path:
-    """The PNG, byte for byte the same on every render of the same data: no matplotlib version in
-    its metadata (Agg draws deterministically; the caller fixes line order and colours)."""
+    """Written whole or not at all (`evals.safe_io`: a full disk leaves no torn PNG behind), and byte
+    for byte the same on every render of the same data: no matplotlib version in its metadata (Agg
+    draws deterministically; the caller fixes line order and colours)."""
+    from evals.safe_io import write_figure
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, bbox_inches="tight", metadata={"Software": None})
-    plt.close(fig)
+    try:
+        write_figure(fig, path, dpi=120, bbox_inches="tight", metadata={"Software": None})
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -17,13 +17,19 @@ _checked: set[str] = set()  # configs already built in this process (a multirun 
 _tokenizers: dict[str, object] = {}
 
 
-def _tokenizer(model_cfg: dict):
+def cached_tokenizer(model_cfg: dict):
+    """The model's tokenizer, loaded once per process; a failure names model.name_or_path."""
     from lampe import load_tokenizer
 
     name = model_cfg["name_or_path"]
     if name not in _tokenizers:
+        try:
+            tokenizer = load_tokenizer(name, trust_remote_code=bool(model_cfg.get("trust_remote_code")))
+        except (OSError, ValueError, ImportError) as err:
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            raise ValueError(f"Invalid model.name_or_path={name!r}: its tokenizer cannot be loaded ({first})") from None
         _tokenizers.clear()
-        _tokenizers[name] = load_tokenizer(name, trust_remote_code=bool(model_cfg.get("trust_remote_code")))
+        _tokenizers[name] = tokenizer
     return _tokenizers[name]
 
 
@@ -49,7 +55,7 @@ def check_samples(benchmark, bench_key: str, bench_cfg: dict, model_cfg: dict, l
         raise ValueError(f"benchmark={bench_key}: {err}{_data_hint(bench_cfg)}") from err
     except OSError as err:
         raise ValueError(f"benchmark={bench_key}: {type(err).__name__}: {err}{_data_hint(bench_cfg)}") from err
-    tokenizer = _tokenizer(model_cfg)  # the model's own: its errors are the model's, not the benchmark's
+    tokenizer = cached_tokenizer(model_cfg)  # the model's own: its errors are the model's, not the benchmark's
     try:
         if benchmark.lazy_samples:
             count = sum(1 for _ in itertools.islice(benchmark.samples(tokenizer), 1))

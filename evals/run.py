@@ -10,17 +10,21 @@ from tqdm.auto import tqdm
 
 from evals.base import Benchmark
 from evals.records import RecordFile
+from evals.safe_io import write_atomic
 
 
 def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int | None = None,
-                  progress: bool = True, shard: tuple[int, int] | None = None, before_sample=None) -> dict:
+                  progress: bool = True, shard: tuple[int, int] | None = None, before_sample=None,
+                  records: RecordFile | None = None) -> dict:
     """Evaluate `benchmark` with `lm`, appending to out_dir/records.jsonl; returns the metrics.
     The model's decoding settings (LanguageModel.generation_settings) go to out_dir/generation.json.
 
     `shard=(k, n)` with n > 1 takes every n-th sample from the k-th and appends to
     records.shard<k>.jsonl; it returns that shard's metrics and leaves metrics.json to the merge
     (evals.runner.merge_shards). `before_sample(sample)` runs before each evaluated sample
-    (`method.factor=auto` sets the method's factor from the sample's length there).
+    (`method.factor=auto` sets the method's factor from the sample's length there). `records`: the
+    records file's writer when the caller already holds it (the runner takes it with the run).
+    Every file is written atomically (`evals.safe_io`).
     """
     own_loop = getattr(benchmark, "run", None)
     if own_loop is not None:  # benchmarks driven by another harness (lm-eval) run their own loop
@@ -31,9 +35,20 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = getattr(lm, "generation_settings", None)
     if callable(settings):  # the decoding every sample used, next to the run's config
-        (out_dir / "generation.json").write_text(json.dumps(settings(), indent=2))
+        write_atomic(out_dir / "generation.json", json.dumps(settings(), indent=2))
     index, count = shard or (0, 1)
-    records = RecordFile(out_dir / ("records.jsonl" if count == 1 else f"records.shard{index}.jsonl"))
+    own = records is None
+    if own:
+        records = RecordFile.writer(out_dir / ("records.jsonl" if count == 1 else f"records.shard{index}.jsonl"))
+    try:
+        return _evaluate_all(benchmark, lm, out_dir, records, limit, progress, (index, count), before_sample)
+    finally:
+        if own:
+            records.close()
+
+
+def _evaluate_all(benchmark, lm, out_dir: Path, records: RecordFile, limit, progress, shard, before_sample) -> dict:
+    index, count = shard
     done = records.done_ids
     if benchmark.lazy_samples:  # e.g. a full RULER preset: tens of thousands of long prompts
         samples = itertools.islice(benchmark.samples(lm.tokenizer), limit)
@@ -67,5 +82,5 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
     wanted = set(ids)
     metrics = benchmark.summarize([r for r in records.records if r["id"] in wanted])
     if count == 1:
-        (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+        write_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics

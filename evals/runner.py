@@ -17,12 +17,12 @@ from types import SimpleNamespace
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from evals import options, results
+from evals import length_guard, model_options, options, results, safe_io
 from evals.lock import RunLock, RunLocked
 from evals.loggers import get_logger
 from evals.memory_guard import check_fits, longest_prompt
 from evals.preflight import check_samples
-from evals.records import RecordFile
+from evals.records import DuplicateRecord, RecordFile, RecordsBusy
 from evals.greedy import GREEDY
 from evals.length_factor import AUTO, LengthFactor, wants_auto
 from evals.registry import get_benchmark
@@ -51,6 +51,9 @@ def method_values(method_cfg: dict, model_cfg: dict) -> dict:
         merged["pretraining_length"] = model_cfg.get("pretraining_length")
     if auto:
         merged.pop("factor", None)
+        if model_cfg.get("pretraining_length") is None:
+            raise ValueError("method.factor=auto scales by sample length / model.pretraining_length: set "
+                             "model.pretraining_length (the model's trained window in tokens)")
     values = cls.parse_params(merged)
     cls.check(values, model_cfg.get("pretraining_length"))
     return {**values, "factor": AUTO} if auto else values
@@ -66,16 +69,44 @@ def build_benchmark(benchmark_cfg: dict):
 
 # ---- sharding -------------------------------------------------------------------------------
 
-def shard_of(shard_cfg: dict | None) -> tuple[int, int]:
-    """(index, count): the config, else torchrun/accelerate (RANK, WORLD_SIZE), else Slurm tasks."""
-    shard_cfg = shard_cfg or {}
+# Launchers that start one process per shard and say so: their variables are read unasked.
+LAUNCHED = (("torchrun / accelerate launch", "TORCHELASTIC_RUN_ID", "RANK", "WORLD_SIZE"),)
+# Read only with shard=auto: a Slurm allocation or an MPI job may hold one single-process run.
+ON_REQUEST = (("Slurm", "SLURM_NTASKS", "SLURM_PROCID", "SLURM_NTASKS"),
+              ("mpirun", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE"))
+
+
+def _from_env(launchers, env) -> tuple[int, int] | None:
+    for name, marker, index, count in launchers:
+        if marker in env and index in env and count in env:
+            try:
+                return int(env[index]), int(env[count])
+            except ValueError:
+                raise ValueError(f"{name}: {index}={env[index]!r} / {count}={env[count]!r} are not integers") from None
+    return None
+
+
+def shard_of(shard_cfg: dict | str | None) -> tuple[int, int]:
+    """(index, count): the config's; else torchrun's / accelerate's RANK and WORLD_SIZE when they
+    launched this process; with shard=auto (or shard.count=auto) also Slurm's or MPI's task
+    variables. A stray SLURM_* environment never shards a run by itself."""
     env = os.environ
-    count = shard_cfg.get("count")
-    if count is None:
-        count = env.get("WORLD_SIZE") or env.get("SLURM_NTASKS") or 1
-    index = shard_cfg.get("index")
-    if index is None:
-        index = env.get("RANK") or env.get("SLURM_PROCID") or 0
+    if shard_cfg == AUTO or (isinstance(shard_cfg, dict) and AUTO in (shard_cfg.get("count"), shard_cfg.get("index"))):
+        found = _from_env(LAUNCHED + ON_REQUEST, env) or (0, 1)
+        index, count = found
+    else:
+        shard_cfg = shard_cfg or {}
+        launched = _from_env(LAUNCHED, env)
+        index, count = shard_cfg.get("index"), shard_cfg.get("count")
+        if count is None and index is None:
+            index, count = launched or (0, 1)
+        elif count is None:
+            count = launched[1] if launched else 1
+        elif index is None:
+            if launched is None and count > 1:
+                raise ValueError(f"shard.count={count} needs shard.index (0 to {count - 1}), or a launcher "
+                                 f"(torchrun, accelerate launch) or shard=auto to take it from the environment")
+            index = launched[0] if launched else 0
     index, count = int(index), int(count)
     if count < 1 or not 0 <= index < count:
         raise ValueError(f"Invalid shard.index={index} / shard.count={count}: need 0 <= index < count")
@@ -101,24 +132,27 @@ def merge_shards(run_dir: Path, benchmark, tokenizer, limit: int | None, count: 
               f"(or run again with shard.merge_only=true once they finish)")
         return None
     ordered = [by_id[i] for i in ids] + [r for i, r in by_id.items() if i not in set(ids)]
-    tmp = run_dir / f"records.jsonl.tmp{os.getpid()}"  # shards may merge at once: one temp file each
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
-    tmp.replace(run_dir / "records.jsonl")  # a superset of what was there: nothing is lost
+    # shards may merge at once: each writes its own temp file, and the content is the same
+    safe_io.write_atomic(run_dir / "records.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
     metrics = benchmark.summarize([by_id[i] for i in ids])
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    safe_io.write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
 
 
 # ---- the run --------------------------------------------------------------------------------
 
-def _get_model(model_cfg: dict):
+def _load_key(model_cfg: dict) -> tuple[str, dict]:
     kwargs = {k: model_cfg.get(k) for k in _LOAD_KEYS}
     if kwargs["device"] is None and kwargs["device_map"] is None and "LOCAL_RANK" in os.environ:
         import torch
 
         if torch.cuda.is_available():  # one model per GPU under torchrun / accelerate launch
             kwargs["device"] = f"cuda:{os.environ['LOCAL_RANK']}"
-    key = json.dumps(kwargs, sort_keys=True)
+    return json.dumps(kwargs, sort_keys=True), kwargs
+
+
+def _get_model(model_cfg: dict):
+    key, kwargs = _load_key(model_cfg)
     if key not in _loaded:
         _loaded.clear()
         name_or_path = kwargs.pop("name_or_path")
@@ -137,19 +171,38 @@ def benchmark_key(cfg: DictConfig) -> str:
         return cfg.benchmark.get("key") or cfg.benchmark.name
 
 
+def import_modules(modules: list[str]) -> None:
+    """`imports=[...]`: the user's modules (their benchmarks and methods register on import)."""
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name and (module == err.name or module.startswith(err.name + ".")):
+                raise ValueError(f"Invalid imports: no module named {module!r} (is its folder on PYTHONPATH, or "
+                                 f"the package installed?)") from None
+            raise ValueError(f"Invalid imports: importing {module!r} failed: {err}") from None
+        except Exception as err:  # noqa: BLE001 - the user's module: its error, named
+            raise ValueError(f"Invalid imports: importing {module!r} failed: {type(err).__name__}: {err}") from None
+
+
 def prepare(cfg: DictConfig) -> SimpleNamespace:
-    """Everything decided before the model loads: validated parameters, benchmark, run dir."""
+    """Everything decided before the model loads: validated options and parameters, the model's
+    config, the length guard, the benchmark and the run dir. Nothing is built or loaded yet."""
     conf = OmegaConf.to_container(cfg, resolve=True)
     options.check_runner_options(conf)
-    for module in conf.get("imports") or []:  # modules registering a user's own benchmarks
-        importlib.import_module(module)
+    import_modules(conf.get("imports") or [])
     model_cfg, method_cfg, bench_cfg = conf["model"], conf["method"], conf["benchmark"]
     bkey = benchmark_key(cfg)
     for option, name in (("model.name", model_cfg.get("name")), ("method", method_cfg.get("name")),
                          ("benchmark", bkey)):
         options.check_path_name(option, name)
+    model_options.check_model_options(model_cfg)
     values = method_values(method_cfg, model_cfg)
     options.check_benchmark_options(bkey, bench_cfg)
+    shard = shard_of(conf.get("shard"))
+    loaded = _load_key(model_cfg)[0] in _loaded  # a multirun's model: the post-load guard judges its memory
+    model_config = None if loaded else model_options.model_config(model_cfg)
+    guard = length_guard.check_lengths(model_cfg, method_cfg["name"], bench_cfg, model_config, bool(conf.get("force")))
     try:
         benchmark = build_benchmark(bench_cfg)
     except (ValueError, FileNotFoundError) as err:  # the benchmark's own checks: say which config
@@ -157,47 +210,104 @@ def prepare(cfg: DictConfig) -> SimpleNamespace:
     key = results.run_key(model_cfg, {"name": method_cfg["name"], **values}, bench_cfg)
     rid = results.run_id(key)
     path = results.run_dir(conf["results_dir"], model_cfg["name"], method_cfg["name"], bkey, rid)
-    options.check_inside(results.results_root(conf["results_dir"]), path)
+    root = results.results_root(conf["results_dir"])
+    safe_io.check_run_folder(root, path)  # no symlink below results_dir, nothing outside it
     stored = {**conf, "method": {"name": method_cfg["name"], **values}, "run_id": rid, "benchmark_key": bkey,
               "generation": dict(GREEDY)}  # how it decodes (not hashed: runs keep their ids)
     stored.pop("hydra", None)
-    return SimpleNamespace(conf=conf, values=values, benchmark=benchmark, run_id=rid, run_dir=path,
-                           stored=stored, key=key, shard=shard_of(conf.get("shard")))
+    return SimpleNamespace(conf=conf, values=values, benchmark=benchmark, run_id=rid, run_dir=path, root=root,
+                           stored=stored, key=key, shard=shard, guard=guard)
 
 
-def _status(path: Path) -> dict:
-    status = path / "run.json"
-    return json.loads(status.read_text()) if status.exists() else {}
+def read_json(path: Path) -> dict | None:
+    """A JSON object file, or None when it is missing, torn, not JSON or not an object."""
+    try:
+        value = json.loads(safe_io.read_text(path))
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
-def _claim(plan: SimpleNamespace, rerun: bool) -> str:
-    """Create or reuse the run dir; returns 'done', 'resume' or 'new'. Never overwrites silently."""
+def _records_path(plan: SimpleNamespace) -> Path:
+    index, count = plan.shard
+    return plan.run_dir / ("records.jsonl" if count == 1 else f"records.shard{index}.jsonl")
+
+
+def _writer(plan: SimpleNamespace) -> RecordFile:
+    """This process's records file, locked for the whole run (refused while another process holds it)."""
+    try:
+        return RecordFile.writer(_records_path(plan))
+    except (RecordsBusy, DuplicateRecord, ValueError) as err:  # busy, or two writers' leftovers: named
+        raise ConfigError(str(err)) from None
+
+
+def _claim(plan: SimpleNamespace, rerun: bool) -> tuple[str, RecordFile | None]:
+    """Create or reuse the run dir: ('done', None), ('resume', writer) or ('new', writer).
+
+    The writer holds the records file's lock from here to the end of the run. Never overwrites
+    silently; refuses a symlinked folder or file, and a smaller `limit` than a finished run's."""
     path = plan.run_dir
+    merge_only = _merge_only(plan)
+    safe_io.check_run_folder(plan.root, path)
     if path.exists() and rerun:
         if plan.shard[1] > 1:
             raise ValueError(f"rerun=true with {plan.shard[1]} shards would move {path} aside once per process; "
                              f"move it away by hand (or rerun=true in one process first)")
-        old = results.move_aside(path)
+        held = _writer(plan)  # another live writer refuses the move
+        try:
+            old = results.move_aside(path)
+        finally:
+            held.close()
         print(f"[lampe] rerun=true: moved the previous run to {old}")
-    if path.exists():
-        config_path = path / "config.yaml"
-        if config_path.exists():
-            old = yaml.safe_load(config_path.read_text()) or {}
-            old_key = results.run_key(old.get("model", {}), old.get("method", {}), old.get("benchmark", {}))
-            if old_key != plan.key:
-                raise FileExistsError(
-                    f"{path} holds a run with another config (hash collision or edited config.yaml); "
-                    f"move it away or run with rerun=true"
-                )
-        status = _status(path)
-        if (status.get("status") == "complete" and status.get("limit") == plan.conf.get("limit")
-                and (path / "metrics.json").exists()):
-            return "done"
-        return "resume"
-    path.mkdir(parents=True, exist_ok=True)  # shards may race here: same content either way
-    if not (path / "config.yaml").exists():
-        (path / "config.yaml").write_text(yaml.safe_dump(plan.stored, sort_keys=False))
-    return "new"
+    if not path.exists():
+        path.mkdir(parents=True, exist_ok=True)  # shards may race here: same content either way
+        writer = None if merge_only else _writer(plan)
+        if not (path / "config.yaml").exists():
+            safe_io.write_atomic(path / "config.yaml", yaml.safe_dump(plan.stored, sort_keys=False))
+        return "new", writer
+    writer = None if merge_only else _writer(plan)
+    try:
+        if plan.shard[1] == 1 and writer is not None:
+            safe_io.remove_stale_temps(path)  # a killed writer's; we alone write here now
+        _check_config(plan, path)
+        status, metrics = read_json(path / "run.json") or {}, read_json(path / "metrics.json")
+        if status.get("status") == "complete" and metrics is not None:
+            limit, done = plan.conf.get("limit"), metrics.get("num_samples")
+            if status.get("limit") == limit:
+                if writer is not None:
+                    writer.close()
+                return "done", None
+            if limit is not None and isinstance(done, int) and limit < done:
+                raise ConfigError(
+                    f"{path} holds a finished run of {done} samples (limit={status.get('limit')}); limit={limit} "
+                    f"would replace its metrics with fewer: use limit={done} or more (null: all), another "
+                    f"results_dir, or rerun=true to start afresh")
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
+    return "resume", writer
+
+
+def _check_config(plan: SimpleNamespace, path: Path) -> None:
+    """The folder's config.yaml must be this config's (a hash collision or an edited file is refused)."""
+    config_path = path / "config.yaml"
+    if not config_path.exists():
+        safe_io.write_atomic(config_path, yaml.safe_dump(plan.stored, sort_keys=False))
+        return
+    try:
+        old = yaml.safe_load(safe_io.read_text(config_path))
+    except (yaml.YAMLError, ValueError):
+        old = None
+    if not isinstance(old, dict):
+        raise FileExistsError(f"{config_path} is not a valid config (torn or edited); move the folder away or run "
+                              f"with rerun=true")
+    old_key = results.run_key(old.get("model") or {}, old.get("method") or {}, old.get("benchmark") or {})
+    if old_key != plan.key:
+        raise FileExistsError(
+            f"{path} holds a run with another config (hash collision or edited config.yaml); "
+            f"move it away or run with rerun=true"
+        )
 
 
 def run(cfg: DictConfig) -> dict:
@@ -214,7 +324,7 @@ def run_with_dir(cfg: DictConfig, plan: SimpleNamespace | None = None) -> tuple[
     """`run`, also returning the run directory (`plan`: this config's `prepare`, already made)."""
     try:
         plan = plan or prepare(cfg)
-        if not (plan.conf.get("shard") or {}).get("merge_only"):
+        if not _merge_only(plan):
             check_samples(plan.benchmark, plan.stored["benchmark_key"], plan.conf["benchmark"], plan.conf["model"],
                           plan.conf.get("limit"))
     except (ValueError, FileNotFoundError) as err:
@@ -222,13 +332,26 @@ def run_with_dir(cfg: DictConfig, plan: SimpleNamespace | None = None) -> tuple[
     return plan.run_dir, _run(plan)
 
 
+def _merge_only(plan: SimpleNamespace) -> bool:
+    shard = plan.conf.get("shard")
+    return isinstance(shard, dict) and bool(shard.get("merge_only"))
+
+
+def _not_writable(err: OSError, plan: SimpleNamespace) -> ConfigError:
+    return ConfigError(f"results_dir={plan.conf['results_dir']!r} cannot be written ({plan.root}: "
+                       f"{err.strerror or err}); choose a writable results_dir")
+
+
 def _run(plan: SimpleNamespace) -> dict:
     """Hold the run's lock for the whole run: one writer per run directory."""
     try:
-        root = results.results_root(plan.conf["results_dir"])
-        lock = RunLock(plan.run_dir, plan.shard, root).acquire(wait=bool(plan.conf.get("wait")))
+        lock = RunLock(plan.run_dir, plan.shard, plan.root).acquire(wait=bool(plan.conf.get("wait")))
     except RunLocked as err:
         raise ConfigError(str(err)) from None
+    except safe_io.UnsafePath as err:
+        raise ConfigError(str(err)) from None
+    except OSError as err:
+        raise _not_writable(err, plan) from None
     try:
         return _run_locked(plan)
     finally:
@@ -236,36 +359,91 @@ def _run(plan: SimpleNamespace) -> dict:
 
 
 def _run_locked(plan: SimpleNamespace) -> dict:
-    conf = plan.conf
-    index, count = plan.shard
-    state = _claim(plan, bool(conf.get("rerun")))
-    if state == "new":
+    existed = plan.run_dir.exists()
+    try:
+        state, writer = _claim(plan, bool(plan.conf.get("rerun")))
+    except (safe_io.UnsafePath, FileExistsError) as err:
+        raise ConfigError(str(err)) from None
+    except OSError as err:
+        if not existed and plan.shard[1] == 1:
+            _drop_if_empty(plan.run_dir, plan.root)
+        raise _not_writable(err, plan) from None
+    try:
+        return _run_claimed(plan, state, writer)
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        if state == "new" and plan.shard[1] == 1:
+            _drop_if_empty(plan.run_dir, plan.root)  # a run that failed before its first record leaves no folder
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+DROPPABLE = ("config.yaml", "generation.json")  # what a run writes before its first record
+
+
+def _drop_if_empty(path: Path, root: Path) -> None:
+    """Remove a run folder that holds no record (only its config, decoding settings, empty records
+    or a dead writer's temp files), then its empty parents up to results_dir."""
+    if not path.is_dir() or path.is_symlink():
+        return
+    entries = list(path.iterdir())
+
+    def droppable(entry: Path) -> bool:
+        if entry.is_symlink() or not entry.is_file():
+            return False
+        if entry.name.startswith("records"):
+            return entry.stat().st_size == 0
+        return entry.name in DROPPABLE or safe_io.TEMP_MARK in entry.name
+
+    if not all(droppable(e) for e in entries):
+        return
+    for entry in entries:
+        entry.unlink(missing_ok=True)
+    path.rmdir()
+    parent = path.parent
+    while parent != root and root in parent.parents:
         try:
-            return _run_claimed(plan, state)
-        except BaseException:
-            _drop_if_empty(plan.run_dir)  # a run that failed before its first record leaves no folder
-            raise
-    return _run_claimed(plan, state)
+            parent.rmdir()  # only when empty: another run's folder stays
+        except OSError:
+            break
+        parent = parent.parent
 
 
-def _drop_if_empty(path: Path) -> None:
-    if path.is_dir() and {p.name for p in path.iterdir()} <= {"config.yaml"}:
-        (path / "config.yaml").unlink(missing_ok=True)
-        path.rmdir()
+def _summarize_recorded(plan: SimpleNamespace, writer: RecordFile) -> dict | None:
+    """Metrics from the records alone when every sample this run takes is recorded (a finished
+    run whose metrics.json or run.json is torn): no model is loaded. None otherwise."""
+    from evals.preflight import cached_tokenizer
+
+    if plan.shard[1] > 1 or plan.benchmark.lazy_samples or getattr(plan.benchmark, "run", None) is not None:
+        return None
+    done = writer.done_ids
+    if not done:
+        return None
+    tokenizer = cached_tokenizer(plan.conf["model"])
+    ids = [s.id for s in plan.benchmark.sample_list(tokenizer)[:plan.conf.get("limit")]]
+    if not ids or any(i not in done for i in ids):
+        return None
+    wanted = set(ids)
+    metrics = plan.benchmark.summarize([r for r in writer.records if r["id"] in wanted])
+    safe_io.write_atomic(plan.run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    return metrics
 
 
-def _run_claimed(plan: SimpleNamespace, state: str) -> dict:
+def _run_claimed(plan: SimpleNamespace, state: str, writer: RecordFile | None) -> dict:
     conf = plan.conf
     index, count = plan.shard
     label = f"{conf['model']['name']} / {conf['method']['name']} / {plan.run_dir.parent.name}"
     if state == "done":
         print(f"[lampe] {label}: finished run found at {plan.run_dir} (rerun=true recomputes it)")
-        metrics = json.loads((plan.run_dir / "metrics.json").read_text())
+        metrics = read_json(plan.run_dir / "metrics.json")
         print_summary(plan.run_dir, metrics)
         return metrics
     print(f"[lampe] {label}: {'resuming' if state == 'resume' else 'new run'} in {plan.run_dir}")
 
-    if (conf.get("shard") or {}).get("merge_only"):
+    if _merge_only(plan):
         from lampe import load_tokenizer
 
         tokenizer = load_tokenizer(conf["model"]["name_or_path"])
@@ -273,6 +451,11 @@ def _run_claimed(plan: SimpleNamespace, state: str) -> dict:
         if metrics is None:
             raise RuntimeError(f"{plan.run_dir}: shards incomplete, nothing merged")
         return _finish(plan, metrics, None, {"samples": metrics.get("num_samples")})
+    if state == "resume":
+        metrics = _summarize_recorded(plan, writer)
+        if metrics is not None:
+            print(f"[lampe] every sample is recorded: metrics recomputed from {writer.path.name}, no model loaded")
+            return _finish(plan, metrics, None, {"samples": metrics.get("num_samples")})
 
     import torch
 
@@ -284,8 +467,7 @@ def _run_claimed(plan: SimpleNamespace, state: str) -> dict:
     if conf.get("threads"):
         torch.set_num_threads(int(conf["threads"]))
     logger = get_logger(conf.get("logger"))
-    logger.start(plan.stored, f"{conf['model']['name']}-{conf['method']['name']}-{plan.run_id}",
-                 results.results_root(conf["results_dir"]))
+    logger.start(plan.stored, f"{conf['model']['name']}-{conf['method']['name']}-{plan.run_id}", plan.root)
     started = time.time()
     model, tokenizer = _get_model(conf["model"])
     params = {k: v for k, v in plan.values.items() if v is not None and v != AUTO}
@@ -303,15 +485,19 @@ def _run_claimed(plan: SimpleNamespace, state: str) -> dict:
     lm = LanguageModel(model, tokenizer, max_length=conf["benchmark"].get("max_length"),
                        chat_template=conf["model"].get("chat_template", True))
     loaded = time.time()
-    plan.recorded_before = set(RecordFile(plan.run_dir / "records.jsonl").done_ids)  # tokens/s: this process's only
+    plan.recorded_before = set(writer.done_ids)  # tokens/s: this process's only
     metrics = run_benchmark(plan.benchmark, lm, plan.run_dir, limit=conf.get("limit"),
-                            progress=conf.get("progress", True), shard=(index, count), before_sample=before_sample)
+                            progress=conf.get("progress", True), shard=(index, count), before_sample=before_sample,
+                            records=writer)
     timing = {"load_s": round(loaded - started, 1), "eval_s": round(time.time() - loaded, 1)}
     if count > 1:
         merged = merge_shards(plan.run_dir, plan.benchmark, tokenizer, conf.get("limit"), count)
         if merged is None:
             _write_status(plan, "shard_done", {**timing, "shard": [index, count]})
             logger.finish()
+            print(f"[lampe] shard {index}/{count} finished its {metrics.get('num_samples')} samples "
+                  f"({_records_path(plan).name}); the run's metrics.json waits for the merge, which the last shard "
+                  f"to finish writes (or: shard.count={count} shard.merge_only=true once all are done)")
             return metrics
         metrics = merged
     return _finish(plan, metrics, logger, timing)
@@ -322,10 +508,11 @@ def _write_status(plan, status: str, extra: dict) -> None:
 
     info = {"status": status, "limit": plan.conf.get("limit"), "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
             "code": code_provenance(), **extra}
-    (plan.run_dir / "run.json").write_text(json.dumps(info, indent=2))
+    safe_io.write_atomic(plan.run_dir / "run.json", json.dumps(info, indent=2))
 
 
 def _finish(plan, metrics: dict, logger, timing: dict) -> dict:
+    """run.json says complete last: after metrics.json and the heatmap are whole on disk."""
     records = RecordFile(plan.run_dir / "records.jsonl").records
     before = getattr(plan, "recorded_before", set())
     tokens = sum(int(r.get("prompt_tokens") or 0) for r in records if r.get("id") not in before)
@@ -333,6 +520,7 @@ def _finish(plan, metrics: dict, logger, timing: dict) -> dict:
         timing["prompt_tokens"] = tokens  # evaluated by this process: a resume does not count earlier runs'
     if timing.get("eval_s"):
         timing["prompt_tokens_per_s"] = round(tokens / max(timing["eval_s"], 1e-9), 1)
+    heatmap = _heatmap(plan.run_dir, metrics)
     _write_status(plan, "complete", timing)
     if logger is not None:
         from evals.tables import summary_frame
@@ -341,7 +529,6 @@ def _finish(plan, metrics: dict, logger, timing: dict) -> dict:
         frame = summary_frame(metrics)
         if len(frame):
             logger.log_table("summary", frame)
-        heatmap = _heatmap(plan.run_dir, metrics)
         if heatmap is not None:
             logger.log_image("heatmap", heatmap)
         logger.finish()

@@ -77,6 +77,7 @@ SUMMARY_NOTE = ("columns: each benchmark's average (higher is better), or `<benc
 def write_summary(out: Path, headlines: list[Headline]) -> list[Path]:
     """summary.{md,tex,csv} (+ summary_intervals.csv) when some model has two benchmarks or more;
     one benchmark's summary would only repeat its own table."""
+    from evals.safe_io import write_atomic
     from evals.tables import INTERVAL_NOTE, has_intervals, interval_methods, intervals_csv, to_latex, to_markdown
 
     if not headlines:
@@ -86,12 +87,12 @@ def write_summary(out: Path, headlines: list[Headline]) -> list[Path]:
         return []
     note = SUMMARY_NOTE + (f"\n\n{INTERVAL_NOTE}\n\n{interval_methods(cells, frame)}" if has_intervals(cells) else "")
     caption = "summary across benchmarks"
-    (out / "summary.md").write_text(f"### {caption}\n\n{to_markdown(frame, cells, lower, n_per_cell=True)}\n\n"
-                                    f"{note}\n")
-    (out / "summary.tex").write_text(to_latex(frame, None, lower, caption, cells))
-    frame.to_csv(out / "summary.csv")
+    write_atomic(out / "summary.md", f"### {caption}\n\n{to_markdown(frame, cells, lower, n_per_cell=True)}\n\n"
+                                     f"{note}\n")
+    write_atomic(out / "summary.tex", to_latex(frame, None, lower, caption, cells))
+    write_atomic(out / "summary.csv", frame.to_csv())
     paths = [out / f"summary.{ext}" for ext in ("md", "tex", "csv")]
     if has_intervals(cells):
-        intervals_csv(cells).to_csv(out / "summary_intervals.csv", index=False)
+        write_atomic(out / "summary_intervals.csv", intervals_csv(cells).to_csv(index=False))
         paths.append(out / "summary_intervals.csv")
     return paths

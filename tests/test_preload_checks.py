@@ -136,3 +136,94 @@ def test_lm_eval_batch_size_may_be_auto():
 @pytest.mark.parametrize("key", sorted(p.stem for p in (CONF_DIR / "benchmark").glob("*.yaml")))
 def test_shipped_presets_pass_the_option_checks(key):
     check_benchmark_options(key, benchmark_defaults(key))
+
+
+# ---- model options (issue 27, item 11): named before the tokenizer or the weights load ----------
+
+@pytest.mark.parametrize("overrides, message", [
+    (["model.dtype=float8"], r"Invalid model.dtype='float8'. Valid choices: auto, float32, float16, bfloat16"),
+    (["model.attn_implementation=bogus"], r"Invalid model.attn_implementation='bogus'. Valid choices: eager, .*sdpa"),
+    (["model.device=tpu"], r"Invalid model.device='tpu'. Valid choices: cpu, cuda, mps, xpu"),
+    (["model.pretraining_length=0"], r"Invalid model.pretraining_length=0: expected an integer in \[1, "),
+    (["model.pretraining_length=abc"], r"Invalid model.pretraining_length='abc'"),
+    (["method=ntk", "method.factor=auto", "model.pretraining_length=0"], r"Invalid model.pretraining_length=0"),
+    (["method=ntk", "method.factor=auto", "model.pretraining_length=null"],
+     r"method.factor=auto .* set model.pretraining_length"),
+    (["imports=[no_such_module]"], r"Invalid imports: no module named 'no_such_module'"),
+])
+def test_model_options_name_the_option(tmp_path, loads, overrides, message):
+    refused(tmp_path, loads, ["benchmark=passkey", *overrides], message)
+
+
+def test_a_device_this_machine_lacks_is_refused_before_loading(tmp_path, loads):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    refused(tmp_path, loads, ["benchmark=passkey", "model.device=cuda"],
+            r"Invalid model.device='cuda': this machine has no CUDA device")
+
+
+def test_a_failing_import_is_named(tmp_path, loads, monkeypatch):
+    (tmp_path / "broken_user_module.py").write_text("raise RuntimeError('half written')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    refused(tmp_path, loads, ["benchmark=passkey", "imports=[broken_user_module]"],
+            r"Invalid imports: importing 'broken_user_module' failed: RuntimeError: half written")
+
+
+def test_a_model_folder_without_a_config_is_named(tmp_path, loads):
+    folder = tmp_path / "my_model"
+    folder.mkdir()
+    (folder / "tokenizer.json").write_text("{}")
+    refused(tmp_path, loads, ["benchmark=passkey", f"model.name_or_path={folder}"],
+            r"Invalid model.name_or_path='.*my_model': the folder has no config.json")
+
+
+def test_a_hub_id_offline_and_not_cached_names_the_option(tmp_path, loads, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty_hf_home"))  # nothing cached
+    import huggingface_hub.constants as hub
+
+    monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "empty_hf_home" / "hub"))
+    refused(tmp_path, loads, ["benchmark=passkey", "model.name_or_path=someone/no-such-model"],
+            r"Invalid model.name_or_path='someone/no-such-model': not a local folder and not in the hub cache, "
+            r"and HF_HUB_OFFLINE=1")
+
+
+# ---- lengths (issue 27, item 3): refused from the config, before samples or weights -------------
+
+def test_a_huge_length_ends_in_seconds_naming_the_option(tmp_path, loads):
+    import time
+
+    start = time.monotonic()
+    refused(tmp_path, loads, ["benchmark=passkey", "method=lampe", "benchmark.lengths=[2000000000]"],
+            r"a 2000000000-token forward holds at least .* lower benchmark.lengths .*force=true")
+    refused(tmp_path, loads, ["benchmark=passkey", "benchmark.lengths=[2000000000]"],  # the stock model
+            r"Invalid benchmark.lengths: 2000000000 tokens exceed 16777216 .*force=true")
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize("length, message", [
+    (99999999999, r"Invalid benchmark.lengths: 99999999999 tokens exceed 2147483647 .*force=true cannot start it"),
+    (262144, r"a 262144-token forward holds at least .*force=true"),
+    (10000000, r"a 10000000-token forward .*force=true"),
+])
+def test_lengths_beyond_the_machine_are_refused_before_anything_is_built(tmp_path, loads, length, message,
+                                                                       monkeypatch):
+    from evals import length_guard
+
+    monkeypatch.setattr(length_guard, "free_memory", lambda model_cfg: (16 * 2**30, "RAM"))  # this 2-core CPU's
+    refused(tmp_path, loads, ["benchmark=passkey", "method=lampe", f"benchmark.lengths=[{length}]"], message)
+
+
+def test_frequency_methods_stop_where_float32_positions_do(tmp_path, loads, monkeypatch):
+    from evals import length_guard
+
+    monkeypatch.setattr(length_guard, "free_memory", lambda model_cfg: (2**60, "RAM"))  # a huge machine
+    monkeypatch.setattr(length_guard, "_rate", lambda *args: 1e30)  # and a fast one
+    refused(tmp_path, loads, ["benchmark=passkey", "method=ntk", "benchmark.lengths=[20000000]"],
+            r"20000000 tokens exceed 16777216 \(2\^24\), the last position whose rotary angle method 'ntk'")
+    # a region method maps distances into the window: no float32 position limit
+    assert length_guard.check_lengths({"name_or_path": "smollm2"}, "lampe", {"lengths": [20000000]}, None,
+                                      False) is None

@@ -12,9 +12,10 @@ from evals import runner
 def test_append_after_a_last_line_without_newline(tmp_path):
     path = tmp_path / "records.jsonl"
     path.write_text(json.dumps({"id": "a"}) + "\n" + json.dumps({"id": "b"}))  # complete, no newline
-    records = RecordFile(path)
+    records = RecordFile.writer(path)
     assert records.done_ids == {"a", "b"}
     records.append({"id": "c"})
+    records.close()
     assert [r["id"] for r in RecordFile(path).records] == ["a", "b", "c"]
 
 

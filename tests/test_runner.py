@@ -143,7 +143,7 @@ def test_run_writes_layout_and_is_found_again(fake_conf, tmp_path, loads):
 
 def test_run_id_ignores_device_but_not_dtype(fake_conf, tmp_path):
     base = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original"))
-    moved = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original", "model.device=cuda:1"))
+    moved = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original", "model.device=cpu"))  # a device this machine has
     other = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original", "model.dtype=bfloat16"))
     assert base.run_id == moved.run_id != other.run_id
 
@@ -180,7 +180,7 @@ def test_foreign_run_dir_is_not_overwritten(fake_conf, tmp_path, loads):
     plan = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original"))
     plan.run_dir.mkdir(parents=True)
     (plan.run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name_or_path": "other"}}))
-    with pytest.raises(FileExistsError, match="another config"):
+    with pytest.raises(runner.ConfigError, match="another config"):
         runner.run(make_cfg(fake_conf, tmp_path, "method=original"))
 
 
@@ -196,6 +196,7 @@ def test_shards_merge_into_one_record_file(fake_conf, tmp_path, loads):
 
 
 def test_shard_from_torchrun_environment(monkeypatch):
+    monkeypatch.setenv("TORCHELASTIC_RUN_ID", "x")  # torchrun's agent (also behind accelerate launch --multi_gpu)
     monkeypatch.setenv("RANK", "3")
     monkeypatch.setenv("WORLD_SIZE", "4")
     assert runner.shard_of({"index": None, "count": None}) == (3, 4)

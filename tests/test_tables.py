@@ -185,3 +185,58 @@ def test_by_task_figure_needs_two_tasks(results, tmp_path):
     assert not any(n.startswith(("ruler_by_task", "perplexity_by_task", "passkey_by_task")) for n in names)
     # LongBench: three tasks, two models -> one figure per model
     assert {"longbench_by_task_llama2.png", "longbench_by_task_smollm2.png"} <= names
+
+
+# ---- bad runs: skipped with one warning line, the rest rendered ----------------------------------
+
+def passkey_record(i: int) -> dict:
+    return {"id": str(i), "task": "passkey", "prompt_tokens": 10, "prediction": "1", "references": ["1"],
+            "scores": {"accuracy": float(i % 2)}, "meta": {"length": 4096, "depth": 50}}
+
+
+def passkey_metrics(n: int) -> dict:
+    score = 100.0 * sum(i % 2 for i in range(n)) / n
+    return {"metric": "accuracy", "grid": {"4096": {"50": score}}, "lengths": {"4096": score},
+            "depths": {"50": score}, "average": score, "metrics": {"accuracy": score}, "num_samples": n}
+
+
+def passkey_run(root: Path, method: str, n: int = 3) -> Path:
+    path = fake_run(root, "smollm2", method, "passkey", "r" + method, passkey_metrics(n))
+    (path / "records.jsonl").write_text("".join(json.dumps(passkey_record(i)) + "\n" for i in range(n)))
+    return path
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda p: (p / "metrics.json").write_text(""), "metrics.json is not valid JSON"),
+    (lambda p: (p / "metrics.json").write_text("[1, 2]"), "metrics.json holds a list, not a JSON object"),
+    (lambda p: (p / "metrics.json").write_text('{"tasks": [1]}'), "'tasks' holds a list"),
+    (lambda p: (p / "config.yaml").write_text("model: [unclosed"), "config.yaml is not valid YAML"),
+    (lambda p: (p / "config.yaml").write_text("- a\n- b\n"), "config.yaml is not a run config"),
+    (lambda p: (p / "records.jsonl").write_text("null\n" + json.dumps(passkey_record(0)) + "\n"),
+     r"records.jsonl:1 is not a record"),
+    (lambda p: (p / "records.jsonl").write_bytes(b"\xff\xfe\x00garbage\n" + json.dumps(passkey_record(0)).encode()
+                                                + b"\n"), r"records.jsonl:1 is not a JSON line"),
+])
+def test_a_bad_run_is_skipped_with_one_warning_and_the_rest_rendered(tmp_path, capsys, damage, reason):
+    root = tmp_path / "results"
+    passkey_run(root, "original")
+    bad = passkey_run(root, "ntk")
+    damage(bad)
+    written = tables.write_tables(root)
+    assert "passkey" in written
+    table = (root / "tables" / "passkey.md").read_text()
+    assert "original" in table and "ntk" not in table
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and str(bad) in warnings[0]
+    assert __import__("re").search(reason, warnings[0]), warnings[0]
+
+
+def test_duplicate_record_ids_are_counted_once(tmp_path):
+    """Two writers left each sample twice: the table's n is the run's, not double."""
+    root = tmp_path / "results"
+    path = passkey_run(root, "original", n=3)
+    lines = (path / "records.jsonl").read_text()
+    (path / "records.jsonl").write_text(lines + lines)
+    tables.write_tables(root)
+    frame = pd.read_csv(root / "tables" / "passkey_intervals.csv")
+    assert set(frame["n"]) == {3}

@@ -14,6 +14,9 @@ over the whole input, since many small kernel calls would leave the chip idle.
 A single new query (decoding) takes the short path: the query stays at position 0 and every
 key is rotated to -d(i, j), so one kernel call covers all regions; the rotation is computed once
 per step and shared by all layers (`memo`).
+
+With gradients wanted (q, k or v require grad, grad mode on) every call takes `grad_path.py`:
+out-of-place ops that autograd differentiates, at eager attention's memory.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from types import SimpleNamespace
 import torch
 
 from lampe.attention import flex_planner
+from lampe.attention.grad_path import grad_attention, wants_grad
 from lampe.attention.kernels import pick_backend
 from lampe.attention.masked_planner import MaskedRow
 from lampe.attention.rope import RopeTable, rotate
@@ -71,6 +75,14 @@ def region_attention(
     compute = q.dtype if on_gpu_half else torch.float32
     scales = token_scales(rule, ctx, query_pos, key_pos, memo)
     factor = 1.0  # one per-token factor product for the whole call (`token_scales.py`)
+    if wants_grad(q, k, v):  # attributions, adapters: a path autograd can follow
+        if scales is not None:
+            factor = uniform_factor(scales, key_valid, memo)
+            if factor is None:
+                q, k, factor = *scale_inputs(q, k, scales), 1.0
+        return grad_attention(q, k, v, rule=rule, ctx=ctx, query_pos=query_pos, key_pos=key_pos, key_valid=key_valid,
+                              table=rope_table or RopeTable(inv_freq, rope_scaling), scale=scaling * rule.logit_scale * factor,
+                              compute=compute)
     if scales is not None and num_queries > 1:
         factor = uniform_factor(scales, key_valid, memo)
         if factor is None:

@@ -7,6 +7,10 @@
    mask. It derives token positions from that mask (left padding counts real tokens only) and
    rotates inside the engine, in float32, from the model's real inv_freq.
 No model forward is replaced; any model that calls the attention interface works.
+3. A pre-hook on each attention module refuses a KV cache the engine cannot read: it takes the
+   keys in cache order, all of them, with the queries last (transformers' dynamic cache). A
+   static cache hands it max_cache_len slots, most of them empty, and a sliding-window cache
+   drops old keys; either would give silently wrong attention.
 """
 from __future__ import annotations
 
@@ -119,6 +123,29 @@ AttentionInterface.register(ATTENTION_NAME, region_attention_forward)
 AttentionMaskInterface.register(ATTENTION_NAME, padding_mask_only)
 
 
+CACHE_HOOK = "_lampe_cache_check"
+
+
+def check_cache(module, args, kwargs) -> None:
+    """Forward pre-hook: a region method reads a dynamic, unwindowed KV cache only."""
+    if getattr(module, "lampe_binding", None) is None:
+        return
+    cache = kwargs.get("cache", kwargs.get("past_key_values"))
+    layers = getattr(cache, "layers", None)
+    if cache is None or layers is None:
+        return
+    from transformers.cache_utils import DynamicLayer
+
+    layer = layers[min(getattr(module, "layer_idx", 0), len(layers) - 1)]
+    if isinstance(layer, DynamicLayer) and not getattr(layer, "is_sliding", False):
+        return
+    raise ValueError(
+        f"region attention needs transformers' dynamic KV cache (DynamicCache, no sliding window); got "
+        f"{type(cache).__name__} with {type(layer).__name__}: a static cache passes every preallocated slot and a "
+        f"sliding one drops old keys, so the attention would be wrong. Use generate() without cache_implementation "
+        f"(or cache_implementation='dynamic'), and a model config with sliding_window=None")
+
+
 def uses_region_attention(model) -> bool:
     """Whether a region method routes this model's attention (a harness batches differently)."""
     return getattr(model.config, "_attn_implementation", None) == ATTENTION_NAME
@@ -146,4 +173,6 @@ def install_region_rule(model, rule: DistanceRule) -> None:
     binding = RegionBinding(rule=rule, rotary=identity)
     for module in attention_modules(model):
         module.lampe_binding = binding
+        if getattr(module, CACHE_HOOK, None) is None:  # removed again by `restore_original`
+            setattr(module, CACHE_HOOK, module.register_forward_pre_hook(check_cache, with_kwargs=True))
     model.set_attn_implementation(ATTENTION_NAME)

@@ -47,5 +47,8 @@ def restore_original(model) -> None:
     for module in attention_modules(model):
         if hasattr(module, "lampe_binding"):
             del module.lampe_binding
+        hook = module.__dict__.pop("_lampe_cache_check", None)  # the region methods' cache check
+        if hook is not None:
+            hook.remove()
     if hasattr(model, "lampe_method"):
         del model.lampe_method
