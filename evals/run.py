@@ -13,14 +13,17 @@ from evals.records import RecordFile
 
 
 def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int | None = None,
-                  progress: bool = True, shard: tuple[int, int] | None = None, before_sample=None) -> dict:
+                  progress: bool = True, shard: tuple[int, int] | None = None, before_sample=None,
+                  after_sample=None) -> dict:
     """Evaluate `benchmark` with `lm`, appending to out_dir/records.jsonl; returns the metrics.
     The model's decoding settings (LanguageModel.generation_settings) go to out_dir/generation.json.
 
     `shard=(k, n)` with n > 1 takes every n-th sample from the k-th and appends to
     records.shard<k>.jsonl; it returns that shard's metrics and leaves metrics.json to the merge
     (evals.runner.merge_shards). `before_sample(sample)` runs before each evaluated sample
-    (`method.factor=auto` sets the method's factor from the sample's length there).
+    (`method.factor=auto` sets the method's factor from the sample's length there);
+    `after_sample(sample, record)` returns the record to write (the runner adds the split and the
+    method parameters that applied).
     """
     own_loop = getattr(benchmark, "run", None)
     if own_loop is not None:  # benchmarks driven by another harness (lm-eval) run their own loop
@@ -59,13 +62,15 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
             if before_sample is not None:
                 before_sample(sample)
             record = benchmark.evaluate(sample, lm)
+            if after_sample is not None:
+                record = after_sample(sample, record)
             records.append(record)
             tokens += int(record.get("prompt_tokens") or 0)
             bar.set_postfix(tok_s=f"{tokens / max(time.time() - start, 1e-9):.0f}")
         bar.update(1)
     bar.close()
     wanted = set(ids)
-    metrics = benchmark.summarize([r for r in records.records if r["id"] in wanted])
+    metrics = benchmark.summary([r for r in records.records if r["id"] in wanted])
     if count == 1:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return metrics
