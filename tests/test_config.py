@@ -125,6 +125,11 @@ def test_sweep_configs(extra):
     assert se.method.name == "self_extend" and set(se.hydra.sweeper.params) == {"method.window", "method.group"}
     methods = compose_with(extra, "sweep=methods", hydra=True)
     assert set(methods.hydra.sweeper.params["method"].split(",")) == set(available_methods())
+    # tuning sweeps run on the dev split (any benchmark); the methods table scores the test split
+    assert grid.benchmark.split == optuna.benchmark.split == se.benchmark.split == "dev"
+    assert compose_with(extra, "sweep=lampe_sigmoid", "benchmark=needle", hydra=True).benchmark.split == "dev"
+    assert compose_with(extra, "sweep=lampe_sigmoid", "benchmark.split=test", hydra=True).benchmark.split == "test"
+    assert compose_with(extra, "sweep=methods", "benchmark=passkey", hydra=True).benchmark.split == "test"
 
 
 def test_slurm_launcher_and_output_dirs(extra, tmp_path):
