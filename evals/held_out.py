@@ -25,14 +25,17 @@ class HeldOutError(ValueError):
     """A test sample that the run's preset was fitted on."""
 
 
-def provenance_path(preset: str, folder: Path = PRESET_DIR) -> Path:
-    return folder / f"{preset}.yaml"
+def provenance_path(preset: str, folder: Path | None = None) -> Path:
+    return (folder or PRESET_DIR) / f"{preset}.yaml"
+
+
+def load_provenance(preset: str, folder: Path | None = None) -> dict | None:
+    """The preset's provenance file, or None when it has none."""
+    return _load(provenance_path(preset, folder))
 
 
 @lru_cache(maxsize=None)
-def load_provenance(preset: str, folder: Path = PRESET_DIR) -> dict | None:
-    """The preset's provenance file, or None when it has none."""
-    path = provenance_path(preset, folder)
+def _load(path: Path) -> dict | None:
     return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else None
 
 
@@ -69,7 +72,7 @@ class Seen:
         return None
 
 
-def guard_for(values: dict, folder: Path = PRESET_DIR) -> Seen | None:
+def guard_for(values: dict, folder: Path | None = None) -> Seen | None:
     """The held-out guard of a run's method values: its preset's provenance, if it has one."""
     preset = values.get("preset")
     if not isinstance(preset, str):

@@ -214,7 +214,7 @@ class LongBench(Benchmark):
                     tokens = len(tokenizer(sample.prompt, add_special_tokens=False)["input_ids"])
                     if not in_range(tokens, self.token_range):
                         continue
-                    sample.meta["prompt_tokens_untruncated"] = tokens
+                    sample.meta["prompt_tokens"] = tokens  # before truncation to max_length
                 taken += 1
                 yield sample
 
