@@ -14,7 +14,6 @@ LaMPE's U, SelfExtend's W and G and the length they cover, ...).
 from __future__ import annotations
 
 from lampe import apply_method, get_method
-from lampe.methods.frequency import length_scale
 
 from evals.held_out import check_sample, guard_for
 
@@ -24,8 +23,8 @@ RULES = ("published",)
 
 
 def factor_for(length: int, pretraining_length: int) -> float:
-    """max(1, L / P) rounded up to 1/1000 (lampe.methods.frequency.length_scale)."""
-    return length_scale(length, pretraining_length)
+    """max(1, L / P) rounded up to 1/1000: PI's published factor (NTK's and YaRN's too)."""
+    return get_method("pi").published(length, pretraining_length, {})["factor"]
 
 
 def auto_params(method_cfg: dict) -> list[str]:
