@@ -11,6 +11,8 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Iterator
 
+from evals.splits import content_key
+
 
 @dataclass
 class Sample:
@@ -45,6 +47,7 @@ class Benchmark:
 
     name: ClassVar[str]
     lazy_samples: ClassVar[bool] = False  # True: run() streams samples instead of listing them first
+    split: str = "test"  # "dev" (tuning) or "test" (scores); evals.splits. Benchmarks with a dev split set it
 
     def __init__(self, **config: Any):
         self.config = config
@@ -72,6 +75,27 @@ class Benchmark:
 
     def score(self, sample: Sample, prediction: str) -> dict[str, float]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def content_keys(self, sample: Sample) -> list[str]:
+        """What a sample's content is, for held-out checks (a preset never scores what it was fitted
+        on): its pass key, needle, document... By default a hash of its prompt text."""
+        return [content_key("prompt", sample.prompt)]
+
+    def prepare(self, sample: Sample, lm) -> Sample:
+        """The sample as `evaluate` sends it to the model (L-Eval cuts its document here)."""
+        return sample
+
+    def model_length(self, sample: Sample, lm) -> int:
+        """Positions the model holds for this sample: its prompt's tokens as sent, plus its
+        generation budget (what a method's length rule is applied to). A sample that generates
+        nothing and names a `meta.length` (a perplexity window) holds that many."""
+        if not sample.max_new_tokens and (sample.meta or {}).get("length"):
+            return int(sample.meta["length"])
+        return len(lm.prompt_ids(self.prepare(sample, lm))) + int(sample.max_new_tokens)
+
+    def summary(self, records: list[dict]) -> dict:
+        """`summarize` labelled with the split: tables keep dev runs out of the scores."""
+        return {**self.summarize(records), "split": self.split}
 
     def evaluate(self, sample: Sample, lm) -> dict:
         """Generate for one sample and score it; returns the record written to records.jsonl."""

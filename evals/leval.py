@@ -20,6 +20,13 @@ the two; topic_retrieval_longchat averages its first/second/third-topic scores. 
 documents marked `f1` or `rouge` get those scores; those marked for human or LLM judges are
 skipped, as auto_eval.py skips them. Each average names the tasks it covers and the L-Eval tasks
 it misses (codeU and narrative_qa are not in the shared data).
+
+`split` (evals.splits): a document is dev when the SHA-256 of its text is 3 modulo 5 (gsm100,
+whose 100 documents share one few-shot text, by its question instead); test never includes a dev
+document, and copies of one document (the open-ended files repeat some for human judges) always
+fall on the same side. `min_tokens` / `max_tokens` keep only documents whose length in the
+model's tokens lies in that range (the document alone, before any cut), in file order; a
+document longer than `max_length - 512` is still cut by L-Eval's rule.
 """
 from __future__ import annotations
 
@@ -34,6 +41,7 @@ from evals.metrics import best_over_references, get_metric, leval_rouge_all
 from evals.paths import require_data_path
 from evals.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.registry import register_benchmark
+from evals.splits import DEFAULT_SPLIT, check_split, content_key, document_split
 
 SPEC = json.loads((Path(__file__).with_name("leval_tasks.json")).read_text(encoding="utf-8"))
 TASKS: dict[str, dict] = SPEC["tasks"]
@@ -74,6 +82,19 @@ def script_format(message: str, document: str, instruction: str) -> str:
         return message
 
 
+def token_range(benchmark: str, low: int | None, high: int | None) -> tuple[int | None, int | None]:
+    """(min_tokens, max_tokens) checked: an empty range is an error naming both."""
+    low, high = (None if v is None else int(v) for v in (low, high))
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"{benchmark}: min_tokens={low} exceeds max_tokens={high}: no document can qualify")
+    return low, high
+
+
+def in_range(tokens: int, bounds: tuple[int | None, int | None]) -> bool:
+    low, high = bounds
+    return (low is None or tokens >= low) and (high is None or tokens <= high)
+
+
 def truncate_document(document: str, budget: int, count_tokens, keep: str = "start") -> str:
     """L-Eval's cut: while over `budget` tokens keep the first (or, for code, the last)
     budget - k words of what is left, k = 0, 250, 500, ..."""
@@ -90,26 +111,34 @@ class LEval(Benchmark):
     """Config: tasks ("all", "closed", "open" or a list), samples_per_task (documents per task,
     null = all), instructions_per_doc (null = all), data_dir, max_new_tokens (every task; null =
     L-Eval's 512), letter_max_new_tokens (coursera, quality, tpo, sci_fi; null = max_new_tokens),
-    prompt_format (official | chat | raw)."""
+    prompt_format (official | chat | raw), split (dev | test), min_tokens / max_tokens (documents
+    by their length in the model's tokens; null = no bound)."""
 
     name = "leval"
 
     def __init__(self, tasks: Any = "all", samples_per_task: int | None = None,
                  instructions_per_doc: int | None = None, data_dir: str = DEFAULT_DATA_DIR,
                  max_new_tokens: int | None = None, letter_max_new_tokens: int | None = None,
-                 prompt_format: str = DEFAULT_FORMAT, **config: Any):
+                 prompt_format: str = DEFAULT_FORMAT, split: str = DEFAULT_SPLIT, min_tokens: int | None = None,
+                 max_tokens: int | None = None, **config: Any):
         super().__init__(tasks=tasks, samples_per_task=samples_per_task, instructions_per_doc=instructions_per_doc,
                          data_dir=data_dir, max_new_tokens=max_new_tokens,
-                         letter_max_new_tokens=letter_max_new_tokens, prompt_format=prompt_format, **config)
+                         letter_max_new_tokens=letter_max_new_tokens, prompt_format=prompt_format, split=split,
+                         min_tokens=min_tokens, max_tokens=max_tokens, **config)
         if config:
             raise ValueError(f"Unknown L-Eval option(s): {', '.join(sorted(config))}. Valid: tasks, "
                              "samples_per_task, instructions_per_doc, data_dir, max_new_tokens, "
-                             "letter_max_new_tokens, prompt_format")
+                             "letter_max_new_tokens, prompt_format, split, min_tokens, max_tokens")
         for key, value in (("samples_per_task", samples_per_task), ("instructions_per_doc", instructions_per_doc),
-                           ("max_new_tokens", max_new_tokens), ("letter_max_new_tokens", letter_max_new_tokens)):
+                           ("max_new_tokens", max_new_tokens), ("letter_max_new_tokens", letter_max_new_tokens),
+                           ("min_tokens", min_tokens), ("max_tokens", max_tokens)):
             if value is not None and int(value) < 1:
                 raise ValueError(f"{key} must be a positive integer or null, got {value}")
         self.prompt_format = check_prompt_format("leval", prompt_format)
+        self.split = check_split("leval", split)
+        self.token_range = token_range("L-Eval", min_tokens, max_tokens)
+        self._tokens: dict[tuple[str, int], int] = {}
+        self._prepared: tuple | None = None
         self.data_dir = require_data_path(data_dir, "benchmark.data_dir")
         if not self.data_dir.is_dir():
             raise FileNotFoundError(f"L-Eval benchmark.data_dir='{data_dir}' ({self.data_dir}) is not a directory; it "
@@ -142,6 +171,21 @@ class LEval(Benchmark):
                                         f"present: {', '.join(present)}")
         return names
 
+    def split_text(self, task: str, doc: dict) -> str:
+        """The text that places a document in a split: the document, or (gsm100, one few-shot text
+        for all) its questions."""
+        if TASKS[task].get("split_key") == "instructions":
+            return "\n".join(map(str, doc["instructions"]))
+        return doc["input"]
+
+    def document_tokens(self, task: str, doc: dict, doc_index: int, tokenizer) -> int:
+        key = (task, doc_index)
+        if key not in self._tokens:
+            if tokenizer is None:
+                raise ValueError("L-Eval min_tokens / max_tokens count the model's tokens: samples() needs its tokenizer")
+            self._tokens[key] = len(tokenizer(doc["input"], add_special_tokens=False)["input_ids"])
+        return self._tokens[key]
+
     def build_sample(self, task: str, doc: dict, doc_index: int, inst_index: int) -> Sample:
         spec = TASKS[task]
         kind = SPEC["kinds"][spec["kind"]]
@@ -166,7 +210,8 @@ class LEval(Benchmark):
             prompt_format=self.prompt_format,
             meta={"document": doc_index, "instruction": inst_index, "evaluation": doc["evaluation"],
                   "source": doc.get("source"), "query": instruction,
-                  "document_span": [len(head), len(head) + len(doc["input"])]},
+                  "document_span": [len(head), len(head) + len(doc["input"])],
+                  "content": content_key("leval", self.split_text(task, doc))},
         )
 
     def samples(self, tokenizer=None) -> Iterator[Sample]:
@@ -179,9 +224,23 @@ class LEval(Benchmark):
                     if doc["evaluation"] != "exam":
                         raise ValueError(f"{doc['_where']}: closed-ended task '{task}' expects evaluation "
                                          f"'exam', got '{doc['evaluation']}'")
-            for doc_index, doc in enumerate(docs[: self.samples_per_task]):
+            taken = 0
+            for doc_index, doc in enumerate(docs):
+                if self.samples_per_task is not None and taken >= self.samples_per_task:
+                    break
+                if document_split(self.split_text(task, doc)) != self.split:
+                    continue
+                tokens = None
+                if self.token_range != (None, None):
+                    tokens = self.document_tokens(task, doc, doc_index, tokenizer)
+                    if not in_range(tokens, self.token_range):
+                        continue
+                taken += 1
                 for inst_index in range(len(doc["instructions"][: self.instructions_per_doc])):
-                    yield self.build_sample(task, doc, doc_index, inst_index)
+                    sample = self.build_sample(task, doc, doc_index, inst_index)
+                    if tokens is not None:
+                        sample.meta["document_tokens"] = tokens
+                    yield sample
 
     def fit_document(self, sample: Sample, lm) -> Sample:
         """Cut the document to max_length - 512 tokens with L-Eval's rule (no-op without max_length)."""
@@ -216,8 +275,18 @@ class LEval(Benchmark):
         prompt = script_format(sample.prompt, sample.prompt[start:end], sample.meta["query"])
         return sample if prompt == sample.prompt else dataclasses.replace(sample, prompt=prompt)
 
+    def prepare(self, sample: Sample, lm) -> Sample:
+        """The document cut to max_length - 512 tokens, then the script's str.format (the last one
+        kept: a method's length rule and the evaluation ask for the same sample)."""
+        if self._prepared is None or self._prepared[:2] != (sample.id, id(lm)):
+            self._prepared = (sample.id, id(lm), self.script_formatted(self.fit_document(sample, lm)))
+        return self._prepared[2]
+
+    def content_keys(self, sample: Sample) -> list[str]:
+        return [sample.meta["content"]]
+
     def evaluate(self, sample: Sample, lm) -> dict:
-        sample = self.script_formatted(self.fit_document(sample, lm))
+        sample = self.prepare(sample, lm)
         prediction, prompt_tokens = lm.generate(sample)
         if TASKS[sample.task].get("metric") == "leval_sci_fi":
             fact, _ = lm.generate(self.fact_sample(sample))

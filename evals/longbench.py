@@ -15,6 +15,12 @@ The data is found when the benchmark is built, before any model loads (evals.lon
 data_dir, else the checkout's shared files, else the hub's data.zip). With the default task list
 (`all`) the tasks without data are named in one warning, with how to get them, and the rest
 run; a task asked for by name without data is an error.
+
+`split` (evals.splits): a record is dev when the SHA-256 of its context is 3 modulo 5, so
+records that share a context (multifieldqa_zh asks several questions of one text) stay together
+and a file's first record splits as it does in the full file. `min_tokens` / `max_tokens` keep
+only records whose filled-in prompt, in the model's tokens before truncation, lies in that range
+(LongBench-E style selection by length; the first `samples_per_task` that qualify, file order).
 """
 from __future__ import annotations
 
@@ -25,9 +31,11 @@ from typing import Any, Iterator
 
 from evals import longbench_data as data
 from evals.base import Benchmark, Sample
+from evals.leval import in_range, token_range
 from evals.metrics import best_over_references, get_metric
 from evals.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.registry import register_benchmark
+from evals.splits import DEFAULT_SPLIT, check_split, content_key, document_split
 
 SPEC = json.loads((Path(__file__).with_name("longbench_tasks.json")).read_text(encoding="utf-8"))
 TASKS: dict[str, dict] = SPEC["tasks"]
@@ -66,18 +74,27 @@ def select_tasks(tasks: Any, longbench_e: bool) -> list[str]:
 @register_benchmark
 class LongBench(Benchmark):
     """Config: tasks (list or "all"), samples_per_task (null = all), data_dir, longbench_e,
-    prompt_format (official | chat | raw)."""
+    prompt_format (official | chat | raw), split (dev | test), min_tokens / max_tokens (records
+    by their prompt's length in the model's tokens; null = no bound)."""
 
     name = "longbench"
 
     def __init__(self, tasks: Any = "all", samples_per_task: int | None = None, data_dir: str | None = None,
-                 longbench_e: bool = False, prompt_format: str = DEFAULT_FORMAT, **config: Any):
+                 longbench_e: bool = False, prompt_format: str = DEFAULT_FORMAT, split: str = DEFAULT_SPLIT,
+                 min_tokens: int | None = None, max_tokens: int | None = None, **config: Any):
         super().__init__(tasks=tasks, samples_per_task=samples_per_task, data_dir=data_dir,
-                         longbench_e=longbench_e, prompt_format=prompt_format, **config)
+                         longbench_e=longbench_e, prompt_format=prompt_format, split=split, min_tokens=min_tokens,
+                         max_tokens=max_tokens, **config)
         if config:
             raise ValueError(f"Unknown LongBench option(s): {', '.join(sorted(config))}. "
-                             "Valid: tasks, samples_per_task, data_dir, longbench_e, prompt_format")
+                             "Valid: tasks, samples_per_task, data_dir, longbench_e, prompt_format, split, "
+                             "min_tokens, max_tokens")
         self.prompt_format = check_prompt_format("longbench", prompt_format)
+        self.split = check_split("longbench", split)
+        for key, value in (("min_tokens", min_tokens), ("max_tokens", max_tokens)):
+            if value is not None and int(value) < 1:
+                raise ValueError(f"{key} must be a positive integer or null, got {value}")
+        self.token_range = token_range("LongBench", min_tokens, max_tokens)
         if samples_per_task is not None and int(samples_per_task) < 1:
             raise ValueError(f"samples_per_task must be a positive integer or null, got {samples_per_task}")
         self.longbench_e = bool(longbench_e)
@@ -175,16 +192,34 @@ class LongBench(Benchmark):
             official=OFFICIAL_CHAT if spec["chat"] else {},
             meta={"length": row["length"], "language": row.get("language"), "all_classes": row["all_classes"],
                   "_id": row.get("_id"), "longbench_e": self.longbench_e,
-                  "data": self.sources[task].kind if task in self.sources else None},
+                  "data": self.sources[task].kind if task in self.sources else None,
+                  "content": content_key("longbench", str(row["context"]))},
         )
 
     def samples(self, tokenizer=None) -> Iterator[Sample]:
+        """Each task's records of this split (and token range), in file order; the index in the
+        file names a record without an `_id`."""
         for task in self.tasks:
-            rows = self.sources[task].rows()
-            if self.samples_per_task is not None:
-                rows = rows[: self.samples_per_task]
-            for index, row in enumerate(rows):
-                yield self.build_sample(task, row, index)
+            taken = 0
+            for index, row in enumerate(self.sources[task].rows()):
+                if self.samples_per_task is not None and taken >= self.samples_per_task:
+                    break
+                if document_split(str(row.get("context", ""))) != self.split:
+                    continue
+                sample = self.build_sample(task, row, index)
+                if self.token_range != (None, None):
+                    if tokenizer is None:
+                        raise ValueError("LongBench min_tokens / max_tokens count the model's tokens: samples() needs "
+                                         "its tokenizer")
+                    tokens = len(tokenizer(sample.prompt, add_special_tokens=False)["input_ids"])
+                    if not in_range(tokens, self.token_range):
+                        continue
+                    sample.meta["prompt_tokens"] = tokens  # before truncation to max_length
+                taken += 1
+                yield sample
+
+    def content_keys(self, sample: Sample) -> list[str]:
+        return [sample.meta["content"]]
 
     def score(self, sample: Sample, prediction: str) -> dict[str, float]:
         spec = TASKS[sample.task]

@@ -11,6 +11,11 @@ plain-text prompt it has, its Anthropic completion prompt (`HARNESS_TEMPLATE`, "
 two markers in one user turn of the model's own template, the answer prefix after it.
 Scoring replaces the harness's GPT-4 judge with string matching: the fraction of the answer's
 keywords found, whether the whole answer appears, and optionally ROUGE-1 recall.
+
+`split: dev` (evals.splits) hides another fact (`dev_needle`: needle, question, answer, keywords;
+by default a Lisbon needle) in the essays read from the first paragraph break after their middle,
+so no dev prompt shares its needle or its haystack text with a test prompt of up to ~85k tokens
+(half the essays); dev ids read "needle-dev-<length>-<depth>".
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from evals.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.registry import register_benchmark
 from evals.ruler.options import check_config, check_lengths
 from evals.ruler.generator import PromptCounter
+from evals.splits import DEFAULT_SPLIT, check_split, content_key, rotate_half, sample_id
 
 NEEDLE = "\nThe best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day.\n"
 QUESTION = "What is the best thing to do in San Francisco?"
@@ -45,11 +51,20 @@ HARNESS_TEMPLATE = (
 )
 TEMPLATES = {"official": HARNESS_TEMPLATE, "raw": HARNESS_TEMPLATE, "chat": TEMPLATE}  # template: null
 
+# The dev split's fact: the same shape as the harness's needle, nothing in common with it.
+DEV_NEEDLE = {
+    "needle": "\nThe best thing to do in Lisbon is ride the old yellow tram up the hill and eat custard tarts "
+              "at the top.\n",
+    "question": "What is the best thing to do in Lisbon?",
+    "answer": "ride the old yellow tram up the hill and eat custard tarts at the top",
+    "keywords": ["yellow tram", "custard tarts"],
+}
+
 DEFAULTS = dict(
     lengths=[1024, 2048, 4096, 8192], depths=[0, 25, 50, 75, 100], depth_intervals=None, needle=NEEDLE,
     question=QUESTION, answer="eat a sandwich and sit in Dolores Park on a sunny day",
     keywords=["sandwich", "Dolores Park"], haystack=DEFAULT_ESSAYS, template=None, answer_prefix=ANSWER_PREFIX,
-    max_new_tokens=64, rouge=False, prompt_format=DEFAULT_FORMAT,
+    max_new_tokens=64, rouge=False, prompt_format=DEFAULT_FORMAT, split=DEFAULT_SPLIT, dev_needle=DEV_NEEDLE,
 )
 
 
@@ -109,6 +124,9 @@ class Needle(Benchmark):
             raise ValueError(f"needle: depths must be percents in [0, 100], got {depths!r}")
         self.depths = [float(d) for d in depths]
         c["prompt_format"] = check_prompt_format("needle", c["prompt_format"])
+        self.split = check_split("needle", c["split"])
+        if self.split == "dev":
+            c = {**c, **self._dev_fact(c)}
         if c["template"] is None:  # the chosen format's own prompt
             c["template"] = TEMPLATES[c["prompt_format"]]
         for key in ("needle", "question", "template"):
@@ -121,6 +139,20 @@ class Needle(Benchmark):
             raise ValueError("needle: give an answer or keywords to score against")
         self.c = c
         self.haystack_text = load_essays(c["haystack"])  # raises, naming the path, when missing
+        if self.split == "dev":
+            self.haystack_text = rotate_half(self.haystack_text)
+
+    @staticmethod
+    def _dev_fact(c: dict) -> dict:
+        """needle, question, answer, keywords of the dev split: `dev_needle`, checked against the test fact."""
+        given = dict(c["dev_needle"] or {})
+        unknown = sorted(set(given) - set(DEV_NEEDLE))
+        if unknown:
+            raise ValueError(f"Unknown needle dev_needle key '{unknown[0]}'. Valid: {', '.join(DEV_NEEDLE)}")
+        fact = {**DEV_NEEDLE, **given}
+        if fact["needle"].strip() == c["needle"].strip() or fact["answer"] == c["answer"]:
+            raise ValueError("needle: split=dev needs a dev_needle (needle and answer) other than the test needle")
+        return fact
 
     def _haystack_ids(self, tokenizer, need: int) -> list[int]:
         """The first `need` haystack tokens (the text repeated if short); tokenizes only a prefix
@@ -171,7 +203,7 @@ class Needle(Benchmark):
             room -= tokens - budget
         references = [c["answer"]] if c["answer"] else list(self.keywords)
         return Sample(
-            id=f"needle-{length}-{_label(depth)}",
+            id=sample_id("needle", self.split, length, _label(depth)),
             task="needle",
             prompt=self._prompt(context),
             references=references,
@@ -190,6 +222,9 @@ class Needle(Benchmark):
             if c["rouge"]:
                 scores["rouge1_recall"] = match_metrics.rouge1_recall(prediction, c["answer"])
         return scores
+
+    def content_keys(self, sample: Sample) -> list[str]:
+        return [content_key("needle", self.c["needle"].strip())]
 
     def summarize(self, records: list[dict]) -> dict:
         return summarize_grid(records)

@@ -9,6 +9,11 @@ number the model writes must be exactly the key.
 llama/run_test.py) did: bare, through a transformers text-generation pipeline of its time, which
 tokenized without special tokens, so no BOS. `raw` is the same text with the tokenizer's BOS,
 `chat` the text in one user turn of the model's chat template, "The pass key is" after it.
+
+`split` (evals.splits): a test sample keeps the seed it always had, its dev twin ("passkey-dev-...")
+mixes "dev" into it; each split draws its keys from its own half of the key range (by hash) and
+puts them after its own filler counts (even for test, odd for dev, one unit from the depth's), so
+no dev prompt shares a key or a key position with a test prompt.
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from evals.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.registry import register_benchmark
 from evals.ruler.generator import PromptCounter, derive_seed, fit_size
 from evals.ruler.options import check_config, check_lengths
+from evals.splits import DEFAULT_SPLIT, check_split, draw, own_position, sample_id, split_parts
 
 TASK = ("There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
         "I will quiz you about the important information there.")
@@ -32,12 +38,17 @@ ANSWER_PREFIX = " The pass key is"  # with QUESTION, the original's final line "
 
 DEFAULTS = dict(lengths=[2048, 4096, 8192], depths=[0, 25, 50, 75, 100], num_samples=1, seed=42,
                 passkey_range=[1, 50000], max_new_tokens=10, prompt_format=DEFAULT_FORMAT,
-                answer_logprob=False)
+                answer_logprob=False, split=DEFAULT_SPLIT)
 
 
-def passkey_prompt(passkey: str, fillers: int, depth: float) -> str:
-    """The prompt with `fillers` filler units, round(fillers * depth / 100) of them before the key."""
-    before = round(fillers * depth / 100)
+def units_before(fillers: int, depth: float, split: str = DEFAULT_SPLIT) -> int:
+    """Filler units before the key: round(fillers * depth / 100), moved one unit to the split's parity."""
+    return own_position(round(fillers * depth / 100), fillers, split)
+
+
+def passkey_prompt(passkey: str, fillers: int, depth: float, split: str = DEFAULT_SPLIT) -> str:
+    """The prompt with `fillers` filler units, `units_before` of them before the key."""
+    before = units_before(fillers, depth, split)
     lines = [TASK, " ".join([NOISE] * before), INFORMATION.format(passkey=passkey),
              " ".join([NOISE] * (fillers - before)), QUESTION]
     return "\n".join(lines)
@@ -61,6 +72,7 @@ class Passkey(Benchmark):
         if not isinstance(c["answer_logprob"], bool):
             raise ValueError(f"passkey: answer_logprob must be true or false, got {c['answer_logprob']!r}")
         c["prompt_format"] = check_prompt_format("passkey", c["prompt_format"])
+        self.split = check_split("passkey", c["split"])
         self.c, self.range = c, (low, high)
         # the original pipeline added no BOS (transformers <= 4.3x text-generation pipelines)
         self.fields = {"prompt_format": c["prompt_format"], "special_tokens": c["prompt_format"] != "official"}
@@ -79,11 +91,11 @@ class Passkey(Benchmark):
                                  f"plus {c['max_new_tokens']} tokens to generate")
             for depth in self.depths:
                 for index in range(int(c["num_samples"])):
-                    rng = random.Random(derive_seed(c["seed"], "passkey", length, depth, index))
-                    passkey = str(rng.randint(*self.range))
-                    prompt = passkey_prompt(passkey, fillers, depth)
+                    rng = random.Random(derive_seed(c["seed"], "passkey", *split_parts(self.split, length, depth, index)))
+                    passkey = draw(rng, lambda r: str(r.randint(*self.range)), self.split)
+                    prompt = passkey_prompt(passkey, fillers, depth, self.split)
                     yield Sample(
-                        id=f"passkey-{length}-{depth:g}-{index}",
+                        id=sample_id("passkey", self.split, length, f"{depth:g}", index),
                         task="passkey",
                         prompt=prompt,
                         references=[passkey],
@@ -91,6 +103,7 @@ class Passkey(Benchmark):
                         answer_prefix=ANSWER_PREFIX,
                         **self.fields,
                         meta={"length": length, "depth": depth, "fillers": fillers,
+                              "units_before": units_before(fillers, depth, self.split),
                               "prompt_tokens": count(prompt, ANSWER_PREFIX)},
                     )
 
@@ -105,6 +118,9 @@ class Passkey(Benchmark):
 
     def score(self, sample: Sample, prediction: str) -> dict[str, float]:
         return {"accuracy": match_metrics.passkey_match(prediction, sample.references[0])}
+
+    def content_keys(self, sample: Sample) -> list[str]:
+        return [f"passkey:{sample.references[0]}"]
 
     def summarize(self, records: list[dict]) -> dict:
         return summarize_grid(records, "accuracy")

@@ -15,7 +15,7 @@ from evals.safe_io import write_atomic
 
 def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int | None = None,
                   progress: bool = True, shard: tuple[int, int] | None = None, before_sample=None,
-                  records: RecordFile | None = None) -> dict:
+                  records: RecordFile | None = None, after_sample=None) -> dict:
     """Evaluate `benchmark` with `lm`, appending to out_dir/records.jsonl; returns the metrics.
     The model's decoding settings (LanguageModel.generation_settings) go to out_dir/generation.json.
 
@@ -24,7 +24,8 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
     (evals.runner.merge_shards). `before_sample(sample)` runs before each evaluated sample
     (`method.factor=auto` sets the method's factor from the sample's length there). `records`: the
     records file's writer when the caller already holds it (the runner takes it with the run).
-    Every file is written atomically (`evals.safe_io`).
+    `after_sample(sample, record)` returns the record to write (the runner adds the split and the
+    method parameters that applied). Every file is written atomically (`evals.safe_io`).
     """
     own_loop = getattr(benchmark, "run", None)
     if own_loop is not None:  # benchmarks driven by another harness (lm-eval) run their own loop
@@ -41,13 +42,15 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
     if own:
         records = RecordFile.writer(out_dir / ("records.jsonl" if count == 1 else f"records.shard{index}.jsonl"))
     try:
-        return _evaluate_all(benchmark, lm, out_dir, records, limit, progress, (index, count), before_sample)
+        return _evaluate_all(benchmark, lm, out_dir, records, limit, progress, (index, count), before_sample,
+                             after_sample)
     finally:
         if own:
             records.close()
 
 
-def _evaluate_all(benchmark, lm, out_dir: Path, records: RecordFile, limit, progress, shard, before_sample) -> dict:
+def _evaluate_all(benchmark, lm, out_dir: Path, records: RecordFile, limit, progress, shard, before_sample,
+                  after_sample) -> dict:
     index, count = shard
     done = records.done_ids
     if benchmark.lazy_samples:  # e.g. a full RULER preset: tens of thousands of long prompts
@@ -74,13 +77,15 @@ def _evaluate_all(benchmark, lm, out_dir: Path, records: RecordFile, limit, prog
             if before_sample is not None:
                 before_sample(sample)
             record = benchmark.evaluate(sample, lm)
+            if after_sample is not None:
+                record = after_sample(sample, record)
             records.append(record)
             tokens += int(record.get("prompt_tokens") or 0)
             bar.set_postfix(tok_s=f"{tokens / max(time.time() - start, 1e-9):.0f}")
         bar.update(1)
     bar.close()
     wanted = set(ids)
-    metrics = benchmark.summarize([r for r in records.records if r["id"] in wanted])
+    metrics = benchmark.summary([r for r in records.records if r["id"] in wanted])
     if count == 1:
         write_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics

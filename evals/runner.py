@@ -24,7 +24,8 @@ from evals.memory_guard import check_fits, longest_prompt
 from evals.preflight import check_samples
 from evals.records import DuplicateRecord, RecordFile, RecordsBusy
 from evals.greedy import GREEDY
-from evals.length_factor import AUTO, LengthFactor, wants_auto
+from evals.held_out import check_plan
+from evals.length_factor import AUTO, RULE_KEY, SampleMethod, auto_params
 from evals.registry import get_benchmark
 from lampe import get_method, load_model
 
@@ -42,21 +43,24 @@ def method_values(method_cfg: dict, model_cfg: dict) -> dict:
     """
     name = method_cfg["name"]
     cls = get_method(name)
-    auto = wants_auto(method_cfg)  # factor: auto -> set per sample length at run time
-    given = {k: v for k, v in method_cfg.items() if k != "name" and v is not None and not (auto and k == "factor")}
-    defaults = dict((model_cfg.get("method_defaults") or {}).get(name) or {})
+    auto = auto_params(method_cfg)  # `auto` / rule=published: set per sample by the method's rule (evals.length_factor)
+    rule = method_cfg.get(RULE_KEY)
+    given = {k: v for k, v in method_cfg.items() if k not in ("name", RULE_KEY) and v is not None and k not in auto}
+    defaults = {k: v for k, v in ((model_cfg.get("method_defaults") or {}).get(name) or {}).items() if k not in auto}
     merged = cls.merge_defaults(defaults, given)  # the method knows which of its parameters exclude each other
     accepts = {p.name for p in cls.params}
     if "pretraining_length" in accepts and merged.get("pretraining_length") is None:
         merged["pretraining_length"] = model_cfg.get("pretraining_length")
-    if auto:
-        merged.pop("factor", None)
-        if model_cfg.get("pretraining_length") is None:
-            raise ValueError("method.factor=auto scales by sample length / model.pretraining_length: set "
-                             "model.pretraining_length (the model's trained window in tokens)")
+    for key in auto:
+        merged.pop(key, None)
+    if auto and model_cfg.get("pretraining_length") is None:
+        raise ValueError(f"method.{sorted(auto)[0]}=auto scales by sample length / model.pretraining_length: set "
+                         "model.pretraining_length (the model's trained window in tokens)")
     values = cls.parse_params(merged)
     cls.check(values, model_cfg.get("pretraining_length"))
-    return {**values, "factor": AUTO} if auto else values
+    if rule is not None:
+        cls.check_published(values)
+    return {**values, **dict.fromkeys(auto, AUTO), **({RULE_KEY: rule} if rule is not None else {})}
 
 
 # ---- benchmark ------------------------------------------------------------------------------
@@ -134,7 +138,7 @@ def merge_shards(run_dir: Path, benchmark, tokenizer, limit: int | None, count: 
     ordered = [by_id[i] for i in ids] + [r for i, r in by_id.items() if i not in set(ids)]
     # shards may merge at once: each writes its own temp file, and the content is the same
     safe_io.write_atomic(run_dir / "records.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
-    metrics = benchmark.summarize([by_id[i] for i in ids])
+    metrics = benchmark.summary([by_id[i] for i in ids])
     safe_io.write_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
 
@@ -327,6 +331,7 @@ def run_with_dir(cfg: DictConfig, plan: SimpleNamespace | None = None) -> tuple[
         if not _merge_only(plan):
             check_samples(plan.benchmark, plan.stored["benchmark_key"], plan.conf["benchmark"], plan.conf["model"],
                           plan.conf.get("limit"))
+            check_plan(plan)  # a fitted preset never scores a test sample it was fitted on (evals.held_out)
     except (ValueError, FileNotFoundError) as err:
         raise ConfigError(str(err)) from err
     return plan.run_dir, _run(plan)
@@ -470,12 +475,8 @@ def _run_claimed(plan: SimpleNamespace, state: str, writer: RecordFile | None) -
     logger.start(plan.stored, f"{conf['model']['name']}-{conf['method']['name']}-{plan.run_id}", plan.root)
     started = time.time()
     model, tokenizer = _get_model(conf["model"])
-    params = {k: v for k, v in plan.values.items() if v is not None and v != AUTO}
-    apply_method(model, conf["method"]["name"], **params)
-    before_sample = None
-    if plan.values.get("factor") == AUTO:
-        before_sample = LengthFactor(model, conf["method"]["name"], params, conf["model"].get("pretraining_length"),
-                                     conf["benchmark"].get("max_length"))
+    per_sample = SampleMethod(conf["method"]["name"], plan.values, conf["model"].get("pretraining_length"))
+    apply_method(model, conf["method"]["name"], **per_sample.fixed)
     try:
         estimate = check_fits(model, longest_prompt(conf["benchmark"]), force=bool(conf.get("force")))
     except ValueError as err:
@@ -484,11 +485,13 @@ def _run_claimed(plan: SimpleNamespace, state: str, writer: RecordFile | None) -
         print(f"[lampe] {estimate}")
     lm = LanguageModel(model, tokenizer, max_length=conf["benchmark"].get("max_length"),
                        chat_template=conf["model"].get("chat_template", True))
+    per_sample.bind(model, plan.benchmark, lm)  # each sample's own parameters, recorded with it
     loaded = time.time()
     plan.recorded_before = set(writer.done_ids)  # tokens/s: this process's only
     metrics = run_benchmark(plan.benchmark, lm, plan.run_dir, limit=conf.get("limit"),
-                            progress=conf.get("progress", True), shard=(index, count), before_sample=before_sample,
-                            records=writer)
+                            progress=conf.get("progress", True), shard=(index, count),
+                            before_sample=per_sample if per_sample.per_sample else None,
+                            after_sample=per_sample.annotate, records=writer)
     timing = {"load_s": round(loaded - started, 1), "eval_s": round(time.time() - loaded, 1)}
     if count > 1:
         merged = merge_shards(plan.run_dir, plan.benchmark, tokenizer, conf.get("limit"), count)

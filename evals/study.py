@@ -5,7 +5,16 @@ a sample count) and methods. Each piece x method is one ordinary runner run, so 
 by its config: a killed study continues where it stopped, and finished runs cost nothing. The
 model loads once. Before each run the study prints what remains and an ETA: each remaining prompt
 costs (base + per_kcontext x its length in thousands) seconds per thousand tokens (prefill dominates,
-attention grows with the context), scaled by measured / predicted time of the runs done so far.
+attention grows with the context), plus, with `decode_per_token`, (base + per_kcontext x length
+in thousands) seconds per token of its generation budget (counted in full: an upper bound), scaled
+by measured / predicted time of the runs done so far.
+
+Before anything runs the study prints (and writes to <results_dir>/tables/rules.md) the rule table:
+each method's published rule and the values it takes at `rule_lengths` (evals/rules_table.py),
+and refuses a preset fitted on any of its test samples (evals/held_out.py). `comparisons` declares,
+before any result, what each method is compared with (never the column's observed best).
+`dry_run=true` prints the plan: per job its samples, tokens and predicted time, per piece the
+prompt lengths and the tasks whose prompts sit inside the model's window.
 """
 from __future__ import annotations
 
@@ -49,6 +58,12 @@ def load_study(name: str, dotlist: list[str], folder: Path = STUDY_DIR) -> dict:
         unknown = [m for m in names if m not in known]
         if unknown and known:
             raise ValueError(f"Invalid study {where}: {unknown}; methods are {', '.join(known)}")
+    comparisons = study.get("comparisons") or {}
+    against = comparisons.get("against") or []
+    unknown = [m for m in against if m not in study["methods"]]
+    if unknown:
+        raise ValueError(f"Invalid study comparisons.against={unknown}: compare with methods of the study "
+                         f"({', '.join(study['methods'])})")
     study["shard"] = parse_shard(study.get("shard"))
     return study
 
@@ -106,32 +121,122 @@ def compose(overrides: list[str]):
 
 
 def sample_lengths(plan, tokenizer) -> dict[str, int]:
-    """id -> prompt length of one prepared run's samples: its target length where the benchmark
-    sets one, else its tokens (cut to the benchmark's max_length, as the run cuts them)."""
+    """id -> prompt length of one prepared run's samples: the tokens the benchmark counted
+    (`meta.prompt_tokens`), else its target length (LongBench's `length` is words, not a target:
+    skipped), else its tokens; cut to the benchmark's max_length, as the run cuts them."""
     cap = plan.conf["benchmark"].get("max_length")
+    words = plan.benchmark.name == "longbench"  # the release's own length field counts words/characters
     found = {}
     for s in plan.benchmark.sample_list(tokenizer):
-        n = s.meta.get("length") or s.meta.get("prompt_tokens")
+        n = s.meta.get("prompt_tokens") or (None if words else s.meta.get("length"))
         if not n:
             n = len(tokenizer(s.prompt, add_special_tokens=False)["input_ids"]) + 64  # + chat wrapper
-            n = min(n, int(cap)) if cap else n
-        found[s.id] = int(n)
+        found[s.id] = min(int(n), int(cap)) if cap else int(n)
     return found
 
 
-def sample_seconds(length: int, cost: dict) -> float:
-    """Predicted prefill seconds of one `length`-token prompt: per token a fixed part plus one that
-    grows with the context (attention), `cost` in seconds per 1000 tokens."""
-    return length / 1000 * (float(cost["base"]) + float(cost["per_kcontext"]) * length / 1000)
+def sample_budgets(plan, tokenizer) -> dict[str, int]:
+    """id -> the generation budget (max_new_tokens) of one prepared run's samples."""
+    return {s.id: int(s.max_new_tokens) for s in plan.benchmark.sample_list(tokenizer)}
 
 
-def left_to_run(plan, lengths: dict[str, int], cost: dict) -> tuple[int, int, float]:
+def sample_seconds(length: int, cost: dict, new_tokens: int = 0, decode: dict | None = None) -> float:
+    """Predicted seconds of one `length`-token prompt: prefill, per token a fixed part plus one that
+    grows with the context (attention), `cost` in seconds per 1000 tokens; and with `decode`
+    (seconds per new token: base + per_kcontext x length / 1000) its `new_tokens` budget."""
+    seconds = length / 1000 * (float(cost["base"]) + float(cost["per_kcontext"]) * length / 1000)
+    if decode and new_tokens:
+        seconds += new_tokens * (float(decode["base"]) + float(decode["per_kcontext"]) * length / 1000)
+    return seconds
+
+
+def left_to_run(plan, lengths: dict[str, int], cost: dict, budgets: dict[str, int] | None = None,
+                decode: dict | None = None) -> tuple[int, int, float]:
     """(prompt tokens, samples, predicted seconds) not yet recorded in the run's directory."""
     from evals.records import RecordFile
 
     done = RecordFile(plan.run_dir / "records.jsonl").done_ids if plan.run_dir.exists() else set()
-    todo = [n for i, n in lengths.items() if i not in done]
-    return sum(todo), len(todo), sum(sample_seconds(n, cost) for n in todo)
+    todo = [(i, n) for i, n in lengths.items() if i not in done]
+    budgets = budgets or {}
+    return (sum(n for _, n in todo), len(todo),
+            sum(sample_seconds(n, cost, budgets.get(i, 0), decode) for i, n in todo))
+
+
+def length_report(piece: str, plan, lengths: dict[str, int], window: int | None, tokenizer) -> str:
+    """One line per task of a piece: how many prompts, their median and range in tokens, and whether
+    they sit inside the window (a cell that does not test extension) or below 1.5x of it."""
+    tasks = {s.id: s.task for s in plan.benchmark.sample_list(tokenizer)}
+    by_task: dict[str, list[int]] = {}
+    for sid, n in lengths.items():
+        by_task.setdefault(tasks.get(sid, piece), []).append(n)
+    lines = []
+    for task, found in by_task.items():
+        found = sorted(found)
+        median = found[len(found) // 2] if len(found) % 2 else (found[len(found) // 2 - 1] + found[len(found) // 2]) / 2
+        where = ""
+        if window:
+            if found[-1] <= window:
+                where = "  INSIDE the window"
+            elif found[0] <= window:
+                where = "  partly inside the window"
+            elif median < 1.5 * window:
+                where = "  past the window, median below 1.5x"
+        lines.append(f"[study]   {piece} / {task}: {len(found)} prompts, median {median:,.0f} tokens "
+                     f"(range {found[0]:,}-{found[-1]:,}){where}")
+    return "\n".join(lines)
+
+
+def rule_table(study: dict) -> str:
+    """The rule table of all the study's methods, every shard's (their values as each method's first
+    job resolves them)."""
+    from evals import runner
+    from evals.rules_table import rules_markdown
+
+    values, window = {}, 0
+    for job in jobs({**study, "shard": (0, 1)}):
+        if job.method not in values:
+            conf = OmegaConf.to_container(compose(job.overrides), resolve=True)
+            values[job.method] = runner.method_values(conf["method"], conf["model"])
+            window = int(conf["model"]["pretraining_length"])
+    lengths = list(study.get("rule_lengths") or sorted({n for p in study["pieces"]
+                                                        for n in ((p.get("set") or {}).get("lengths") or [])}))
+    return rules_markdown(values, lengths, window)
+
+
+def other_shards_refusals(study: dict, todo: list[Job], tokenizer) -> list[str]:
+    """The refusals of the other shards' jobs with a fitted preset: every shard stops, not only the
+    one that holds the refused job."""
+    from evals import runner
+    from evals.held_out import guard_for
+
+    mine = {(j.piece, j.method) for j in todo}
+    others = [j for j in jobs({**study, "shard": (0, 1)}) if (j.piece, j.method) not in mine]
+    checked, plans = [], []
+    for job in others:
+        cfg = compose(job.overrides)
+        conf = OmegaConf.to_container(cfg, resolve=True)
+        if guard_for(runner.method_values(conf["method"], conf["model"])) is None:
+            continue  # no fitted preset: nothing to hold out (and no samples to build)
+        checked.append(job)
+        plans.append(runner.prepare(cfg))
+    return held_out_refusals(checked, plans, tokenizer)
+
+
+def held_out_refusals(todo: list[Job], plans: list, tokenizer) -> list[str]:
+    """Every test sample a job's preset was fitted on (evals.held_out), as error messages."""
+    from evals.held_out import HeldOutError, check_sample, guard_for
+
+    found = []
+    for job, plan in zip(todo, plans):
+        guard = guard_for(plan.values)
+        if guard is None or plan.benchmark.lazy_samples:
+            continue
+        for sample in plan.benchmark.sample_list(tokenizer):
+            try:
+                check_sample(guard, plan.benchmark, sample)
+            except HeldOutError as err:
+                found.append(f"piece '{job.piece}', method '{job.method}': {err}")
+    return found
 
 
 def _hours(seconds: float) -> str:
@@ -143,11 +248,15 @@ def run_study(study: dict) -> list[Path]:
     from evals import runner
     from lampe import load_tokenizer
 
+    from evals.results import results_root
+    from evals.rules_table import write_rules
+
     todo = jobs(study)
     cost = study.get("cost_per_ktoken") or {"base": 2.0, "per_kcontext": 0.42}
+    decode = study.get("decode_per_token")  # seconds per generated token; null: prefill only
     configs = [compose(job.overrides) for job in todo]  # composed once: checked here, run below
     tokenizer = load_tokenizer(configs[0].model.name_or_path) if todo else None
-    plans, remaining, lengths = [], [], {}
+    plans, remaining, lengths, budgets = [], [], {}, {}
     for job, cfg in zip(todo, configs):  # all checked before anything runs; samples listed once per piece
         try:
             plan = runner.prepare(cfg)
@@ -155,16 +264,36 @@ def run_study(study: dict) -> list[Path]:
             raise ValueError(f"piece '{job.piece}', method '{job.method}': {err}") from err
         if job.piece not in lengths:  # the same samples for every method
             lengths[job.piece] = sample_lengths(plan, tokenizer)
+            budgets[job.piece] = sample_budgets(plan, tokenizer)
         else:  # one benchmark object per piece (its config is the piece's): samples built once
             plan.benchmark = next(p for j, p in zip(todo, plans) if j.piece == job.piece).benchmark
         plans.append(plan)
-        remaining.append(left_to_run(plan, lengths[job.piece], cost))  # (tokens, samples, seconds) per job
-    if study.get("dry_run"):  # the plan only: predicted prefill time per job and in all
+        # (tokens, samples, seconds) per job
+        remaining.append(left_to_run(plan, lengths[job.piece], cost, budgets[job.piece], decode))
+    if todo:
+        table = rule_table(study)
+        written = write_rules(results_root(study["results_dir"]) / "tables" / "rules.md", table)
+        print(f"[study] equal footing: each method's published rule and its values per length ({written}):\n"
+              f"{table}", flush=True)
+    against = (study.get("comparisons") or {}).get("against") or []
+    if against:
+        print(f"[study] declared comparisons: each method against {', '.join(against)} on the same prompts "
+              f"({(study.get('comparisons') or {}).get('adjust', 'holm')}-adjusted per table)", flush=True)
+    if study.get("dry_run"):  # the plan only: predicted time per job and in all, prompt lengths per piece
+        window = int(configs[0].model.pretraining_length or 0) if todo else None
         for job, (tokens, count, seconds) in zip(todo, remaining):
             print(f"[study] {job.piece} / {job.method}: {count} samples left, {tokens / 1000:.0f}k tokens, "
                   f"~{_hours(seconds)}", flush=True)
+        for piece in lengths:
+            plan = next(p for j, p in zip(todo, plans) if j.piece == piece)
+            print(length_report(piece, plan, lengths[piece], window, tokenizer), flush=True)
         total = sum(r[2] for r in remaining)
         print(f"[study] predicted: {_hours(total)} for these {len(todo)} jobs in one process", flush=True)
+    refused = held_out_refusals(todo, plans, tokenizer) + other_shards_refusals(study, todo, tokenizer)
+    if refused:  # before anything runs: a preset fitted on these test samples scores none of them
+        more = f" (and {len(refused) - 1} more refusals)" if len(refused) > 1 else ""
+        raise ValueError(refused[0] + more)
+    if study.get("dry_run"):
         return []
     correction = spent_s = predicted_s = 0.0  # measured / predicted time of this process's finished runs
     run_dirs = []

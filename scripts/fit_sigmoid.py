@@ -14,6 +14,15 @@ from a logit-linear regression; it prints the parameters, a preset line and the 
 A perplexity sweep is scored by its token-weighted log-likelihood per length (lowest perplexity
 wins); `--plot` draws the points and the curve, and with six or more lengths the fit is repeated
 on each half of the lengths to show how stable it is.
+
+Held-out tuning: the sweep's records must be of the dev split (`--split dev`, the default; make the
+sweep with benchmark.split=dev, as conf/sweep/ does); records of the test split, or from before
+splits existed, are refused unless `--allow-test`. Every fit writes its provenance (`--preset NAME`:
+evals/conf/presets/NAME.yaml, where the runner reads it; else `--provenance PATH`, else
+sigmoid_fit.provenance.yaml next to the results): the values, the runs (paths, run ids, U), the
+samples with their content keys (pass keys, ...), the split, the commit and the date. `--seen DIR`
+adds the samples of other runs that chose this preset (a confirmation run), so that no test run
+scores them with it either (evals/held_out.py).
 """
 from __future__ import annotations
 
@@ -21,10 +30,12 @@ import argparse
 import json
 import math
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -89,8 +100,37 @@ def record_length(record: dict) -> int:
     return int(record["prompt_tokens"])
 
 
-def sweep_scores(results_dir: str | Path, model: str, benchmark: str,
-                 score: str | None = None) -> dict[int, dict[int, float]]:
+def record_split(record: dict, run) -> str:
+    """dev / test as the record (or its run's benchmark config) says; 'unknown' before splits existed."""
+    return record.get("split") or (run.benchmark_params or {}).get("split") or "unknown"
+
+
+def sweep_runs(results_dir: str | Path, model: str, benchmark: str, split: str = "dev",
+               allow_test: bool = False) -> list[tuple]:
+    """(run, records) of the finished lampe runs with a fixed mapping_length: a sweep. Records of
+    another split than `split` (test, or unknown) are an error unless `allow_test`."""
+    from evals.records import RecordFile
+    from evals.results import find_runs
+
+    found = []
+    for run in find_runs(results_dir, benchmark):
+        if run.model != model or run.method != "lampe" or run.method_params.get("mapping_length") is None:
+            continue
+        records = RecordFile(run.path / "records.jsonl").records
+        other = [r for r in records if record_split(r, run) != split]
+        if other and not allow_test:
+            kind = record_split(other[0], run)
+            raise ValueError(
+                f"{run.path}: {len(other)} record(s) of the {kind} split (e.g. '{other[0]['id']}'), not {split}: a "
+                f"preset tuned on them would have seen test prompts. Sweep with benchmark.split={split} (conf/sweep/ "
+                f"does), or pass --allow-test to fit on them anyway (the provenance then lists them, and test runs "
+                f"refuse them)")
+        found.append((run, records))
+    return found
+
+
+def sweep_scores(results_dir: str | Path, model: str, benchmark: str, score: str | None = None,
+                 split: str = "dev", allow_test: bool = False, runs: list | None = None) -> dict[int, dict[int, float]]:
     """length -> {fixed mapping length: score} from the finished lampe runs of a sweep.
 
     A perplexity sweep (records with nll sums and token counts) scores -log perplexity over all
@@ -98,15 +138,10 @@ def sweep_scores(results_dir: str | Path, model: str, benchmark: str,
     benchmark the mean of each record's first score, or of `score` (a score or a meta value such
     as passkey's answer_logprob: graded where accuracy is all 0 or all 1).
     """
-    from evals.records import RecordFile
-    from evals.results import find_runs
-
     sums: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0.0, 0.0]))
-    for run in find_runs(results_dir, benchmark):
-        u = run.method_params.get("mapping_length")
-        if run.model != model or run.method != "lampe" or u is None:
-            continue
-        for record in RecordFile(run.path / "records.jsonl").records:
+    for run, records in runs if runs is not None else sweep_runs(results_dir, model, benchmark, split, allow_test):
+        u = run.method_params["mapping_length"]
+        for record in records:
             meta = record.get("meta") or {}
             cell = sums[record_length(record)][int(u)]
             if score is not None:
@@ -137,9 +172,10 @@ def best_from_scores(scores: dict[int, dict[int, float]]) -> dict[int, int]:
     return best
 
 
-def best_from_results(results_dir: str | Path, model: str, benchmark: str, score: str | None = None) -> dict[int, int]:
+def best_from_results(results_dir: str | Path, model: str, benchmark: str, score: str | None = None,
+                      split: str = "dev", allow_test: bool = False, runs: list | None = None) -> dict[int, int]:
     """length -> best fixed mapping length among the finished lampe runs with mapping_length set."""
-    scores = sweep_scores(results_dir, model, benchmark, score)
+    scores = sweep_scores(results_dir, model, benchmark, score, split, allow_test, runs)
     for length, by_u in scores.items():
         print(f"{length}: " + ", ".join(f"U={u}: {m:.4g}" for u, m in sorted(by_u.items())))
     return best_from_scores(scores)
@@ -184,6 +220,87 @@ def half_refits(lengths, best, c_max=None) -> list[tuple[str, tuple[float, float
     return found
 
 
+def _relative(path: Path) -> str:
+    repo = Path(__file__).resolve().parent.parent
+    path = Path(path).resolve()
+    return str(path.relative_to(repo)) if path.is_relative_to(repo) else str(path)
+
+
+def _run_code(run) -> str | None:
+    status = run.path / "run.json"
+    code = (json.loads(status.read_text()).get("code") or {}) if status.is_file() else {}
+    return code.get("commit")
+
+
+def seen_samples(runs: list[tuple], role: str) -> list[dict]:
+    """One entry per (benchmark, sample id) of the runs: its content keys and the runs that scored it."""
+    from evals.held_out import record_content_keys
+
+    entries: dict[tuple[str, str], dict] = {}
+    for run, records in runs:
+        name = (run.benchmark_params or {}).get("name") or run.benchmark
+        for record in records:
+            entry = entries.setdefault((name, record["id"]), {
+                "id": record["id"], "benchmark": name, "keys": record_content_keys(record),
+                "split": record_split(record, run), "role": role, "run": _relative(run.path), "runs": 0})
+            entry["runs"] += 1
+    return list(entries.values())
+
+
+def all_runs(results_dir: str | Path) -> list[tuple]:
+    """(run, records) of every finished run under a folder (--seen)."""
+    from evals.records import RecordFile
+    from evals.results import find_runs
+
+    return [(run, RecordFile(run.path / "records.jsonl").records) for run in find_runs(results_dir)]
+
+
+def provenance(args, runs: list[tuple], values: tuple[float, float, float], best: dict[int, int]) -> dict:
+    """What a fitted preset was fitted on, for evals/conf/presets/<preset>.yaml."""
+    from evals.provenance import code_provenance
+
+    seen = [(directory, all_runs(directory)) for directory in args.seen or []]
+    splits = sorted({record_split(r, run) for run, records in runs for r in records}) or ["unknown"]
+    return {
+        "preset": args.preset,
+        "values": dict(zip(("a", "b", "c"), values)),
+        "fitted_on": {
+            "split": splits[0] if len(splits) == 1 else splits, "model": args.model, "benchmark": args.benchmark,
+            "score": args.score, "c_max": args.c_max, "results": _relative(Path(args.results)) if args.results else None,
+            "table": _relative(Path(args.table)) if args.table else None,
+            "best_mapping_length": {int(k): int(v) for k, v in best.items()},
+            "runs": [{"path": _relative(run.path), "run_id": run.run_id,
+                      "mapping_length": run.method_params.get("mapping_length"), "code": _run_code(run)}
+                     for run, _ in runs],
+        },
+        "selected_with": [{"path": _relative(Path(d)), "runs": [_relative(run.path) for run, _ in found]}
+                          for d, found in seen],
+        "samples": seen_samples(runs, "fit") + [e for _, found in seen for e in seen_samples(found, "selection")],
+        "commit": code_provenance().get("commit"),
+        "date": time.strftime("%Y-%m-%d"),
+        "command": "python scripts/fit_sigmoid.py " + " ".join(args.argv),
+        "note": args.note,
+    }
+
+
+def write_provenance(path: Path, data: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    head = (f"# Provenance of LaMPE's preset '{data['preset']}': what scripts/fit_sigmoid.py fitted it on. A run\n"
+            f"# that scores with the preset refuses these samples on the test split (evals/held_out.py).\n")
+    path.write_text(head + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110))
+    return path
+
+
+def provenance_target(args) -> Path:
+    if args.provenance:
+        return Path(args.provenance)
+    if args.preset:
+        from evals.held_out import provenance_path
+
+        return provenance_path(args.preset)
+    return Path(args.results or Path(args.table).parent) / "sigmoid_fit.provenance.yaml"
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("table", nargs="?", help="CSV with columns length,best_mapping_length")
@@ -195,13 +312,26 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", help="write the length,best_mapping_length table here (CSV)")
     parser.add_argument("--c-max", type=float, help="upper bound on c (e.g. the pretraining length)")
     parser.add_argument("--plot", help="write the points and the fitted curve (and half-data refits) here (PNG)")
+    parser.add_argument("--split", default="dev", choices=("dev", "test"),
+                        help="the split the sweep's records must be of (default dev: held-out tuning)")
+    parser.add_argument("--allow-test", action="store_true",
+                        help="fit on records of another split (test, or from before splits) anyway")
+    parser.add_argument("--preset", help="the preset's name: its provenance goes to evals/conf/presets/NAME.yaml")
+    parser.add_argument("--provenance", help="write the provenance here instead")
+    parser.add_argument("--seen", action="append", help="results folder of other runs whose scores chose this "
+                        "preset (their samples are recorded as seen too); repeatable")
+    parser.add_argument("--note", help="a sentence kept in the provenance")
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if bool(args.table) == bool(args.results):
         parser.error("give either a CSV table or --results")
+    runs: list[tuple] = []
     if args.table:
         lengths, best = read_table(args.table)
     else:
-        table = best_from_results(args.results, args.model, args.benchmark, args.score)
+        runs = sweep_runs(args.results, args.model, args.benchmark, args.split, args.allow_test)
+        table = best_from_results(args.results, args.model, args.benchmark, args.score, runs=runs)
         lengths, best = list(table), list(table.values())
     print("best mapping length per length: " + ", ".join(f"{l}: {u}" for l, u in zip(lengths, best)))
     if args.out:
@@ -223,7 +353,11 @@ def main(argv: list[str] | None = None) -> dict:
         scored_by = f"{args.benchmark} {args.score}" if args.score else args.benchmark
         title = f"{args.model}: LaMPE mapping length (best U by {scored_by})"
         print(f"plot: {plot_fit(lengths, best, (a, b, c), args.plot, title, halves)}")
-    result = {"a": a, "b": b, "c": c, "rms": rms, "halves": {name: list(h) for name, h in halves}}
+    found = provenance(args, runs, (a, b, c), dict(zip(lengths, best)))
+    written = write_provenance(provenance_target(args), found)
+    print(f"provenance: {written} ({len(found['samples'])} samples, split {found['fitted_on']['split']})")
+    result = {"a": a, "b": b, "c": c, "rms": rms, "halves": {name: list(h) for name, h in halves},
+              "provenance": str(written)}
     print(json.dumps(result))
     return result
 

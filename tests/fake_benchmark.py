@@ -18,18 +18,20 @@ class FakeBenchmark(Benchmark):
     builds = 0  # calls of samples(): the study, the preflight and the run should share one list
     interrupt_after: int | None = None
 
-    def __init__(self, size: int = 6, tasks: list[str] | None = None, **config):
+    def __init__(self, size: int = 6, tasks: list[str] | None = None, pad: int = 0, split: str = "test", **config):
         super().__init__(size=size, tasks=tasks, **config)
         tasks = list(tasks or TASKS)
         unknown = [t for t in tasks if t not in TASKS]
         if unknown:
             raise ValueError(f"Unknown fake task '{unknown[0]}'. Available: {', '.join(TASKS)}")
-        self.size, self.tasks = size, tasks
+        self.size, self.tasks, self.pad, self.split = size, tasks, pad, split
 
     def samples(self, tokenizer):
+        """Sample i: "Count to i." plus pad x (i mod 3) words, meta.length 1000 x (1 + i mod 3)."""
         FakeBenchmark.builds += 1
         for i in range(self.size):
-            yield Sample(id=str(i), task=self.tasks[i % len(self.tasks)], prompt=f"Count to {i}.",
+            yield Sample(id=str(i), task=self.tasks[i % len(self.tasks)],
+                         prompt=f"Count to {i}." + " more" * (self.pad * (i % 3)),
                          references=[str(i)], max_new_tokens=1, meta={"length": 1000 * (1 + i % 3)})
 
     def evaluate(self, sample, lm):

@@ -61,7 +61,8 @@ def test_every_method_has_a_config_with_exactly_its_parameters():
         conf = yaml.safe_load((CONF / "method" / f"{name}.yaml").read_text())
         assert conf["name"] == name
         params = {k: v for k, v in conf.items() if k != "name"}
-        assert set(params) == {p.name for p in METHODS[name].params}, name
+        # the method's parameters, and the runner's `rule` (null, or published: evals.length_factor)
+        assert set(params) == {p.name for p in METHODS[name].params} | {"rule"}, name
         assert all(v is None for v in params.values()), f"{name}: defaults belong to the method or the model"
 
 
@@ -124,6 +125,11 @@ def test_sweep_configs(extra):
     assert se.method.name == "self_extend" and set(se.hydra.sweeper.params) == {"method.window", "method.group"}
     methods = compose_with(extra, "sweep=methods", hydra=True)
     assert set(methods.hydra.sweeper.params["method"].split(",")) == set(available_methods())
+    # tuning sweeps run on the dev split (any benchmark); the methods table scores the test split
+    assert grid.benchmark.split == optuna.benchmark.split == se.benchmark.split == "dev"
+    assert compose_with(extra, "sweep=lampe_sigmoid", "benchmark=needle", hydra=True).benchmark.split == "dev"
+    assert compose_with(extra, "sweep=lampe_sigmoid", "benchmark.split=test", hydra=True).benchmark.split == "test"
+    assert compose_with(extra, "sweep=methods", "benchmark=passkey", hydra=True).benchmark.split == "test"
 
 
 def test_slurm_launcher_and_output_dirs(extra, tmp_path):

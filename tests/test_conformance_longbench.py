@@ -66,8 +66,9 @@ def samples(tmp_path_factory):
     for task, row in rows.items():
         row = {"length": 100, "all_classes": None, "_id": f"{task}-0", **row}
         (folder / f"{task}.jsonl").write_text(json.dumps(row) + "\n")
-    bench = LongBench(tasks=list(rows), data_dir=str(folder))  # prompt_format: official by default
-    return {s.task: s for s in bench.samples()}
+    # prompt_format: official by default; both splits (a record's split is a hash of its context)
+    return {s.task: s for split in ("test", "dev")
+            for s in LongBench(tasks=list(rows), data_dir=str(folder), split=split).samples()}
 
 
 @pytest.mark.parametrize("family", list(FAMILY_TOKENIZERS))

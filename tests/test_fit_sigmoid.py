@@ -45,12 +45,12 @@ def test_cli_reads_a_csv_and_rejects_bad_ones(tmp_path, capsys):
         fit_sigmoid.fit_sigmoid([1000, 1000, 2000], [10, 10, 20])
 
 
-def _fake_sweep_run(root: Path, run_id: str, u: int, score_at: dict[int, float]) -> None:
+def _fake_sweep_run(root: Path, run_id: str, u: int, score_at: dict[int, float], split: str = "dev") -> None:
     path = root / "smollm2" / "lampe" / "passkey" / run_id
     path.mkdir(parents=True)
     (path / "config.yaml").write_text(yaml.safe_dump({"method": {"name": "lampe", "mapping_length": u}}))
-    records = [{"id": f"{n}", "task": "passkey", "prompt_tokens": n + 17, "scores": {"acc": s}, "meta": {"length": n}}
-               for n, s in score_at.items()]
+    records = [{"id": f"{n}", "task": "passkey", "prompt_tokens": n + 17, "scores": {"acc": s}, "meta": {"length": n},
+                "split": split, "content_keys": [f"passkey:{n}"]} for n, s in score_at.items()]
     (path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (path / "metrics.json").write_text(json.dumps({"average": 0.0, "tasks": {}}))
 
@@ -71,7 +71,7 @@ def test_a_perplexity_sweep_picks_the_lowest_token_weighted_perplexity(tmp_path)
         path = tmp_path / "smollm2" / "lampe" / "perplexity" / run_id
         path.mkdir(parents=True)
         (path / "config.yaml").write_text(yaml.safe_dump({"method": {"name": "lampe", "mapping_length": u}}))
-        records = [{"id": f"doc-{n}-{k}", "task": "perplexity", "prompt_tokens": n,
+        records = [{"id": f"doc-{n}-{k}", "task": "perplexity", "prompt_tokens": n, "split": "dev",
                     "scores": {"perplexity": float(np.exp(nll / tokens))},
                     "meta": {"length": n, "nll_sum": nll, "num_tokens": tokens}}
                    for n, windows in nll_at.items() for k, (nll, tokens) in enumerate(windows)]
@@ -103,7 +103,7 @@ def test_a_named_score_is_read_from_the_record_meta(tmp_path):
         path.mkdir(parents=True)
         (path / "config.yaml").write_text(yaml.safe_dump({"method": {"name": "lampe", "mapping_length": u}}))
         records = [{"id": f"{n}-{k}", "task": "passkey", "prompt_tokens": n, "scores": {"accuracy": 0.0},
-                    "meta": {"length": n, "answer_logprob": lp}}
+                    "meta": {"length": n, "answer_logprob": lp}, "split": "dev"}
                    for n, values in logprob_at.items() for k, lp in enumerate(values)]
         (path / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
         (path / "metrics.json").write_text(json.dumps({"tasks": {}}))

@@ -27,9 +27,10 @@ def write(path, docs):
 
 @pytest.fixture
 def data_dir(tmp_path):
+    """Every document here is a test document (evals.splits.document_split)."""
     closed, open_ = tmp_path / "Closed-ended-tasks", tmp_path / "Open-ended-tasks"
     write(closed / "quality.jsonl", [
-        doc("The hall was red.", [("What colour?\n (A) blue\n (B) red", "(B) red"), ("Where?\n (A) hall", "(A) hall")]),
+        doc("The hall is red.", [("What colour?\n (A) blue\n (B) red", "(B) red"), ("Where?\n (A) hall", "(A) hall")]),
         doc("Second story.", [("Who?\n (A) me", "(A) me")]),
     ])
     write(closed / "coursera.jsonl", [doc("Lecture text.", [("Pick all.\nA. x\nB. y\nC. z", "AC")])])
@@ -39,7 +40,7 @@ def data_dir(tmp_path):
     write(closed / "gsm100.jsonl", [doc("Question: 1+1?\nLet's think step by step\n1+1=2\nThe answer is 2\n\n",
                                         [("Question: 2+3?\nLet's think step by step\n", "5")])])
     write(open_ / "news_summ.jsonl", [
-        doc("News body.", [("Please summarize these news articles.", "the cat sat on the mat")], "rouge"),
+        doc("News text.", [("Please summarize these news articles.", "the cat sat on the mat")], "rouge"),
         doc("Judged by people.", [("Summarize.", "x")], "human"),
     ])
     write(open_ / "scientific_qa.jsonl", [doc("Paper body.", [("What data?", "ten thousand tweets")], "f1")])
@@ -85,17 +86,17 @@ def test_official_prompts_are_llama2_chat_tests_text(data_dir):
     the turn closed by [/INST] except gsm100's, which continues its few-shot text."""
     samples = {s.id: s for s in LEval(data_dir=str(data_dir)).samples()}
     quality = samples["quality:0:0"]
-    assert quality.prompt == (OFFICIAL_HEAD.format(system=SYSTEM["exam"]) + "Document is as follows. The hall was "
+    assert quality.prompt == (OFFICIAL_HEAD.format(system=SYSTEM["exam"]) + "Document is as follows. The hall is "
                               "red. \nQuestion: What colour?\n (A) blue\n (B) red.  Please directly give the answer "
                               "without any additional output or explanation [/INST]")
     assert (quality.answer_prefix, quality.prompt_format, quality.official) == ("\nAnswer:", "official", {})
-    assert quality.prompt[slice(*quality.meta["document_span"])] == "The hall was red."
+    assert quality.prompt[slice(*quality.meta["document_span"])] == "The hall is red."
     gsm = samples["gsm100:0:0"]
     assert gsm.prompt == (OFFICIAL_HEAD.format(system=SYSTEM["gsm100"]) + "Question: 1+1?\nLet's think step by "
                           "step\n1+1=2\nThe answer is 2\n\n\n\nQuestion: 2+3?\nLet's think step by step\n")
     assert gsm.answer_prefix == "" and gsm.max_new_tokens == 512  # LEval_config.py: 512 for every task
     news = samples["news_summ:0:0"]
-    assert news.prompt == (OFFICIAL_HEAD.format(system=SYSTEM["open"]) + "Document is as follows. News body. "
+    assert news.prompt == (OFFICIAL_HEAD.format(system=SYSTEM["open"]) + "Document is as follows. News text. "
                            "Instruction: Please summarize these news articles. \nAnswer this question with 6 "
                            "words.[/INST]")
     assert "news_summ:1:0" not in samples  # a document for human judges has no automatic metric
@@ -104,18 +105,18 @@ def test_official_prompts_are_llama2_chat_tests_text(data_dir):
 def test_chat_prompts_open_a_user_turn_with_the_system_prompt(data_dir):
     samples = {s.id: s for s in LEval(data_dir=str(data_dir), prompt_format="chat").samples()}
     quality = samples["quality:0:0"]
-    assert quality.prompt == (SYSTEM["exam"].rstrip() + "\n\nDocument is as follows. The hall was red. \nQuestion: "
+    assert quality.prompt == (SYSTEM["exam"].rstrip() + "\n\nDocument is as follows. The hall is red. \nQuestion: "
                               "What colour?\n (A) blue\n (B) red.  Please directly give the answer without any "
                               "additional output or explanation ")
     assert (quality.answer_prefix, quality.chat, quality.max_new_tokens) == ("\nAnswer:", True, 512)
     assert quality.references == ["(B) red"] and quality.meta["evaluation"] == "exam"
-    assert quality.prompt[slice(*quality.meta["document_span"])] == "The hall was red."
+    assert quality.prompt[slice(*quality.meta["document_span"])] == "The hall is red."
     assert samples["coursera:0:0"].prompt.startswith(SYSTEM["coursera"].rstrip() + "\n\nDocument is as follows.")
     gsm = samples["gsm100:0:0"]
     assert not gsm.chat and gsm.answer_prefix == ""
     assert gsm.prompt.endswith("The answer is 2\n\n\n\nQuestion: 2+3?\nLet's think step by step\n")
     news = samples["news_summ:0:0"]
-    assert news.prompt.endswith("Document is as follows. News body. Instruction: Please summarize these news "
+    assert news.prompt.endswith("Document is as follows. News text. Instruction: Please summarize these news "
                                 "articles. \nAnswer this question with 6 words.")
     assert news.prompt.startswith(SYSTEM["open"].rstrip()) and news.chat
     raw = next(LEval(tasks=["quality"], data_dir=str(data_dir), prompt_format="raw").samples())
@@ -170,8 +171,8 @@ def test_document_is_cut_to_max_length_minus_512(data_dir):
     sample = next(bench.samples())
     lm = FakeLM(lambda s: "B", max_length=512 + 3)
     fitted = bench.fit_document(sample, lm)
-    assert "Document is as follows. The hall was \nQuestion: What colour?" in fitted.prompt
-    assert fitted.meta["document_cut"] and fitted.prompt[slice(*fitted.meta["document_span"])] == "The hall was"
+    assert "Document is as follows. The hall is \nQuestion: What colour?" in fitted.prompt
+    assert fitted.meta["document_cut"] and fitted.prompt[slice(*fitted.meta["document_span"])] == "The hall is"
     assert bench.fit_document(sample, FakeLM(None, max_length=None)) is sample
     with pytest.raises(ValueError, match="above 512"):
         bench.fit_document(sample, FakeLM(None, max_length=400))
@@ -304,9 +305,13 @@ def test_shared_leval_files_load_and_build_prompts():
     counts = {}
     for sample in samples:
         counts[sample.task] = counts.get(sample.task, 0) + 1
-    # every instruction of the closed-ended files; open-ended documents for human/LLM judges dropped
-    assert (counts["quality"], counts["tpo"], counts["gsm100"], counts["gov_report_summ"]) == (202, 269, 100, 13)
-    quality = samples[[s.task for s in samples].index("quality")]
+    # every instruction of the closed-ended files' test documents; open-ended documents for human/LLM
+    # judges dropped; with the dev split's, every instruction (quality 202, tpo 269, gsm100 100)
+    assert (counts["quality"], counts["tpo"], counts["gsm100"], counts["gov_report_summ"]) == (159, 235, 75, 13)
+    dev = list(LEval(split="dev").samples())
+    assert len(samples) + len(dev) == 1775 + 150 and len(dev) == 362
+    assert not {s.meta["content"] for s in dev} & {s.meta["content"] for s in samples}
+    quality = dev[[s.task for s in dev].index("quality")]  # quality's first document is a dev one
     assert quality.prompt.startswith(OFFICIAL_HEAD.format(system=SYSTEM["exam"]) + "Document is as follows. LOST    IN"
                                      "    TRANSLATION")
     assert quality.references[0].startswith("(B) Their subconscious")
@@ -345,10 +350,11 @@ def test_presets_build_the_benchmark(preset):
     bench = get_benchmark("leval")(**config)
     samples = list(bench.samples())
     if preset == "leval":
-        assert [s.id for s in samples] == ["coursera:0:0", "quality:0:0", "tpo:0:0", "sci_fi:0:0", "gsm100:0:0"]
+        # the first test document of each task (coursera's, quality's and gsm100's first are dev)
+        assert [s.id for s in samples] == ["coursera:1:0", "quality:2:0", "tpo:0:0", "sci_fi:0:0", "gsm100:1:0"]
         # the letter tasks keep 32 tokens on a CPU; gsm100 writes its reasoning in L-Eval's 512
         assert [s.max_new_tokens for s in samples] == [32, 32, 32, 32, 512]
         assert {s.prompt_format for s in samples} == {"official"}
     else:
         # 18 tasks: codeU and narrative_qa are not in the shared data; topic retrieval: 50 x 3 questions
-        assert len(bench.tasks) == 18 and len(samples) == 1775 + 150
+        assert len(bench.tasks) == 18 and len(samples) == 1563  # the test split (dev: 362)

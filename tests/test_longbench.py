@@ -63,9 +63,9 @@ def write_jsonl(path, rows):
 def data_dir(tmp_path):
     for task, rows in FIXTURE.items():
         write_jsonl(tmp_path / f"{task}.jsonl", rows)
-    # LongBench-E: one qasper sample per length bucket
-    write_jsonl(tmp_path / "qasper_e.jsonl", [row("qasper", i, f"ctx {i}", "q?", ["yes"], length=n)
-                                             for i, n in enumerate([1200, 5000, 9500])])
+    # LongBench-E: one qasper sample per length bucket (contexts of the test split: evals.splits)
+    write_jsonl(tmp_path / "qasper_e.jsonl", [row("qasper", i, f"ctx {c}", "q?", ["yes"], length=n)
+                                             for i, (c, n) in enumerate(zip([1, 2, 4], [1200, 5000, 9500]))])
     return tmp_path
 
 
@@ -281,7 +281,7 @@ def test_hub_path_reads_a_zip_in_the_release_layout(tmp_path, monkeypatch):
     with zipfile.ZipFile(archive, "w") as zipped:
         for task in ("trec", "qasper"):
             zipped.writestr(f"data/{task}.jsonl", "".join(json.dumps(r) + "\n" for r in FIXTURE[task]))
-        zipped.writestr("data/qasper_e.jsonl", json.dumps(row("qasper", 0, "c", "q?", ["yes"], length=5000)) + "\n")
+        zipped.writestr("data/qasper_e.jsonl", json.dumps(row("qasper", 0, "ctx", "q?", ["yes"], length=5000)) + "\n")
     asked = []
 
     def download(repo, filename, repo_type):
@@ -320,7 +320,13 @@ def test_checkout_data_without_data_dir():
     counts = {}
     for sample in bench.samples():
         counts[sample.task] = counts.get(sample.task, 0) + 1
-    assert counts == {t: 200 if t in CHECKOUT_FULL else 1 for t in bench.tasks}
+    # the test split: one record in five (by its context's hash) is dev; triviaqa's first record is a dev one
+    assert counts == {"multi_news": 169, "multifieldqa_zh": 164, "passage_retrieval_zh": 156,
+                      **{t: 1 for t in bench.tasks if t in CHECKOUT_FIRST and t != "triviaqa"}}
+    dev = {}
+    for sample in LongBench(split="dev").samples():
+        dev[sample.task] = dev.get(sample.task, 0) + 1
+    assert dev == {"multi_news": 31, "multifieldqa_zh": 36, "passage_retrieval_zh": 44, "triviaqa": 1}
     with pytest.raises(FileNotFoundError, match=r"no data for gov_report: gov_report.jsonl not in .*longbench "
                                                 r"\(nor its first_records/\); the hub is not asked"):
         LongBench(tasks=["qasper", "gov_report"])

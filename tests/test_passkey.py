@@ -47,10 +47,13 @@ def test_official_is_the_original_pipelines_text_without_bos(tokenizer):
 
 
 def test_the_key_sits_at_its_depth(samples):
+    """round(fillers x depth / 100) filler units before the key, moved one unit to an even count
+    (the test split's positions; dev takes the odd ones)."""
     for s in samples:
         filler = s.prompt.split(TASK + "\n", 1)[1]
         before = filler.split("The pass key is", 1)[0].count(NOISE)
-        assert before == round(s.meta["fillers"] * s.meta["depth"] / 100)
+        assert abs(before - s.meta["fillers"] * s.meta["depth"] / 100) <= 1.5 and before % 2 == 0
+        assert before == s.meta["units_before"]
 
 
 def test_keys_are_seeded_and_differ_between_samples(samples, tokenizer):

@@ -13,6 +13,7 @@ from evals.registry import get_benchmark
 from evals.ruler import TASKS
 from evals.ruler.generator import fit_size
 from evals.ruler.words import key_words, word_lists
+from evals.splits import value_split
 
 SYNTHETIC = [t for t in TASKS if not t.startswith("qa")]
 LENGTH = 1024
@@ -213,13 +214,19 @@ def test_qa_tasks_mix_the_gold_paragraph_with_distractors(tokenizer, tmp_path):
     bench = make(tasks=["qa_1", "qa_2"], qa_data=data, lengths=[512], num_samples=2)
     found = list(bench.samples(tokenizer))
     assert [s.id for s in found] == ["qa_1-512-0", "qa_2-512-0", "qa_1-512-1", "qa_2-512-1"]
+    # the test split asks the questions whose text hashes to test (evals.splits.value_split), in order
+    box = [i for i in range(60) if value_split(f"What color is box {i}?") == "test"][1]
     squad1 = found[2]
-    assert squad1.references == ["shade1"] and "Paragraph 1 says the color of box 1 is shade1." in squad1.prompt
-    assert squad1.prompt.endswith("Question: What color is box 1?") and squad1.answer_prefix == " Answer:"
+    assert squad1.references == [f"shade{box}"]
+    assert f"Paragraph {box} says the color of box {box} is shade{box}." in squad1.prompt
+    assert squad1.prompt.endswith(f"Question: What color is box {box}?") and squad1.answer_prefix == " Answer:"
     assert squad1.prompt.count("Document ") > 5 and squad1.max_new_tokens == 32
+    tower = [i for i in range(60) if value_split(f"Who built tower {i}?") == "test"][0]
     hotpot = found[1]
-    assert "Tower 0\nTower 0 was built by builder0. It is tall." in hotpot.prompt
-    assert bench.score(hotpot, "builder0 or someone") == {"string_match_part": 1.0}
+    assert f"Tower {tower}\nTower {tower} was built by builder{tower}. It is tall." in hotpot.prompt
+    assert bench.score(hotpot, f"builder{tower} or someone") == {"string_match_part": 1.0}
+    dev = list(make(tasks=["qa_1"], qa_data=data, lengths=[512], num_samples=3, split="dev").samples(tokenizer))
+    assert not {q for s in dev for q in s.meta["keys"]} & {q for s in found for q in s.meta["keys"]}
 
 
 def test_malformed_qa_json_names_the_file_and_line(tmp_path):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from evals import study
+from evals import held_out, study
 from tests.fake_benchmark import FakeBenchmark
 from tests.test_runner import loads  # noqa: F401  (fixture: the tiny model instead of SmolLM2)
 
@@ -93,3 +94,50 @@ def test_the_cost_model_by_hand_and_the_dry_run(folder, loads, capsys):  # noqa:
     assert "[study] fake / original: 5 samples left, 9k tokens, ~0h00m" in out
     assert "predicted: 0h00m for these 4 jobs in one process" in out
     assert not (folder / "results").exists() or not any((folder / "results").rglob("records.jsonl"))
+
+
+def test_the_rule_table_comparisons_and_decode_cost(folder, loads, capsys):  # noqa: F811
+    text = (folder / "mine.yaml").read_text().replace("methods: [original, ntk]", "methods: [original, ntk, self_extend]")
+    text = text.replace("  ntk: {{factor: 3}}".replace("{{", "{").replace("}}", "}"),
+                        "  ntk: {rule: published}\n  self_extend: {rule: published}")
+    (folder / "mine.yaml").write_text(text + "rule_lengths: [8192, 32768]\ncomparisons: {against: [original]}\n")
+    assert study.run_study(study.load_study("mine", ["dry_run=true", "only=[fake]"], folder)) == []
+    out = capsys.readouterr().out
+    rules = (folder / "results" / "tables" / "rules.md").read_text()
+    assert rules in out and "| ntk | NTK-aware alpha = s = L / P" in rules
+    assert "| self_extend |" in rules and "G 8, W 1024, covers 58368" in rules  # the LongLM rule at 32k (P = 8192)
+    assert "declared comparisons: each method against original" in out
+    assert "[study]   fake / alpha: 3 prompts, median 2,000 tokens (range 1,000-3,000)  INSIDE the window" in out
+    with pytest.raises(ValueError, match=r"comparisons.against=\['best'\]"):
+        study.load_study("mine", ["comparisons.against=[best]"], folder)
+    # decode: 100 new tokens at (0.1 + 0.05 x 16.384) s each, on top of the prefill
+    cost, decode = {"base": 2.0, "per_kcontext": 0.42}, {"base": 0.1, "per_kcontext": 0.05}
+    assert study.sample_seconds(16384, cost, 100, decode) == pytest.approx(145.51089 + 100 * 0.9192, abs=1e-4)
+
+
+def test_the_study_refuses_a_preset_fitted_on_its_test_samples_in_every_shard(folder, loads, monkeypatch, tmp_path):  # noqa: F811
+    presets = tmp_path / "presets"
+    presets.mkdir()
+    (presets / "llama3.yaml").write_text(yaml.safe_dump({"preset": "llama3", "samples": [
+        {"id": "1", "benchmark": "fake_runner", "keys": [], "role": "fit", "run": "somewhere"}]}))
+    monkeypatch.setattr(held_out, "PRESET_DIR", presets)
+    text = (folder / "mine.yaml").read_text().replace("methods: [original, ntk]", "methods: [original, lampe]")
+    (folder / "mine.yaml").write_text(text.replace("  ntk: {{factor: 3}}".replace("{{", "{").replace("}}", "}"),
+                                                   "  lampe: {preset: llama3}"))
+    for shard in ("0/2", "1/2"):  # the lampe job sits in one shard; both refuse before running anything
+        with pytest.raises(ValueError, match=r"preset 'llama3' was fitted on test sample '1' of fake_runner"):
+            study.run_study(study.load_study("mine", [f"shard={shard}", "only=[fake]"], folder))
+    assert not any((folder / "results").rglob("records.jsonl"))
+
+
+def test_the_shipped_study_follows_the_protocol():
+    """Every method by its published rule, every piece on the test split, the real tasks past 1.5x the
+    window, comparisons against the stock model and LaMPE declared."""
+    config = study.load_study("smollm2", [])
+    assert all(config["method_overrides"][m] == {"rule": "published"} for m in config["methods"])
+    pieces = {p["name"]: p for p in config["pieces"]}
+    assert all(p["set"].get("split") == "test" for name, p in pieces.items() if name != "perplexity")
+    assert pieces["leval"]["set"]["min_tokens"] >= 1.5 * 8192 and pieces["longbench"]["set"]["min_tokens"] >= 1.5 * 8192
+    assert pieces["longbench"]["set"]["max_length"] > 8192
+    assert config["comparisons"]["against"] == ["original", "lampe"]
+    assert {12288, 16384} <= set(pieces["passkey"]["set"]["lengths"]) and 50 in pieces["passkey"]["set"]["depths"]

@@ -5,6 +5,12 @@ own tokenizer, scored with RULER's string-match metrics, summarized as the RULER
 (constants.OFFICIAL_TEMPLATES; cwe's worked example wrapped the same way, as an earlier exchange
 in the same text), `chat` in the model's own chat template (the worked example as an earlier
 chat turn), `raw` not at all (RULER's `base` template).
+
+`split` (evals.splits): dev samples ("<task>-dev-<length>-<index>") take seeds with "dev" mixed
+in, every key, value, variable name and word from the dev half of each value space (by hash; the
+test half for test), QA questions from the dev half of the questions, and the essays from the
+first paragraph break after their middle: no dev prompt shares a key, a value or its essay text
+(up to ~85k tokens) with a test prompt.
 """
 from __future__ import annotations
 
@@ -26,13 +32,14 @@ from evals.ruler.options import check_config, check_lengths
 from evals.ruler.qa import QA
 from evals.ruler.variable_tracking import VariableTracking
 from evals.ruler.words import word_lists
+from evals.splits import DEFAULT_SPLIT, check_split, rotate_half
 
 GENERATORS: dict[str, type[TaskGenerator]] = {
     g.family: g for g in (Niah, VariableTracking, CommonWords, FreqWords, QA)
 }
 METRICS = {"string_match_all": match_metrics.string_match_all, "string_match_part": match_metrics.string_match_part}
 DEFAULTS = dict(tasks=list(TASKS), lengths=[4096, 8192], num_samples=NUM_SAMPLES, seed=42, haystack=DEFAULT_ESSAYS,
-                qa_data=None, prompt_format=DEFAULT_FORMAT)
+                qa_data=None, prompt_format=DEFAULT_FORMAT, split=DEFAULT_SPLIT)
 LISTED_AT_MOST = 256  # samples; a run with more streams them instead of listing them first
 
 
@@ -52,16 +59,18 @@ class Ruler(Benchmark):
         self.num_samples = int(c["num_samples"])
         self.seed = int(c["seed"])
         self.prompt_format = check_prompt_format("ruler", c["prompt_format"])
+        self.split = check_split("ruler", c["split"])
         self.qa_data = dict(c["qa_data"] or {})
         for task in tasks:  # fail before any model work when QA data is missing
             family, args = TASKS[task]
             if family == "qa":
-                QA(task, args, length=self.lengths[0], seed=self.seed, qa_data=self.qa_data).data()
-        self.essay_words = self._essay_words(c["haystack"])
+                QA(task, args, length=self.lengths[0], seed=self.seed, qa_data=self.qa_data,
+                   split=self.split).own_questions()
+        self.essay_words = self._essay_words(c["haystack"], self.split)
         self._fitted: dict[tuple[str, int], FittedTask] = {}
 
     @staticmethod
-    def _essay_words(haystack) -> list[str] | None:
+    def _essay_words(haystack, split: str = DEFAULT_SPLIT) -> list[str] | None:
         if haystack is None:
             return None
         if not essays_available(haystack):
@@ -69,14 +78,15 @@ class Ruler(Benchmark):
                 load_essays(haystack)  # raises, naming the bad path
             warnings.warn(f"RULER: no essays at {haystack}; essay tasks use the noise haystack")
             return None
-        return words(load_essays(haystack))
+        text = load_essays(haystack)
+        return words(rotate_half(text) if split == "dev" else text)
 
     def fitted(self, task: str, length: int, tokenizer) -> FittedTask:
         key = (task, length)
         if key not in self._fitted:
             family, args = TASKS[task]
             generator = GENERATORS[family](task, args, length=length, seed=self.seed,
-                                           essay_words=self.essay_words, qa_data=self.qa_data)
+                                           essay_words=self.essay_words, qa_data=self.qa_data, split=self.split)
             counter = PromptCounter(tokenizer, self.prompt_format, official=OFFICIAL_TEMPLATES)
             self._fitted[key] = FittedTask(generator, counter)
         return self._fitted[key]
@@ -97,6 +107,10 @@ class Ruler(Benchmark):
             for index in range(self.num_samples):
                 for task in self.tasks:
                     yield self.fitted(task, length, tokenizer).sample(index)
+
+    def content_keys(self, sample: Sample) -> list[str]:
+        """The answers (values, variables, words) and the keys asked for."""
+        return [f"ruler:{v}" for v in [*sample.references, *(sample.meta or {}).get("keys", [])]]
 
     def score(self, sample: Sample, prediction: str) -> dict[str, float]:
         metric = FAMILIES[TASKS[sample.task][0]]["metric"]

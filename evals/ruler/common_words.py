@@ -9,9 +9,19 @@ chat turn of the model's own template, and `raw` as plain text before the questi
 from __future__ import annotations
 
 import random
+from functools import lru_cache
 
 from evals.ruler.generator import Built, TaskGenerator
 from evals.ruler.words import common_words, large_words
+from evals.splits import own_values
+
+POOLS = {"common": common_words, "large": large_words}
+
+
+@lru_cache(maxsize=None)
+def split_pool(pool: str, split: str) -> tuple[str, ...]:
+    """A split's half of a word pool (the large one has millions of words: filtered once)."""
+    return tuple(own_values(POOLS[pool](), split))
 
 
 def _numbered(words: list[str]) -> str:
@@ -21,19 +31,21 @@ def _numbered(words: list[str]) -> str:
 class CommonWords(TaskGenerator):
     family = "common_words_extraction"
     num_fewshot = 1
-    _pools: tuple[list[str], list[str]] | None = None
+    _base: list[str] | None = None
 
-    def pools(self) -> tuple[list[str], list[str]]:
-        """RULER's pool shuffled by the seed, and the larger pool for long lists."""
-        if self._pools is None:
-            base, large = list(common_words()), list(large_words())
-            random.Random(self.seed).shuffle(base)
-            self._pools = base, large
-        return self._pools
+    def pools(self) -> tuple[list[str], tuple[str, ...]]:
+        """RULER's pool shuffled by the seed, and the larger pool for long lists: this split's half of each."""
+        return self._shuffled_base(), split_pool("large", self.split)
+
+    def _shuffled_base(self) -> list[str]:
+        if self._base is None:
+            self._base = list(split_pool("common", self.split))
+            random.Random(self.seed).shuffle(self._base)
+        return self._base
 
     def _example(self, rng: random.Random, num_words: int, common_repeats: int, uncommon_repeats: int):
-        base, large = self.pools()
-        pool = base if num_words <= len(base) else large
+        base = self._shuffled_base()
+        pool = base if num_words <= len(base) else split_pool("large", self.split)
         if num_words > len(pool):
             raise ValueError(f"cwe needs {num_words} distinct words; the word pool holds {len(pool)}")
         chosen = rng.sample(pool, num_words)

@@ -8,7 +8,6 @@ import random
 import string
 
 from evals.ruler.generator import Built, TaskGenerator
-from evals.ruler.words import random_letters
 
 
 def zeta(alpha: float, terms: int = 1000) -> float:
@@ -35,7 +34,7 @@ class FreqWords(TaskGenerator):
         wanted = self.vocab_size()
         vocab: set[str] = set()
         while len(vocab) < wanted:
-            vocab.add(random_letters(rng, wordlen, string.ascii_lowercase))
+            vocab.add(self.letters(rng, wordlen, string.ascii_lowercase))
         ranked = sorted(vocab)
         rng.shuffle(ranked)
         ranked[0] = "..."  # the most frequent "word" is noise

@@ -16,6 +16,8 @@ from typing import Any, Callable, ClassVar
 from evals.base import Sample
 from evals.lm import LanguageModel
 from evals.ruler.constants import FAMILIES
+from evals.ruler.words import random_letters, random_value
+from evals.splits import DEFAULT_SPLIT, draw, sample_id, split_parts
 
 
 def derive_seed(*parts: Any) -> int:
@@ -41,11 +43,12 @@ class TaskGenerator:
     counter: "PromptCounter | None" = None  # set by FittedTask, for generators that size sub-parts
 
     def __init__(self, task: str, args: dict, *, length: int, seed: int, essay_words: list[str] | None = None,
-                 qa_data: dict | None = None):
+                 qa_data: dict | None = None, split: str = DEFAULT_SPLIT):
         self.task = task
         self.args = dict(args)
         self.length = length
         self.seed = seed
+        self.split = split  # every key, value and name comes from this split's half (evals.splits)
         self.essay_words = essay_words  # None: essay tasks fall back to the noise haystack
         self.qa_data = qa_data or {}
         spec = FAMILIES[self.family]
@@ -68,6 +71,21 @@ class TaskGenerator:
 
     def build(self, rng: random.Random, size: int, index: int) -> Built:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def value(self, rng: random.Random, kind: str) -> str:
+        """A needle key or value of `kind` (numbers, words, uuids) from this split's half."""
+        return draw(rng, lambda r: random_value(r, kind), self.split)
+
+    def letters(self, rng: random.Random, length: int, alphabet: str | None = None) -> str:
+        """A random name of `length` letters from this split's half."""
+        return draw(rng, lambda r: random_letters(r, length, *([alphabet] if alphabet else [])), self.split)
+
+    def number(self, rng: random.Random, low: int, high: int) -> str:
+        return draw(rng, lambda r: str(r.randint(low, high)), self.split)
+
+    def seed_parts(self, *parts: Any) -> tuple:
+        """Seed parts under this split: test as they always were, dev with 'dev' mixed in."""
+        return (self.seed, self.task, *split_parts(self.split, *parts))
 
 
 class PromptCounter:
@@ -143,7 +161,7 @@ class FittedTask:
 
     def _rng(self, *parts: Any) -> random.Random:
         g = self.generator
-        return random.Random(derive_seed(g.seed, g.task, g.length, *parts))
+        return random.Random(derive_seed(*g.seed_parts(g.length, *parts)))
 
     def _tokens(self, built: Built) -> int:
         return self.counter(built.text, built.answer_prefix, built.history)
@@ -179,7 +197,7 @@ class FittedTask:
         built, tokens = tried[size]
         meta = {"length": g.length, "depth": None, **built.meta, "haystack_size": size, "prompt_tokens": tokens}
         return Sample(
-            id=f"{g.task}-{g.length}-{index}",
+            id=sample_id(g.task, g.split, g.length, index),
             task=g.task,
             prompt=built.text,
             references=list(built.answers),

@@ -11,7 +11,6 @@ import random
 from evals.haystack import NOISE, split_sentences
 from evals.ruler.constants import DEPTHS, NEEDLE
 from evals.ruler.generator import Built, TaskGenerator, depth_percent
-from evals.ruler.words import random_value
 
 
 def _singular(text: str) -> str:
@@ -35,10 +34,10 @@ class Niah(TaskGenerator):
         num_k = max(a["num_needle_k"], a["num_needle_q"])
         keys, values, needles = [], [], []
         for _ in range(num_k):
-            keys.append(random_value(rng, type_k))
+            keys.append(self.value(rng, type_k))
             values.append([])
             for _ in range(a["num_needle_v"]):
-                values[-1].append(random_value(rng, type_v))
+                values[-1].append(self.value(rng, type_v))
                 needles.append(NEEDLE.format(type_needle_v=type_v, key=keys[-1], value=values[-1][-1]))
         rng.shuffle(needles)
 
@@ -57,8 +56,8 @@ class Niah(TaskGenerator):
             if kind == "noise":
                 lines = [NOISE] * size
             else:  # "needle": distractor needles with their own random keys and values
-                lines = [NEEDLE.format(type_needle_v=type_v, key=random_value(rng, type_k),
-                                       value=random_value(rng, type_v)) for _ in range(size)]
+                lines = [NEEDLE.format(type_needle_v=type_v, key=self.value(rng, type_k),
+                                       value=self.value(rng, type_v)) for _ in range(size)]
             places = sorted(rng.sample(range(max(size, len(needles))), len(needles)), reverse=True)
             for at, needle in zip(places, needles):
                 lines.insert(at, needle)
@@ -77,6 +76,6 @@ class Niah(TaskGenerator):
             text=template.format(type_needle_v=type_v, context=context, query=query),
             answer_prefix=prefix.format(type_needle_v=type_v, query=query),
             answers=answers,
-            meta={"depth": min(depth_percent(context, n) for n in asked),
+            meta={"keys": queries, "depth": min(depth_percent(context, n) for n in asked),
                   "needle_depths": sorted(depth_percent(context, n) for n in needles), "haystack": kind},
         )

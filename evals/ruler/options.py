@@ -18,7 +18,14 @@ def _plain(value):
 
 
 def check_config(name: str, config: dict, defaults: dict) -> dict:
-    """Defaults filled in; an unknown key is an error naming the valid ones."""
+    """Defaults filled in; an unknown key is an error naming the valid ones. A benchmark without a
+    dev split (no `split` default) takes `split: test` and refuses `split: dev`, rather than tune on
+    its test content unknowingly."""
+    if "split" in config and "split" not in defaults:
+        config = dict(config)
+        if _plain(config.pop("split")) != "test":
+            raise ValueError(f"{name} has no dev split (its content has no dev/test construction yet): "
+                             f"split=test is the only choice")
     unknown = sorted(set(config) - set(defaults))
     if unknown:
         raise ValueError(f"Unknown {name} option '{unknown[0]}'. Valid: {', '.join(defaults)}")

@@ -13,6 +13,7 @@ from functools import lru_cache
 from evals.paths import resolve_data_path
 from evals.ruler.constants import DOCUMENT
 from evals.ruler.generator import Built, TaskGenerator, depth_percent
+from evals.splits import value_split
 
 DOWNLOADS = {
     "squad": "https://rajpurkar.github.io/SQuAD-explorer/dataset/dev-v2.0.json",
@@ -86,8 +87,16 @@ class QA(TaskGenerator):
             )
         return READERS[dataset](str(path))
 
-    def build(self, rng: random.Random, size: int, index: int) -> Built:
+    def own_questions(self) -> tuple[list[dict], list[str]]:
+        """This split's questions (by the hash of the question text) and all documents."""
         questions, docs = self.data()
+        own = [q for q in questions if value_split(q["query"]) == self.split]
+        if not own:
+            raise ValueError(f"RULER task '{self.task}': no {self.split} question in its data")
+        return own, docs
+
+    def build(self, rng: random.Random, size: int, index: int) -> Built:
+        questions, docs = self.own_questions()
         q = questions[index % len(questions)]
         gold, more = q["context"], q.get("more_context", [])
         if size < len(docs):
@@ -107,6 +116,6 @@ class QA(TaskGenerator):
             text=self.template.format(context=context, query=q["query"]),
             answer_prefix=self.answer_prefix,
             answers=list(q["outputs"]),
-            meta={"depth": min((d for d in depths if d is not None), default=None), "num_docs": size,
+            meta={"keys": [q["query"]], "depth": min((d for d in depths if d is not None), default=None), "num_docs": size,
                   "question_index": index % len(questions)},
         )

@@ -12,7 +12,6 @@ import random
 from evals.haystack import NOISE, split_sentences
 from evals.ruler.constants import DEPTHS
 from evals.ruler.generator import Built, TaskGenerator, depth_percent, derive_seed, fit_size
-from evals.ruler.words import random_letters
 
 ICL_TOKENS = 500  # RULER sizes its in-context example to 500 tokens
 
@@ -31,14 +30,14 @@ class VariableTracking(TaskGenerator):
         hops = min(10, hops) if icl else hops
         names: list[str] = []
         while len(names) < chains_n * (hops + 1):
-            name = random_letters(rng, 3 if icl else 5)
+            name = self.letters(rng, 3 if icl else 5)
             if name not in names:
                 names.append(name)
         variables, chains = [], []
         for i in range(0, len(names), hops + 1):
             these = names[i:i + hops + 1]
             variables.append(these)
-            value = "12345" if icl else str(rng.randint(10000, 99998))
+            value = "12345" if icl else self.number(rng, 10000, 99998)
             hops_text = [f"VAR {these[j + 1]} = VAR {these[j]} " for j in range(hops)]
             chains.append([f"VAR {these[0]} = {value}"] + hops_text)
         return variables, chains
@@ -79,19 +78,19 @@ class VariableTracking(TaskGenerator):
             count = self.counter.raw
 
             def tokens(size: int) -> int:
-                text, prefix, _, _ = self._render(random.Random(derive_seed(self.seed, self.task, "icl")), size, True)
+                text, prefix, _, _ = self._render(random.Random(derive_seed(*self.seed_parts("icl"))), size, True)
                 return count(text + prefix)
 
             step = 50 if self.haystack_type() == "essay" else 5
             size = fit_size(tokens, ICL_TOKENS, step) or 1
-            text, prefix, answer, _ = self._render(random.Random(derive_seed(self.seed, self.task, "icl")), size, True)
+            text, prefix, answer, _ = self._render(random.Random(derive_seed(*self.seed_parts("icl"))), size, True)
             self._icl = text + prefix + " " + " ".join(answer) + "\n"
         return self._icl
 
     def _randomize(self, rng: random.Random, example: str) -> str:
         for name in example.strip().split()[-(self.args["num_hops"] + 1):]:
-            example = example.replace(name, random_letters(rng, len(name)))
-        return example.replace("12345", str(rng.randint(10000, 99998)))
+            example = example.replace(name, self.letters(rng, len(name)))
+        return example.replace("12345", self.number(rng, 10000, 99998))
 
     def build(self, rng: random.Random, size: int, index: int) -> Built:
         example = self._randomize(rng, self.icl_example())

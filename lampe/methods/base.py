@@ -115,6 +115,28 @@ class Method:
         except Exception:  # noqa: BLE001 - needs the real model
             pass
 
+    # The rule the method's authors publish for choosing its parameters at an input length L (the
+    # harness's `rule=published`): one line for the rule table, and the parameters it sets.
+    length_rule: ClassVar[str] = "no length-dependent parameter"
+    rule_params: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def published(cls, length: int, pretraining_length: int, values: dict[str, Any]) -> dict[str, Any]:
+        """The published rule's values at an input of `length` tokens (prompt plus generation
+        budget): every parameter in `rule_params`, and any other it moves; `values` are the
+        run's other parameters. A method without a length rule returns {}."""
+        return {}
+
+    @classmethod
+    def check_published(cls, values: dict[str, Any]) -> None:
+        """Raise ValueError when `values` cannot follow the published rule (before any model)."""
+
+    @classmethod
+    def effective_params(cls, values: dict[str, Any], length: int, pretraining_length: int | None) -> dict[str, Any]:
+        """The parameters that applied to a prompt of `length` tokens (a record's `method_params`):
+        the set values, plus what the method derives from the length (LaMPE's U, ...)."""
+        return {k: v for k, v in values.items() if v is not None}
+
     def __init__(self, model, **values):
         self.values = values
         self.pretraining_length = values.get("pretraining_length") or model.config.max_position_embeddings

@@ -101,6 +101,24 @@ class ChunkLlama(RegionMethod):
         PRETRAINING_LENGTH,
     )
     description = "ChunkLlama (Dual Chunk Attention): intra-, successive- and inter-chunk positions"
+    length_rule = "chunk_size = 3/4 P, local_window = P / 8 (the release's values, the same at every length)"
+    rule_params = ("chunk_size", "local_window")
+
+    @classmethod
+    def published(cls, length, pretraining_length, values):
+        window = values.get("pretraining_length") or pretraining_length
+        return {"chunk_size": window * 3 // 4, "local_window": window // 8}
+
+    @classmethod
+    def effective_params(cls, values, length, pretraining_length):
+        found = super().effective_params(values, length, pretraining_length)
+        window = values.get("pretraining_length") or pretraining_length
+        if window:
+            found.setdefault("chunk_size", window * 3 // 4)
+            found.setdefault("local_window", window // 8)
+            if found.get("mscale", True):  # the logit scale of a prefill of `length` tokens
+                found["logit_scale"] = round(float(mscale(torch.tensor(length / window, dtype=torch.float64))), 6)
+        return found
 
     def __init__(self, model, **values):
         super().__init__(model, **values)

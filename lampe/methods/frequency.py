@@ -6,6 +6,7 @@ transformers' own `ROPE_INIT_FUNCTIONS` and the stock attention kernels run unch
 from __future__ import annotations
 
 import copy
+import math
 from types import SimpleNamespace
 
 from lampe.methods.base import PRETRAINING_LENGTH, Method, Param
@@ -13,6 +14,24 @@ from lampe.methods.registry import register_method
 from lampe.methods.snapshot import rotary_modules, set_module
 
 FACTOR = Param("factor", float, 2.0, low=1.0, doc="context extension factor (target / pretraining length)")
+
+
+def length_scale(length: int, pretraining_length: int) -> float:
+    """s = max(1, L / P) rounded up to 1/1000: the published factor for an input of L tokens (one
+    factor per length, never below the stock model, and s * P >= L)."""
+    if not pretraining_length or pretraining_length < 1:
+        raise ValueError(f"a length rule needs the model's pretraining_length (trained window), got {pretraining_length!r}")
+    return max(1.0, math.ceil(1000 * int(length) / int(pretraining_length)) / 1000)
+
+
+class ScaledByLength:
+    """PI, NTK and YaRN as published: factor s = L / P for a target length L."""
+
+    rule_params = ("factor",)
+
+    @classmethod
+    def published(cls, length, pretraining_length, values):
+        return {"factor": length_scale(length, values.get("pretraining_length") or pretraining_length)}
 
 
 def rebuild_rotary(model) -> None:
@@ -63,15 +82,17 @@ class FrequencyMethod(Method):
 class Original(Method):
     name = "original"
     description = "the stock model"
+    length_rule = "the stock model: nothing to choose"
 
     def apply(self, model) -> None:
         pass
 
 
 @register_method
-class PositionInterpolation(FrequencyMethod):
+class PositionInterpolation(ScaledByLength, FrequencyMethod):
     name = "pi"
     params = (FACTOR,)
+    length_rule = "factor s = L / P (Chen et al. 2023: positions divided by s)"
     description = "linear position interpolation (Chen et al. 2023): positions divided by factor"
 
     def rope_parameters(self, model):
@@ -79,9 +100,10 @@ class PositionInterpolation(FrequencyMethod):
 
 
 @register_method
-class StaticNTK(FrequencyMethod):
+class StaticNTK(ScaledByLength, FrequencyMethod):
     name = "ntk"
     params = (FACTOR,)
+    length_rule = "NTK-aware alpha = s = L / P: theta' = theta * s^(d/(d-2)), d = rotary dim"
     description = "static NTK-aware scaling: rope base times factor^(d/(d-2)) (transformers has no static type)"
 
     def rope_parameters(self, model):
@@ -94,19 +116,40 @@ class StaticNTK(FrequencyMethod):
         return {**params, "rope_type": "default"}
 
 
+def dynamic_alpha(factor: float, length: int, pretraining_length: int) -> float:
+    """transformers' dynamic NTK alpha at a current length n: factor * n / P - (factor - 1), n >= P."""
+    return factor * max(int(length), int(pretraining_length)) / int(pretraining_length) - (factor - 1)
+
+
 @register_method
 class DynamicNTK(FrequencyMethod):
     name = "dynamic_ntk"
     params = (FACTOR,)
     description = "dynamic NTK scaling: base grows with the current length past max_position_embeddings"
+    # alpha(n) = f n / P - (f - 1) equals the NTK rule's n / P at every n > P only for f = 1
+    # (at f = 2 a 32k prompt on an 8k model gets alpha 7 where NTK's rule gives 4)
+    length_rule = "factor 1: alpha(n) = n / P at the current length n, the NTK rule's alpha at every length"
+    rule_params = ("factor",)
+
+    @classmethod
+    def published(cls, length, pretraining_length, values):
+        return {"factor": 1.0}
+
+    @classmethod
+    def effective_params(cls, values, length, pretraining_length):
+        found = super().effective_params(values, length, pretraining_length)
+        if pretraining_length and values.get("factor") is not None:
+            found["alpha"] = round(dynamic_alpha(values["factor"], length, pretraining_length), 6)
+        return found
 
     def rope_parameters(self, model):
         return {**base_rope_parameters(model), "rope_type": "dynamic", "factor": self.values["factor"]}
 
 
 @register_method
-class YaRN(FrequencyMethod):
+class YaRN(ScaledByLength, FrequencyMethod):
     name = "yarn"
+    length_rule = "factor s = L / P, beta_fast 32, beta_slow 1 (Peng et al. 2023)"
     params = (
         FACTOR,
         Param("beta_fast", float, 32.0, low=0.0),
@@ -114,6 +157,16 @@ class YaRN(FrequencyMethod):
         PRETRAINING_LENGTH,
     )
     description = "YaRN (Peng et al. 2023): NTK-by-parts interpolation plus attention temperature"
+
+    @classmethod
+    def effective_params(cls, values, length, pretraining_length):
+        found = super().effective_params(values, length, pretraining_length)
+        if found.get("pretraining_length") is None and pretraining_length:
+            found["pretraining_length"] = pretraining_length
+        if values.get("factor") is not None:  # transformers' default yarn attention factor
+            factor = values["factor"]
+            found["attention_factor"] = round(0.1 * math.log(factor) + 1.0 if factor > 1 else 1.0, 6)
+        return found
 
     def rope_parameters(self, model):
         if self.values["beta_slow"] > self.values["beta_fast"]:

@@ -188,6 +188,27 @@ class Lampe(RegionMethod):
               doc="float32: m(p) rounded as the released code computes it"),
     )
     description = "LaMPE: sigmoid mapping length, local / compressed middle / initial-token regions"
+    length_rule = ("U = the model's sigmoid preset, fitted on the dev split the paper's way "
+            "(best U per length, then a, b, c); W and T as configured")
+
+    @classmethod
+    def check_published(cls, values):
+        """The published procedure is a fitted sigmoid: a named preset (whose fit is on record)."""
+        if values.get("preset") is None or values.get("mapping_length") is not None or values.get("a") is not None:
+            raise ValueError(f"lampe rule=published maps U by the model's fitted preset; got preset={values.get('preset')!r}"
+                             f", mapping_length={values.get('mapping_length')!r}, a/b/c={values.get('a')!r}. "
+                             f"Presets: {', '.join(PRESETS)}")
+
+    @classmethod
+    def effective_params(cls, values, length, pretraining_length):
+        """Adds `mapping_length`, U for this prefill length (fixed, preset or a/b/c)."""
+        found = super().effective_params(values, length, pretraining_length)
+        if values.get("mapping_length") is None:
+            if values.get("preset") is not None:
+                found["mapping_length"] = preset_mapping_length(int(length), values["preset"])
+            elif values.get("a") is not None:
+                found["mapping_length"] = mapping_length(int(length), values["a"], values["b"], values["c"])
+        return found
 
     @classmethod
     def merge_defaults(cls, defaults: dict, given: dict) -> dict:

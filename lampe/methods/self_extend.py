@@ -10,6 +10,7 @@ max(1, ln(i + 1) / ln(scale_base)) (the query alone is scaled, in both regions).
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import torch
 
@@ -17,6 +18,28 @@ from lampe.attention.rules import DistanceRule
 from lampe.methods.base import Param
 from lampe.methods.region import RegionMethod
 from lampe.methods.registry import register_method
+
+
+# The LongLM README's empirical rule: only a fraction (1/2 ~ 2/3) of the trained positions are well
+# trained, so choose W and G with W + (N - W) / G < fraction x P for a target length N. We take 2/3,
+# the end that allows the smallest group (the README: "smaller group should be better").
+WELL_TRAINED = Fraction(2, 3)
+
+
+def published_group(length: int, window: int, pretraining_length: int, fraction: Fraction = WELL_TRAINED) -> int:
+    """The smallest group G >= 1 with window + (length - window) / G < fraction x P (exact arithmetic)."""
+    room = fraction * pretraining_length - window  # positions left for the grouped part
+    if room <= 0:
+        raise ValueError(f"self_extend: window={window} leaves no room under {fraction} x pretraining_length="
+                         f"{pretraining_length} for grouped positions; the README's rule needs a smaller window")
+    if length <= window:
+        return 1
+    return math.floor((length - window) / room) + 1
+
+
+def covered_length(window: int, group: int, pretraining_length: int) -> int:
+    """The longest input whose grouped positions stay inside the trained window: (P - W) G + W."""
+    return (pretraining_length - window) * group + window
 
 
 class SelfExtendRule(DistanceRule):
@@ -65,6 +88,25 @@ class SelfExtend(RegionMethod):
                                                     "pretraining length); None: off"),
     )
     description = "SelfExtend: grouped attention for distant tokens, exact neighbour window"
+    length_rule = ("G: the smallest group with W + (L - W) / G < 2/3 P (the LongLM README's rule, its 2/3 end); "
+            "W: the configured window rounded down to a multiple of G")
+    rule_params = ("group",)
+
+    @classmethod
+    def published(cls, length, pretraining_length, values):
+        window = values.get("window") or next(p.default for p in cls.params if p.name == "window")
+        group = published_group(length, window, pretraining_length)
+        if window < group:
+            raise ValueError(f"self_extend: the rule's group {group} at length {length} exceeds window={window}, "
+                             f"which must be a multiple of it; choose a larger window")
+        return {"group": group, "window": window // group * group}  # W' <= W keeps the inequality
+
+    @classmethod
+    def effective_params(cls, values, length, pretraining_length):
+        found = super().effective_params(values, length, pretraining_length)
+        if pretraining_length and values.get("window") and values.get("group"):
+            found["covers"] = covered_length(values["window"], values["group"], pretraining_length)
+        return found
 
     def __init__(self, model, **values):
         super().__init__(model, **values)

@@ -1,0 +1,101 @@
+"""Held-out tuning on the data benchmarks: L-Eval's and LongBench's dev documents (one in five, by
+the hash of their text) never reach the test split, copies of a text stay on one side, and
+`min_tokens` / `max_tokens` choose documents by their length in the model's tokens."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from evals.leval import LEval
+from evals.longbench import LongBench
+from evals.splits import document_split
+
+
+class WordTokenizer:
+    """One token per whitespace-separated word."""
+
+    def __call__(self, text, **kwargs):
+        return {"input_ids": text.split()}
+
+
+def doc(text, questions, evaluation="exam"):
+    return {"input": text, "instructions": questions, "outputs": ["(A) a"] * len(questions), "evaluation": evaluation}
+
+
+def texts(split: str, count: int, words: int = 0) -> list[str]:
+    """`count` document texts of `split` with `words` more words (found by trying numbered texts)."""
+    made = [f"Story number {i} " * 3 + "word " * words for i in range(200)]
+    return [t for t in made if document_split(t) == split][:count]
+
+
+@pytest.fixture
+def leval_dir(tmp_path):
+    closed = tmp_path / "Closed-ended-tasks"
+    closed.mkdir()
+    dev, test, long = texts("dev", 2), texts("test", 2), texts("test", 1, words=20)
+    docs = [doc(test[0], ["q1"]), doc(dev[0], ["q2"]), doc(test[1], ["q3"]), doc(dev[0], ["q4", "q5"]),
+            doc(long[0], ["q6"]), doc(dev[1], ["q7"])]
+    (closed / "quality.jsonl").write_text("".join(json.dumps(d) + "\n" for d in docs))
+    shots = "Question: 1+1?\nThe answer is 2\n\n"
+    questions = [f"Question: {i}+1?\n" for i in range(20)]
+    (closed / "gsm100.jsonl").write_text("".join(json.dumps(doc(shots, [q])) + "\n" for q in questions))
+    return tmp_path, dev, test, questions
+
+
+def test_leval_test_never_includes_a_dev_document(leval_dir):
+    folder, dev, test, _ = leval_dir
+    found = {split: list(LEval(tasks=["quality"], data_dir=str(folder), split=split).samples()) for split in ("dev", "test")}
+    assert [s.id for s in found["test"]] == ["quality:0:0", "quality:2:0", "quality:4:0"]
+    # the copy of a dev document (document 3, other questions) is dev too
+    assert [s.id for s in found["dev"]] == ["quality:1:0", "quality:3:0", "quality:3:1", "quality:5:0"]
+    assert {s.prompt[slice(*s.meta["document_span"])] for s in found["dev"]} == set(dev)
+    assert not {s.meta["content"] for s in found["dev"]} & {s.meta["content"] for s in found["test"]}
+    bench = LEval(tasks=["quality"], data_dir=str(folder))
+    assert bench.split == "test" and bench.content_keys(found["test"][0]) == [found["test"][0].meta["content"]]
+
+
+def test_gsm100_splits_by_its_questions(leval_dir):
+    """gsm100's documents share one few-shot text: its questions decide the split."""
+    folder, _, _, questions = leval_dir
+    found = {split: [s.meta["query"] for s in LEval(tasks=["gsm100"], data_dir=str(folder), split=split).samples()]
+             for split in ("dev", "test")}
+    assert found["dev"] and found["test"] and sorted(found["dev"] + found["test"]) == sorted(questions)
+    assert all(document_split(q) == "dev" for q in found["dev"])
+
+
+def test_leval_selects_documents_by_their_tokens(leval_dir):
+    folder, _, test, _ = leval_dir
+    bench = LEval(tasks=["quality"], data_dir=str(folder), min_tokens=15)
+    found = list(bench.samples(WordTokenizer()))
+    assert [s.id for s in found] == ["quality:4:0"] and found[0].meta["document_tokens"] == 29
+    assert [s.id for s in LEval(tasks=["quality"], data_dir=str(folder), max_tokens=10).samples(WordTokenizer())] == [
+        "quality:0:0", "quality:2:0"]
+    assert [s.id for s in LEval(tasks=["quality"], data_dir=str(folder), samples_per_task=1, min_tokens=9)
+            .samples(WordTokenizer())] == ["quality:0:0"]
+    with pytest.raises(ValueError, match="min_tokens=20 exceeds max_tokens=10"):
+        LEval(tasks=["quality"], data_dir=str(folder), min_tokens=20, max_tokens=10)
+    with pytest.raises(ValueError, match="needs its tokenizer"):
+        list(LEval(tasks=["quality"], data_dir=str(folder), min_tokens=5).samples())
+    with pytest.raises(ValueError, match="Invalid leval split='val'. Valid choices: dev, test"):
+        LEval(data_dir=str(folder), split="val")
+
+
+def row(index, context, length=100):
+    return {"input": "Question?", "context": context, "answers": ["yes"], "length": length, "all_classes": None,
+            "_id": f"qasper-{index}"}
+
+
+def test_longbench_test_never_includes_a_dev_record(tmp_path):
+    dev, test, long = texts("dev", 1), texts("test", 1), texts("test", 1, words=200)
+    rows = [row(0, test[0]), row(1, dev[0]), row(2, dev[0]), row(3, long[0])]
+    (tmp_path / "qasper.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    found = {split: [s.id for s in LongBench(tasks=["qasper"], data_dir=str(tmp_path), split=split).samples()]
+             for split in ("dev", "test")}
+    assert found == {"dev": ["qasper:qasper-1", "qasper:qasper-2"], "test": ["qasper:qasper-0", "qasper:qasper-3"]}
+    long_only = LongBench(tasks=["qasper"], data_dir=str(tmp_path), min_tokens=150).samples(WordTokenizer())
+    assert [s.id for s in long_only] == ["qasper:qasper-3"]
+    with pytest.raises(ValueError, match="min_tokens=9 exceeds max_tokens=3"):
+        LongBench(tasks=["qasper"], data_dir=str(tmp_path), min_tokens=9, max_tokens=3)
+    with pytest.raises(ValueError, match="Invalid longbench split='train'"):
+        LongBench(tasks=["qasper"], data_dir=str(tmp_path), split="train")
