@@ -36,13 +36,14 @@ from evals.haystack import read_text_file
 from evals.paths import resolve_data_path
 from evals.registry import register_benchmark
 from evals.ruler.options import check_config, check_lengths
+from evals.splits import DEFAULT_SPLIT, check_split, content_key, document_split
 
 BLOCK_TOKENS = 1024  # consecutive scored tokens per block of a perplexity interval (one long window)
 
 DEFAULT_DOCUMENTS = "../shared/data/leval"  # L-Eval's long inputs: 299 distinct documents, 12 of them >= 32k tokens
 DEFAULTS = dict(lengths=[2048, 4096, 8192, 16384], stride=None, max_windows=None, max_tokens=None,
                 files=DEFAULT_DOCUMENTS, field="input", concatenate=False, dataset=None, num_documents=None,
-                min_tokens=None, logits_chunk=1024)
+                min_tokens=None, logits_chunk=1024, split=DEFAULT_SPLIT)
 _NOT_DOCUMENTS = ("license", "readme")  # files that ship beside the data but are not documents
 
 
@@ -185,6 +186,7 @@ class Perplexity(Benchmark):
             raise ValueError(f"perplexity: min_tokens={c['min_tokens']} is below the longest length "
                              f"{max(self.lengths)}: every document must fill the longest window, so that each "
                              f"length reads the same documents; drop min_tokens or raise it")
+        self.split = check_split("perplexity", c["split"])
         self.c = c
         self._ids: dict[str, list[int]] = {}
 
@@ -197,8 +199,8 @@ class Perplexity(Benchmark):
         for name, text in load_documents(c):
             if c["num_documents"] and len(documents) >= c["num_documents"]:
                 break
-            if not text.strip():
-                continue
+            if not text.strip() or document_split(text) != self.split:
+                continue  # dev documents never reach a test run, nor test documents a dev run
             ids = tokenizer(text)["input_ids"][: c["max_tokens"]]
             longest = max(longest, len(ids))
             if len(ids) < need:
@@ -219,7 +221,10 @@ class Perplexity(Benchmark):
             for name, text, size in documents:
                 yield Sample(id=f"{name}-{length}", task="perplexity", prompt=text, references=[], max_new_tokens=0,
                              chat=False, meta={"document": name, "length": length, "stride": c["stride"] or length,
-                                               "document_tokens": size})
+                                               "document_tokens": size, "content": content_key("document", text)})
+
+    def content_keys(self, sample: Sample) -> list[str]:
+        return [sample.meta["content"]]
 
     def evaluate(self, sample: Sample, lm) -> dict:
         c, meta = self.c, sample.meta

@@ -141,7 +141,7 @@ def test_the_old_single_document_mode_is_explicit(tokenizer):
 
 
 def test_documents_shorter_than_the_longest_length_are_skipped_everywhere(tmp_path, tokenizer, capsys):
-    rows = [{"input": "word " * 300}, {"input": "short " * 50}, {"input": "word " * 300}, {"input": "more " * 400}]
+    rows = [{"input": "word " * 300}, {"input": "short " * 50}, {"input": "word " * 300}, {"input": "words " * 400}]
     (tmp_path / "docs.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     bench = make(lengths=[32, 128], files=str(tmp_path / "docs.jsonl"))
     ids = [s.id for s in bench.samples(tokenizer)]
@@ -196,3 +196,20 @@ def test_perplexity_end_to_end_on_the_embedded_model(tmp_path):
     metrics = run_benchmark(bench, LanguageModel(model, tokenizer), tmp_path, limit=1, progress=False)
     assert 5 < metrics["perplexity"]["1024"] < 60  # the real model reads English; a random one gives ~50k
     assert metrics["num_tokens"] == {"1024": 1023}
+
+
+def test_dev_and_test_runs_read_disjoint_documents(tmp_path, tokenizer):
+    """A document is dev or test by its text's hash (evals.splits): the two runs never share one."""
+    from evals.splits import document_split
+
+    texts = [f"{word} " * 200 for word in ("alpha", "beta", "gamma", "delta", "more", "omega", "sigma", "words")]
+    assert {document_split(t) for t in texts} == {"dev", "test"}  # the fixture has both kinds
+    (tmp_path / "docs.jsonl").write_text("\n".join(json.dumps({"input": t}) for t in texts))
+    seen = {}
+    for split in ("dev", "test"):
+        bench = make(lengths=[32], files=str(tmp_path / "docs.jsonl"), split=split)
+        samples = list(bench.samples(tokenizer))
+        seen[split] = {s.prompt for s in samples}
+        assert seen[split] and all(document_split(t) == split for t in seen[split])
+        assert all(bench.content_keys(s)[0].startswith("document:") for s in samples)
+    assert not seen["dev"] & seen["test"]

@@ -71,6 +71,7 @@ class LMInfinite(RegionMethod):
         PRETRAINING_LENGTH,
     )
     description = "LM-Infinite: Lambda-shaped attention (first tokens + local window), distances capped"
+    length_rule = "local_branch = limit_distance = P, global_branch = 10 (the release's drop-in): no length-dependent parameter"
 
     def __init__(self, model, **values):
         super().__init__(model, **values)

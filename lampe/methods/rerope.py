@@ -77,6 +77,7 @@ class ReRope(RegionMethod):
         PRETRAINING_LENGTH,
     )
     description = "ReRoPE / Leaky ReRoPE: distances capped (or slowed) past a window"
+    length_rule = "w = 512 and the log scale's base = P, as released: no length-dependent parameter"
 
     def __init__(self, model, **values):
         super().__init__(model, **values)

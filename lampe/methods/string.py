@@ -75,6 +75,15 @@ class String(RegionMethod):
         PRETRAINING_LENGTH,
     )
     description = "STRING: distances past S shifted back to start at W"
+    length_rule = ("S = max(int(0.33 L), W) for an input of L tokens (the release's RULER, NIAH and InfiniteBench "
+                   "scripts: 0.33 of the test length); W = 128")
+    rule_params = ("shifted_offset",)
+
+    @classmethod
+    def published(cls, length, pretraining_length, values):
+        window = values.get("local_window") or next(p.default for p in cls.params if p.name == "local_window")
+        return {"shifted_offset": max(int(SHIFTED_RATIO * length), window), "shifted_ratio": None,
+                "shifted_length": None}
 
     @classmethod
     def merge_defaults(cls, defaults: dict, given: dict) -> dict:
