@@ -432,7 +432,7 @@ def _summarize_recorded(plan: SimpleNamespace, writer: RecordFile) -> dict | Non
     if not ids or any(i not in done for i in ids):
         return None
     wanted = set(ids)
-    metrics = plan.benchmark.summarize([r for r in writer.records if r["id"] in wanted])
+    metrics = plan.benchmark.summary([r for r in writer.records if r["id"] in wanted])
     safe_io.write_atomic(plan.run_dir / "metrics.json", json.dumps(metrics, indent=2))
     return metrics
 

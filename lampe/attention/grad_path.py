@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from lampe.attention.rope import RopeTable
-from lampe.attention.rules import DistanceRule, RuleContext
+from lampe.attention.rules import NO_ATTENTION, DistanceRule, RuleContext
 
 BLOCK_Q = 256  # queries per block: bounds the score matrix
 
@@ -50,6 +50,7 @@ def grad_attention(q, k, v, *, rule: DistanceRule, ctx: RuleContext, query_pos, 
         if key_valid is not None:
             allowed = allowed & key_valid[:, None, :]
         region = rule.region(positions[:, :, None], key_pos[:, None, :], ctx3)  # (B, n, Lk)
+        allowed = allowed & (region != NO_ATTENTION)  # pairs a rule leaves out (LM-Infinite's middle)
         scores = torch.zeros(batch, heads, qe - qs, num_keys, dtype=compute, device=q.device)
         for r in range(rule.num_regions):
             chosen = (region == r) & allowed
