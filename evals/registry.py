@@ -7,7 +7,8 @@ from evals.base import Benchmark
 
 BENCHMARKS: dict[str, type[Benchmark]] = {}
 # Modules that register benchmarks; imported lazily so a broken optional one names itself.
-BENCHMARK_MODULES = ("passkey", "needle", "perplexity", "ruler", "longbench", "leval", "lm_eval_tasks")
+BENCHMARK_MODULES = ("passkey", "needle", "perplexity", "ruler", "longbench", "leval", "infinitebench",
+                     "lm_eval_tasks")
 
 
 def register_benchmark(cls: type[Benchmark]) -> type[Benchmark]:
