@@ -89,7 +89,8 @@ class InfiniteBench(Benchmark):
         )
 
     def generator(self, task: str, length: int, tokenizer) -> SyntheticTask:
-        key = (task, length)
+        """The task's construction at this length (under `fit`, sized for this tokenizer)."""
+        key = (task, length, id(tokenizer) if self.c["sizing"] == "fit" else None)
         if key not in self._generators:
             counter = LanguageModel(None, tokenizer, max_length=None) if tokenizer is not None else None
             tokens = (lambda row: len(counter.prompt_ids(self.sample_for(task, row, "count", {})))) if counter else None
