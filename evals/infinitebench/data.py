@@ -7,31 +7,13 @@ the local cache. A task without data gets a message naming `benchmark.data_dir` 
 """
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
-from evals.jsonl import read_jsonl
+from evals.longbench_data import Source, offline  # one task file (kind: data_dir or hub); the HF offline flags
 from evals.paths import resolve_data_path
 
 HF_DATASET = "xinrongzhang2022/InfiniteBench"
 URL = "https://huggingface.co/datasets/xinrongzhang2022/InfiniteBench/resolve/main/{task}.jsonl"
-OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-
-
-@dataclass(frozen=True)
-class Source:
-    """One task file: kind is data_dir or hub."""
-
-    kind: str
-    path: Path
-
-    def rows(self) -> list[dict]:
-        return read_jsonl(self.path)
-
-
-def offline() -> bool:
-    return any(os.environ.get(flag, "").strip().lower() in ("1", "true", "yes", "on") for flag in OFFLINE_FLAGS)
 
 
 def check_data_dir(data_dir: str) -> Path:
