@@ -37,6 +37,10 @@ class Sample:
     # generation also ends at the last token of each of these texts (tokenized alone), after at
     # least one new token: LongBench's samsum ends at the newline token
     eos_texts: list[str] = field(default_factory=list)
+    # how a prompt over max_length loses its middle (evals.lm.TRUNCATIONS): "halves" (LongBench:
+    # each kept half decoded alone, a prompt that fits left as it is) or "joined" (InfiniteBench:
+    # the kept tokens decoded as one sequence, and every prompt goes through that round trip)
+    truncation: str = "halves"
 
     def to_dict(self) -> dict:
         return asdict(self)

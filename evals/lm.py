@@ -2,7 +2,8 @@
 
 Truncation follows LongBench: a prompt longer than `max_length` tokens keeps its first and last
 max_length/2 tokens (the question usually sits at one end); under `official` the count includes
-the tokenizer's own special tokens (BOS), as LongBench's pred.py counts them. The text then
+the tokenizer's own special tokens (BOS), as LongBench's pred.py counts them. InfiniteBench's
+scripts decode the kept tokens as one sequence instead (`Sample.truncation = "joined"`). The text then
 reaches the model in the sample's prompt format (evals.prompt_format): `chat` wraps it in the
 chat template unless the sample opts out (`Sample.chat = False`), its `history` (earlier
 exchanges) becoming previous user/assistant turns; `raw` is the bare text, history in front as
@@ -20,6 +21,8 @@ import torch
 from evals.base import Sample
 from evals.greedy import GREEDY
 from evals.prompt_format import FORMATS, check_family, detect_family
+
+TRUNCATIONS = ("halves", "joined")  # Sample.truncation: how a long prompt loses its middle
 
 
 class LanguageModel:
@@ -41,15 +44,23 @@ class LanguageModel:
     def encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def truncate_middle(self, text: str, special_tokens: bool = False) -> str:
-        """Keep the first and last max_length/2 tokens of `text` (LongBench's rule); with
-        `special_tokens` the count includes the tokenizer's own (BOS), as pred.py counts."""
+    def truncate_middle(self, text: str, special_tokens: bool = False, truncation: str = "halves") -> str:
+        """Keep the first and last max_length/2 tokens of `text`; with `special_tokens` the count
+        includes the tokenizer's own (BOS), as pred.py counts. `halves` (LongBench's pred.py)
+        decodes each half alone and leaves a text that fits as it is; `joined` (InfiniteBench's
+        scripts) decodes the kept tokens as one sequence, and sends every text through that round
+        trip, cut or not (SentencePiece keeps the space at the seam that a lone decode drops)."""
+        if truncation not in TRUNCATIONS:
+            raise ValueError(f"Invalid truncation {truncation!r}. Valid choices: {', '.join(TRUNCATIONS)}")
         if self.max_length is None:
             return text
         ids = self.tokenizer(text, add_special_tokens=special_tokens)["input_ids"]
+        half = self.max_length // 2
+        if truncation == "joined":
+            kept = ids if len(ids) <= self.max_length else ids[:half] + ids[-half:]
+            return self.tokenizer.decode(kept, skip_special_tokens=True)
         if len(ids) <= self.max_length:
             return text
-        half = self.max_length // 2
         return self.tokenizer.decode(ids[:half], skip_special_tokens=True) + self.tokenizer.decode(
             ids[-half:], skip_special_tokens=True
         )
@@ -59,7 +70,8 @@ class LanguageModel:
         if sample.prompt_format not in FORMATS:
             raise ValueError(f"sample '{sample.id}': unknown prompt_format {sample.prompt_format!r}. "
                              f"Valid choices: {', '.join(FORMATS)}")
-        text = self.truncate_middle(sample.prompt, special_tokens=sample.prompt_format == "official")
+        text = self.truncate_middle(sample.prompt, special_tokens=sample.prompt_format == "official",
+                                    truncation=sample.truncation)
         return _RENDER[sample.prompt_format](self, sample, text, sample.answer_prefix + continuation)
 
     def _chat(self, sample: Sample, text: str, tail: str) -> list[int]:

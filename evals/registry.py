@@ -7,8 +7,8 @@ from evals.base import Benchmark
 
 BENCHMARKS: dict[str, type[Benchmark]] = {}
 # Modules that register benchmarks; imported lazily so a broken optional one names itself.
-BENCHMARK_MODULES = ("passkey", "needle", "perplexity", "ruler", "longbench", "leval", "lm_eval_tasks",
-                     "longbench_v2", "babilong")
+BENCHMARK_MODULES = ("passkey", "needle", "perplexity", "ruler", "longbench", "leval", "infinitebench",
+                     "longbench_v2", "babilong", "lm_eval_tasks")
 
 
 def register_benchmark(cls: type[Benchmark]) -> type[Benchmark]:
