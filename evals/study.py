@@ -97,6 +97,8 @@ def jobs(study: dict) -> list[Job]:
                   f"results_dir={study['results_dir']}"]
         if study.get("threads") is not None:
             common.append(f"threads={study['threads']}")
+        # model options for every run (e.g. dtype: bfloat16); they are part of each run's id
+        common += [f"model.{k}={_value(v)}" for k, v in (study.get("model_set") or {}).items()]
         if study.get("searchpath"):  # extra config folders (a user's own benchmarks or models)
             common.insert(0, f"hydra.searchpath=[{','.join(study['searchpath'])}]")
         common += [f"benchmark.{k}={_value(v)}" for k, v in (piece.get("set") or {}).items()]
