@@ -1,9 +1,13 @@
-"""Shared fixtures: the embedded tokenizer and tiny random models (no network, seconds)."""
+"""Shared fixtures: the embedded tokenizer, tiny random models (no network, seconds), and the
+runner's test doubles (a fake benchmark config, a model loader that returns the tiny model)."""
 from __future__ import annotations
 
 import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
+
+from evals import runner
+from tests.fake_benchmark import FakeBenchmark
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +32,29 @@ def tiny_llama(vocab_size: int = 128, max_position_embeddings: int = 64, seed: i
 def tiny_model(tokenizer):
     """A tiny random Llama sharing the embedded tokenizer's vocabulary (for benchmark tests)."""
     return tiny_llama(vocab_size=len(tokenizer), max_position_embeddings=512)
+
+
+@pytest.fixture
+def fake_conf(tmp_path):
+    """A search-path folder with benchmark/fake.yaml, so the real conf/ composes with it."""
+    folder = tmp_path / "extra_conf" / "benchmark"
+    folder.mkdir(parents=True)
+    (folder / "fake.yaml").write_text("name: fake_runner\nmax_length: null\nsize: 6\ntasks: null\n")
+    return folder.parent
+
+
+@pytest.fixture
+def loads(monkeypatch, tiny_model, tokenizer):
+    """Replace the model loader by the tiny model; count the loads."""
+    calls = []
+
+    def fake_load(name_or_path, **kwargs):
+        calls.append(name_or_path)
+        return tiny_model, tokenizer
+
+    monkeypatch.setattr(runner, "load_model", fake_load)
+    runner._loaded.clear()
+    FakeBenchmark.calls, FakeBenchmark.interrupt_after = 0, None
+    yield calls
+    runner._loaded.clear()
+    FakeBenchmark.interrupt_after = None

@@ -13,7 +13,7 @@ from evals import held_out, runner
 from evals.registry import get_benchmark
 from lampe import PRESETS
 from tests.test_fit_sigmoid import _fake_sweep_run, fit_sigmoid
-from tests.test_runner import fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
+from tests.helpers import make_cfg
 
 REPO = Path(__file__).resolve().parent.parent
 

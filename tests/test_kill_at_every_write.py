@@ -21,7 +21,7 @@ from evals import runner, safe_io
 import evals.lm  # noqa: F401,E402  (imported once here, not in every forked child)
 import evals.run  # noqa: F401,E402
 import evals.tables  # noqa: F401,E402
-from tests.test_runner import fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
+from tests.helpers import make_cfg
 
 KILLED = 137
 IDS = [str(i) for i in range(6)]

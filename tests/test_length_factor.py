@@ -9,7 +9,7 @@ import yaml
 from evals import length_factor, runner
 from lampe import PRESETS, mapping_length
 from evals.length_factor import factor_for
-from tests.test_runner import fake_conf, loads, make_cfg, read_records  # noqa: F401  (fixtures)
+from tests.helpers import make_cfg, read_records
 
 
 def test_factor_is_length_over_training_window_never_below_one():

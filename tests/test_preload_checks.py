@@ -8,7 +8,7 @@ from hydra import compose, initialize_config_dir
 
 from evals import preflight, runner
 from evals.options import CONF_DIR, benchmark_defaults, check_benchmark_options
-from tests.test_runner import CONF, fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
+from tests.helpers import CONF, make_cfg
 
 
 def cfg_for(tmp_path, *overrides):

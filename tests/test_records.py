@@ -5,7 +5,7 @@ import json
 
 from evals.records import RecordFile
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import fake_conf, loads, make_cfg, read_records  # noqa: F401  (fixtures)
+from tests.helpers import make_cfg, read_records
 from evals import runner
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from evals import runner
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import REPO, fake_conf, loads, make_cfg, read_records  # noqa: F401  (fixtures)
+from tests.helpers import REPO, make_cfg
 
 
 def finished(fake_conf, tmp_path, *overrides):

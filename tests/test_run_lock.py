@@ -12,7 +12,7 @@ import pytest
 from evals import runner
 from evals.lock import RunLock, RunLocked
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import REPO, fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
+from tests.helpers import REPO, make_cfg
 
 HOLDER = textwrap.dedent("""
     import sys, time

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import evals.results  # noqa: F401  (the ${repo_path:} resolver)
@@ -16,52 +15,11 @@ import lampe
 from evals import runner
 from evals.results import find_runs
 from tests.fake_benchmark import FakeBenchmark
-
-REPO = Path(__file__).resolve().parent.parent
-CONF = str(REPO / "conf")
-
-
-@pytest.fixture
-def fake_conf(tmp_path):
-    """A search-path folder with benchmark/fake.yaml, so the real conf/ composes with it."""
-    folder = tmp_path / "extra_conf" / "benchmark"
-    folder.mkdir(parents=True)
-    (folder / "fake.yaml").write_text("name: fake_runner\nmax_length: null\nsize: 6\ntasks: null\n")
-    return folder.parent
-
-
-def make_cfg(fake_conf, tmp_path, *overrides):
-    with initialize_config_dir(CONF, version_base="1.3"):
-        return compose("config", overrides=[
-            f"hydra.searchpath=[file://{fake_conf}]", "benchmark=fake", "logger=none", "progress=false",
-            f"results_dir={tmp_path / 'results'}", *overrides,
-        ])
-
-
-@pytest.fixture
-def loads(monkeypatch, tiny_model, tokenizer):
-    """Replace the model loader by the tiny model; count the loads."""
-    calls = []
-
-    def fake_load(name_or_path, **kwargs):
-        calls.append(name_or_path)
-        return tiny_model, tokenizer
-
-    monkeypatch.setattr(runner, "load_model", fake_load)
-    runner._loaded.clear()
-    FakeBenchmark.calls, FakeBenchmark.interrupt_after = 0, None
-    yield calls
-    runner._loaded.clear()
-    FakeBenchmark.interrupt_after = None
-
-
-def read_records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
+from tests.helpers import REPO, SMOL, make_cfg, read_records
 
 # ---- method parameters ------------------------------------------------------------------------
 
-SMOL = yaml.safe_load((REPO / "conf/model/smollm2.yaml").read_text())
+
 LLAMA3 = yaml.safe_load((REPO / "conf/model/llama3.yaml").read_text())
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from evals import runner
 from tests.test_preload_checks import cfg_for, refused
-from tests.test_runner import REPO, loads, read_records  # noqa: F401  (fixture)
+from tests.helpers import REPO, read_records
 
 FIXTURES = {"longbench_v2": "tests/fixtures/longbench_v2", "babilong": "tests/fixtures/babilong/data"}
 

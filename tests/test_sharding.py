@@ -6,7 +6,7 @@ import pytest
 
 from evals import runner
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import fake_conf, loads, make_cfg, read_records  # noqa: F401  (fixtures)
+from tests.helpers import make_cfg, read_records
 
 SLURM = {"SLURM_NTASKS": "2", "SLURM_PROCID": "0", "SLURM_JOB_ID": "77"}
 
@@ -64,7 +64,7 @@ def test_two_multiruns_started_in_the_same_second_get_their_own_sweep_folder(tmp
     from hydra import compose, initialize_config_dir
 
     import evals.cli  # noqa: F401  (registers ${lampe_pid:})
-    from tests.test_runner import CONF
+    from tests.helpers import CONF
 
     with initialize_config_dir(CONF, version_base="1.3"):
         cfg = compose("config", overrides=[f"results_dir={tmp_path}"], return_hydra_config=True)

@@ -7,7 +7,6 @@ import yaml
 
 from evals import held_out, study
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import loads  # noqa: F401  (fixture: the tiny model instead of SmolLM2)
 
 STUDY = """
 model: smollm2

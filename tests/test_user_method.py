@@ -14,8 +14,7 @@ from evals import runner
 from lampe.methods.registry import METHODS
 from tests.conftest import tiny_llama
 from tests.test_region_models import reference_kernel
-from tests.test_runner import CONF
-
+from tests.helpers import CONF
 USER_FILE = textwrap.dedent('''
     """ReRoPE: keys closer than `window` keep their distance, farther ones all sit at `window`."""
     import torch
