@@ -109,8 +109,8 @@ def sweep_runs(results_dir: str | Path, model: str, benchmark: str, split: str =
                allow_test: bool = False) -> list[tuple]:
     """(run, records) of the finished lampe runs with a fixed mapping_length: a sweep. Records of
     another split than `split` (test, or unknown) are an error unless `allow_test`."""
-    from evals.records import RecordFile
-    from evals.results import find_runs
+    from evals.run.records import RecordFile
+    from evals.report.runs import find_runs
 
     found = []
     for run in find_runs(results_dir, benchmark):
@@ -234,7 +234,7 @@ def _run_code(run) -> str | None:
 
 def seen_samples(runs: list[tuple], role: str) -> list[dict]:
     """One entry per (benchmark, sample id) of the runs: its content keys and the runs that scored it."""
-    from evals.held_out import record_content_keys
+    from evals.run.held_out import record_content_keys
 
     entries: dict[tuple[str, str], dict] = {}
     for run, records in runs:
@@ -249,15 +249,15 @@ def seen_samples(runs: list[tuple], role: str) -> list[dict]:
 
 def all_runs(results_dir: str | Path) -> list[tuple]:
     """(run, records) of every finished run under a folder (--seen)."""
-    from evals.records import RecordFile
-    from evals.results import find_runs
+    from evals.run.records import RecordFile
+    from evals.report.runs import find_runs
 
     return [(run, RecordFile(run.path / "records.jsonl").records) for run in find_runs(results_dir)]
 
 
 def provenance(args, runs: list[tuple], values: tuple[float, float, float], best: dict[int, int]) -> dict:
     """What a fitted preset was fitted on, for evals/conf/presets/<preset>.yaml."""
-    from evals.provenance import code_provenance
+    from evals.run.provenance import code_provenance
 
     seen = [(directory, all_runs(directory)) for directory in args.seen or []]
     splits = sorted({record_split(r, run) for run, records in runs for r in records}) or ["unknown"]
@@ -295,7 +295,7 @@ def provenance_target(args) -> Path:
     if args.provenance:
         return Path(args.provenance)
     if args.preset:
-        from evals.held_out import provenance_path
+        from evals.run.held_out import provenance_path
 
         return provenance_path(args.preset)
     return Path(args.results or Path(args.table).parent) / "sigmoid_fit.provenance.yaml"

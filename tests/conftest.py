@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from evals import runner
+from evals.run import runner
 from tests.fake_benchmark import FakeBenchmark
 
 

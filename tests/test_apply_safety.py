@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from evals import runner
+from evals.run import runner
 from lampe import apply_method
 from lampe.methods.lampe import PRESETS, mapping_length
 from tests.conftest import tiny_llama

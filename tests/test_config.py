@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
-from evals import runner
+from evals.run import runner
 from lampe import PRESETS, available_methods
 from lampe.methods.registry import METHODS
 
@@ -61,7 +61,7 @@ def test_every_method_has_a_config_with_exactly_its_parameters():
         conf = yaml.safe_load((CONF / "method" / f"{name}.yaml").read_text())
         assert conf["name"] == name
         params = {k: v for k, v in conf.items() if k != "name"}
-        # the method's parameters, and the runner's `rule` (null, or published: evals.length_factor)
+        # the method's parameters, and the runner's `rule` (null, or published: evals.run.sample_method)
         assert set(params) == {p.name for p in METHODS[name].params} | {"rule"}, name
         assert all(v is None for v in params.values()), f"{name}: defaults belong to the method or the model"
 
@@ -142,7 +142,7 @@ def test_slurm_launcher_and_output_dirs(extra, tmp_path):
 
 def test_relative_results_dir_is_the_current_folder(tmp_path, monkeypatch):
     """A wheel install run from any folder writes ./results there, never beside the package."""
-    from evals.results import results_root
+    from evals.report.runs import results_root
 
     monkeypatch.chdir(tmp_path)
     assert results_root("results") == tmp_path / "results"

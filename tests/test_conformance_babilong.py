@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from evals.babilong import Babilong
-from evals.lm import LanguageModel
-from evals.paths import REPO_ROOT
+from evals.benchmarks.babilong import Babilong
+from evals.benchmarks.common.lm import LanguageModel
+from evals.files.paths import REPO_ROOT
 from tests.family_tokenizers import FAMILY_TOKENIZERS, LLAMA3_SPECIAL, byte_ids, sp_ids
 from tests.test_conformance_longbench_v2 import template_ids
 

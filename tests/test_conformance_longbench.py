@@ -15,8 +15,8 @@ import json
 
 import pytest
 
-from evals.lm import LanguageModel
-from evals.longbench import LongBench
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.longbench.benchmark import LongBench
 from tests.family_tokenizers import FAMILY_TOKENIZERS, byte_ids, sp_ids
 
 CONTEXT = 'Passage 1:\nTrusty system (prison)\nThe "trusty system" was a penitentiary system of discipline.'

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import pytest
 
-from evals.lm import LanguageModel
-from evals.registry import get_benchmark
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.registry import get_benchmark
 from tests.family_tokenizers import FAMILY_TOKENIZERS, byte_ids, sp_ids
 
 LENGTHS = {"niah_multikey_3": 1024, "vt": 1536, "fwe": 1024, "cwe": 3072}
@@ -46,7 +46,7 @@ def expected(family: str, user: str, prefix: str, example: tuple[str, str] | Non
 
 @pytest.fixture(scope="module")
 def ruler_samples():
-    from evals.ruler import common_words
+    from evals.benchmarks.ruler import common_words
 
     patch = pytest.MonkeyPatch()
     patch.setattr(common_words, "common_words", lambda: POOL)

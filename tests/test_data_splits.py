@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from evals.leval import LEval
-from evals.longbench import LongBench
-from evals.splits import document_split
+from evals.benchmarks.leval import LEval
+from evals.benchmarks.longbench.benchmark import LongBench
+from evals.benchmarks.common.splits import document_split
 
 
 class WordTokenizer:

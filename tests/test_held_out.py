@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import yaml
 
-from evals import held_out, runner
-from evals.registry import get_benchmark
+from evals.run import held_out
+from evals.run import runner
+from evals.benchmarks.registry import get_benchmark
 from lampe import PRESETS
 from tests.test_fit_sigmoid import _fake_sweep_run, fit_sigmoid
 from tests.helpers import make_cfg

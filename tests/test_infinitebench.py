@@ -9,12 +9,12 @@ import re
 
 import pytest
 
-from evals.infinitebench import InfiniteBench, TASKS
-from evals.infinitebench import synthetic
-from evals.infinitebench.prompts import answer, prompt_parts
-from evals.infinitebench.synthetic import NOISE, SyntheticTask
-from evals.lm import LanguageModel
-from evals.registry import get_benchmark
+from evals.benchmarks.infinitebench import InfiniteBench, TASKS
+from evals.benchmarks.infinitebench import synthetic
+from evals.benchmarks.infinitebench.prompts import answer, prompt_parts
+from evals.benchmarks.infinitebench.synthetic import NOISE, SyntheticTask
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.registry import get_benchmark
 
 SYNTHETIC = ["passkey", "number_string", "kv_retrieval"]
 
@@ -53,7 +53,7 @@ def test_bad_options_are_named(options, message):
 def test_presets_build_and_the_small_one_is_synthetic():
     import yaml
 
-    from evals.options import CONF_DIR, check_benchmark_options
+    from evals.run.config import CONF_DIR, check_benchmark_options
 
     for key in ("infinitebench", "infinitebench_full"):
         conf = yaml.safe_load((CONF_DIR / "benchmark" / f"{key}.yaml").read_text())
@@ -270,7 +270,7 @@ def test_summary_per_task_per_length(tmp_path):
 @pytest.mark.slow
 def test_end_to_end_on_the_embedded_model(tmp_path):
     import lampe
-    from evals.run import run_benchmark
+    from evals.run.loop import run_benchmark
 
     model, tokenizer = lampe.load_model("smollm2")
     bench = small(lengths=[1024], num_samples=1, sizing="fit")

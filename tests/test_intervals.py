@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from evals import tables
-from evals.cell_intervals import cell_estimate
-from evals.intervals import clear_winner, estimate_mean, estimate_perplexity, wilson
-from evals.results import find_runs
+from evals.report import tables
+from evals.report.cell_intervals import cell_estimate
+from evals.report.intervals import clear_winner, estimate_mean, estimate_perplexity, wilson
+from evals.report.runs import find_runs
 from tests.test_tables import fake_run
 
 
@@ -145,7 +145,7 @@ def test_a_graded_score_of_zero_is_not_a_wilson_count():
 def test_moving_blocks_widen_the_interval_of_correlated_pieces():
     """One document's pieces drift together (lag-1 correlation 0.9 here, up to 0.98 in real text at
     32k): resampling them one by one, as if independent, gives too narrow an interval."""
-    from evals.intervals import _bootstrap, block_length
+    from evals.report.intervals import _bootstrap, block_length
 
     rng = np.random.default_rng(0)
     level, nll = 0.0, []

@@ -5,7 +5,7 @@ every record written before a kill is still there, none twice, and the metrics a
 Two kinds of kill, injected deterministically in a forked child (not by timing):
   after_open  right after a file in the run folder is opened for writing: an in-place rewrite has
               just truncated its file (the old records rewrite lost a whole run this way);
-  half_write  half-way through the bytes of any write of `evals.safe_io` (a torn record line, a
+  half_write  half-way through the bytes of any write of `evals.files.safe_io` (a torn record line, a
               torn temp file).
 """
 from __future__ import annotations
@@ -17,10 +17,11 @@ import os
 
 import pytest
 
-from evals import runner, safe_io
-import evals.lm  # noqa: F401,E402  (imported once here, not in every forked child)
-import evals.run  # noqa: F401,E402
-import evals.tables  # noqa: F401,E402
+from evals.run import runner
+from evals.files import safe_io
+import evals.benchmarks.common.lm  # noqa: F401,E402  (imported once here, not in every forked child)
+import evals.run.loop  # noqa: F401,E402
+import evals.report.tables  # noqa: F401,E402
 from tests.helpers import make_cfg
 
 KILLED = 137
@@ -112,7 +113,7 @@ def record_ids(run_dir) -> list[str]:
 
 @pytest.mark.parametrize("kind", ["after_open", "half_write"])
 def test_a_kill_at_every_write_loses_no_record(fake_conf, tmp_path, loads, kind):
-    from evals import preflight
+    from evals.run import preflight
 
     preflight.cached_tokenizer({"name_or_path": "smollm2"})  # loaded once here, not in every child
     killed_at = []

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from evals import length_factor, runner
+from evals.run import sample_method as length_factor
+from evals.run import runner
 from lampe import PRESETS, mapping_length
-from evals.length_factor import factor_for
-from tests.helpers import make_cfg, read_records
+from evals.run.sample_method import factor_for
+from tests.helpers import SMOL, make_cfg, read_records
 
 
 def test_factor_is_length_over_training_window_never_below_one():
@@ -98,7 +99,7 @@ def test_rule_conflicts_and_bad_autos_are_config_errors(fake_conf, tmp_path):  #
 
 
 def test_rule_published_values_per_method():
-    smol = yaml.safe_load(open(runner.__file__.replace("evals/runner.py", "evals/conf/model/smollm2.yaml")))
+    smol = SMOL
     values = runner.method_values({"name": "self_extend", "rule": "published"}, smol)
     assert values["group"] == "auto" and values["window"] == 1024  # the model's group 4 gives way to the rule
     assert runner.method_values({"name": "dynamic_ntk", "rule": "published"}, smol)["factor"] == "auto"

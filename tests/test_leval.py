@@ -7,10 +7,10 @@ import json
 import pytest
 import torch
 
-from evals.leval import DEFAULT_DATA_DIR, SPEC, LEval, truncate_document
-from evals.paths import resolve_data_path
-from evals.registry import get_benchmark
-from evals.run import run_benchmark
+from evals.benchmarks.leval import DEFAULT_DATA_DIR, SPEC, LEval, truncate_document
+from evals.files.paths import resolve_data_path
+from evals.benchmarks.registry import get_benchmark
+from evals.run.loop import run_benchmark
 
 SYSTEM = SPEC["system"]
 
@@ -27,7 +27,7 @@ def write(path, docs):
 
 @pytest.fixture
 def data_dir(tmp_path):
-    """Every document here is a test document (evals.splits.document_split)."""
+    """Every document here is a test document (evals.benchmarks.common.splits.document_split)."""
     closed, open_ = tmp_path / "Closed-ended-tasks", tmp_path / "Open-ended-tasks"
     write(closed / "quality.jsonl", [
         doc("The hall is red.", [("What colour?\n (A) blue\n (B) red", "(B) red"), ("Where?\n (A) hall", "(A) hall")]),
@@ -268,7 +268,7 @@ class ScriptedModel(torch.nn.Module):
 
 def test_the_generation_is_scored_as_generated(data_dir, tokenizer):
     """coursera's parser reads the leading space: " AB C" means "B"; stripped, "AB C" means "AB"."""
-    from evals.lm import LanguageModel
+    from evals.benchmarks.common.lm import LanguageModel
 
     bench = LEval(tasks=["coursera"], data_dir=str(data_dir))
     sample = next(bench.samples())
@@ -321,7 +321,7 @@ def test_shared_leval_files_load_and_build_prompts():
 @pytest.mark.slow
 def test_end_to_end_on_the_embedded_model(tmp_path):
     import lampe
-    from evals.lm import LanguageModel
+    from evals.benchmarks.common.lm import LanguageModel
 
     model, tokenizer = lampe.load_model("smollm2")
     lm = LanguageModel(model, tokenizer, max_length=1536)  # documents cut to 1024 tokens
@@ -341,7 +341,7 @@ def test_end_to_end_on_the_embedded_model(tmp_path):
 def test_presets_build_the_benchmark(preset):
     from omegaconf import OmegaConf
 
-    from evals.paths import REPO_ROOT
+    from evals.files.paths import REPO_ROOT
 
     if not resolve_data_path(DEFAULT_DATA_DIR).is_dir():
         pytest.skip("shared L-Eval data not found")

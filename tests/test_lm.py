@@ -6,9 +6,9 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from evals.base import Sample
-from evals.greedy import GREEDY
-from evals.lm import LanguageModel
+from evals.benchmarks.base import Sample
+from evals.benchmarks.common.greedy import GREEDY
+from evals.benchmarks.common.lm import LanguageModel
 
 TEXT = ["Hi there, the answer is here.", "Question: what is it?\nAnswer: it is a word.", "the end"] * 20
 
@@ -109,7 +109,7 @@ def test_prompt_formats_render_the_same_sample_three_ways(tokenizer):
 def test_a_run_records_its_decoding_settings(tiny_model, tokenizer, tmp_path):
     import json
 
-    from evals.run import run_benchmark
+    from evals.run.loop import run_benchmark
     from tests.fake_benchmark import FakeBenchmark
 
     lm = LanguageModel(tiny_model, tokenizer, chat_template=False)

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 import lampe
-from evals.lm import LanguageModel
-from evals.lm_eval_tasks import LmEvalTasks, summarize_results
-from evals.registry import get_benchmark
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.lm_eval_tasks import LmEvalTasks, summarize_results
+from evals.benchmarks.registry import get_benchmark
 from tests.conftest import tiny_llama
 
 FIXTURES = "tests/fixtures/lm_eval_tasks"  # relative to the repo root, as configs write it
@@ -33,7 +33,7 @@ def test_local_task_runs_end_to_end_through_simple_evaluate(model, tokenizer):
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    from evals.lm_eval_model import LampeLM
+    from evals.run.lm_eval_model import LampeLM
 
     manager = TaskManager(include_path=str(REPO / FIXTURES), include_defaults=False)
     assert {"lampe_fixture", "lampe_fixture_mc", "lampe_fixture_gen"} <= set(manager.all_tasks)

@@ -7,13 +7,13 @@ import zipfile
 
 import pytest
 
-from evals import longbench_data
-from evals.base import Sample
-from evals.lm import LanguageModel
-from evals.longbench import LONGBENCH_E_TASKS, TASKS, LongBench, length_bucket
-from evals.metrics import METRICS
-from evals.registry import get_benchmark
-from evals.run import run_benchmark
+from evals.benchmarks.longbench import data as longbench_data
+from evals.benchmarks.base import Sample
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.longbench.benchmark import LONGBENCH_E_TASKS, TASKS, LongBench, length_bucket
+from evals.benchmarks.common.metrics import METRICS
+from evals.benchmarks.registry import get_benchmark
+from evals.run.loop import run_benchmark
 
 
 def row(task, index, context, question, answers, length=1000, language="en", all_classes=None):
@@ -63,7 +63,7 @@ def write_jsonl(path, rows):
 def data_dir(tmp_path):
     for task, rows in FIXTURE.items():
         write_jsonl(tmp_path / f"{task}.jsonl", rows)
-    # LongBench-E: one qasper sample per length bucket (contexts of the test split: evals.splits)
+    # LongBench-E: one qasper sample per length bucket (contexts of the test split: evals.benchmarks.common.splits)
     write_jsonl(tmp_path / "qasper_e.jsonl", [row("qasper", i, f"ctx {c}", "q?", ["yes"], length=n)
                                              for i, (c, n) in enumerate(zip([1, 2, 4], [1200, 5000, 9500]))])
     return tmp_path
@@ -366,7 +366,7 @@ def test_end_to_end_on_the_embedded_model(data_dir, tmp_path):
 def test_presets_build_the_benchmark(preset, data_dir, recwarn):
     from omegaconf import OmegaConf
 
-    from evals.paths import REPO_ROOT
+    from evals.files.paths import REPO_ROOT
 
     config = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "benchmark" / f"{preset}.yaml"))
     assert config.pop("name") == "longbench" and config.pop("max_length") > 0

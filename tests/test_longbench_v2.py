@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from evals.longbench_v2 import LongBenchV2
-from evals.longbench_v2.benchmark import result_items
-from evals.longbench_v2.prompts import cut_middle, fill
-from evals.longbench_v2.scoring import breakdown, extract_answer, question_score, result_table
-from evals.paths import REPO_ROOT
-from evals.registry import get_benchmark
+from evals.benchmarks.longbench_v2 import LongBenchV2
+from evals.benchmarks.longbench_v2.benchmark import result_items
+from evals.benchmarks.longbench_v2.prompts import cut_middle, fill
+from evals.benchmarks.longbench_v2.scoring import breakdown, extract_answer, question_score, result_table
+from evals.files.paths import REPO_ROOT
+from evals.benchmarks.registry import get_benchmark
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "longbench_v2"
 
@@ -273,7 +273,7 @@ def test_cut_middle_on_the_embedded_tokenizer(tokenizer):
 
 
 def test_result_cli_prints_result_pys_table(tmp_path, capsys):
-    from evals.longbench_v2.result import main
+    from evals.report.longbench_v2 import main
 
     records = run(LongBenchV2(data_dir=str(FIXTURE)), ScriptedLM(DIRECT_REPLIES))
     run_dir = tmp_path / "smollm2" / "lampe" / "longbench_v2" / "abc123"

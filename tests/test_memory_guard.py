@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from evals import memory_guard, runner
+from evals.run import memory_guard
+from evals.run import runner
 from tests.fake_benchmark import FakeBenchmark
 from tests.helpers import make_cfg
 

@@ -6,8 +6,9 @@ import json
 import pytest
 from hydra import compose, initialize_config_dir
 
-from evals import preflight, runner
-from evals.options import CONF_DIR, benchmark_defaults, check_benchmark_options
+from evals.run import preflight
+from evals.run import runner
+from evals.run.config import CONF_DIR, benchmark_defaults, check_benchmark_options
 from tests.helpers import CONF, make_cfg
 
 
@@ -126,7 +127,7 @@ def test_longbench_offline_without_data_fails_at_once(tmp_path, loads, monkeypat
 
 
 def test_lm_eval_batch_size_may_be_auto():
-    from evals.options import check_benchmark_options
+    from evals.run.config import check_benchmark_options
 
     check_benchmark_options("lm_eval", {"batch_size": "auto:4", "num_fewshot": 2})
     with pytest.raises(ValueError, match=r"Invalid benchmark.batch_size='big'"):
@@ -211,14 +212,14 @@ def test_a_huge_length_ends_in_seconds_naming_the_option(tmp_path, loads):
 ])
 def test_lengths_beyond_the_machine_are_refused_before_anything_is_built(tmp_path, loads, length, message,
                                                                        monkeypatch):
-    from evals import length_guard
+    from evals.run import length_guard
 
     monkeypatch.setattr(length_guard, "free_memory", lambda model_cfg: (16 * 2**30, "RAM"))  # this 2-core CPU's
     refused(tmp_path, loads, ["benchmark=passkey", "method=lampe", f"benchmark.lengths=[{length}]"], message)
 
 
 def test_frequency_methods_stop_where_float32_positions_do(tmp_path, loads, monkeypatch):
-    from evals import length_guard
+    from evals.run import length_guard
 
     monkeypatch.setattr(length_guard, "free_memory", lambda model_cfg: (2**60, "RAM"))  # a huge machine
     monkeypatch.setattr(length_guard, "_rate", lambda *args: 1e30)  # and a fast one

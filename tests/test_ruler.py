@@ -7,13 +7,13 @@ from collections import Counter
 
 import pytest
 
-from evals.haystack import NOISE
-from evals.lm import LanguageModel
-from evals.registry import get_benchmark
-from evals.ruler import TASKS
-from evals.ruler.generator import fit_size
-from evals.ruler.words import key_words, word_lists
-from evals.splits import value_split
+from evals.benchmarks.common.haystack import NOISE
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.registry import get_benchmark
+from evals.benchmarks.ruler import TASKS
+from evals.benchmarks.ruler.generator import fit_size
+from evals.benchmarks.ruler.words import key_words, word_lists
+from evals.benchmarks.common.splits import value_split
 
 SYNTHETIC = [t for t in TASKS if not t.startswith("qa")]
 LENGTH = 1024
@@ -214,7 +214,7 @@ def test_qa_tasks_mix_the_gold_paragraph_with_distractors(tokenizer, tmp_path):
     bench = make(tasks=["qa_1", "qa_2"], qa_data=data, lengths=[512], num_samples=2)
     found = list(bench.samples(tokenizer))
     assert [s.id for s in found] == ["qa_1-512-0", "qa_2-512-0", "qa_1-512-1", "qa_2-512-1"]
-    # the test split asks the questions whose text hashes to test (evals.splits.value_split), in order
+    # the test split asks the questions whose text hashes to test (evals.benchmarks.common.splits.value_split), in order
     box = [i for i in range(60) if value_split(f"What color is box {i}?") == "test"][1]
     squad1 = found[2]
     assert squad1.references == [f"shade{box}"]
@@ -271,7 +271,7 @@ def test_fit_size_finds_the_largest_fitting_size():
 @pytest.mark.slow
 def test_ruler_end_to_end_on_the_embedded_model(tmp_path):
     import lampe
-    from evals.run import run_benchmark
+    from evals.run.loop import run_benchmark
 
     model, tokenizer = lampe.load_model("smollm2")
     bench = get_benchmark("ruler")(tasks=["niah_single_1", "vt"], lengths=[2048], num_samples=1)

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from evals import runner
+from evals.run import runner
 from tests.fake_benchmark import FakeBenchmark
 from tests.helpers import REPO, make_cfg
 
@@ -76,7 +76,7 @@ def test_a_symlinked_results_dir_is_where_the_user_put_it(fake_conf, tmp_path, l
 
 WRITER = textwrap.dedent("""
     import sys, time
-    from evals.records import RecordFile
+    from evals.run.records import RecordFile
     writer = RecordFile.writer(sys.argv[1])  # what a live run holds from its claim to its end
     print("writing", flush=True)
     time.sleep(60)
@@ -129,7 +129,7 @@ def test_a_complete_run_with_a_torn_metrics_file_is_recomputed_from_its_records(
 
 
 def test_a_failed_figure_leaves_the_run_unfinished(fake_conf, tmp_path, loads, monkeypatch):
-    from evals import plots
+    from evals.report import plots
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -148,7 +148,7 @@ def test_a_failed_figure_leaves_the_run_unfinished(fake_conf, tmp_path, loads, m
 # ---- no folder left behind -----------------------------------------------------------------------
 
 def test_a_run_refused_after_the_model_loads_leaves_no_empty_folders(fake_conf, tmp_path, loads, monkeypatch):
-    from evals import memory_guard
+    from evals.run import memory_guard
 
     def refuse(*args, **kwargs):
         raise ValueError("refused for the test")

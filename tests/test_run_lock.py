@@ -9,15 +9,15 @@ import textwrap
 
 import pytest
 
-from evals import runner
-from evals.lock import RunLock, RunLocked
+from evals.run import runner
+from evals.run.lock import RunLock, RunLocked
 from tests.fake_benchmark import FakeBenchmark
 from tests.helpers import REPO, make_cfg
 
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from evals.lock import RunLock
+    from evals.run.lock import RunLock
     lock = RunLock(Path(sys.argv[1]), root=Path(sys.argv[2])).acquire()  # held while this process lives
     print("locked", flush=True)
     time.sleep(60)

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
-import evals.results  # noqa: F401  (the ${repo_path:} resolver)
+import evals.report.runs  # noqa: F401  (the ${repo_path:} resolver)
 import lampe
-from evals import runner
-from evals.results import find_runs
+from evals.run import runner
+from evals.report.runs import find_runs
 from tests.fake_benchmark import FakeBenchmark
 from tests.helpers import REPO, SMOL, make_cfg, read_records
 
@@ -197,7 +197,7 @@ def test_cli_rejects_a_bad_parameter_before_loading(fake_conf, tmp_path):
 # ---- summary and loggers ------------------------------------------------------------------------
 
 def test_multirun_summary_prints_one_table_of_the_sweep(fake_conf, tmp_path, loads, capsys):
-    from evals.cli import RUNS_FILE, SweepSummary
+    from evals.run.cli import RUNS_FILE, SweepSummary
 
     sweep_dir = tmp_path / "sweep"
     sweep_dir.mkdir()
@@ -218,7 +218,7 @@ def test_multirun_summary_prints_one_table_of_the_sweep(fake_conf, tmp_path, loa
 
 
 def test_loggers(fake_conf, tmp_path, loads):
-    from evals.loggers import flatten, get_logger
+    from evals.run.loggers import flatten, get_logger
 
     assert flatten({"tasks": {"a": {"acc": 1.0, "note": "x"}}, "average": 2}) == {"tasks/a/acc": 1.0, "average": 2}
     with pytest.raises(ValueError, match="Unknown logger 'tensorboard'. Available: none, wandb"):

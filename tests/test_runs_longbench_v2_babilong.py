@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from evals import runner
+from evals.run import runner
 from tests.test_preload_checks import cfg_for, refused
 from tests.helpers import REPO, read_records
 

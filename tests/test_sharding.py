@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from evals import runner
+from evals.run import runner
 from tests.fake_benchmark import FakeBenchmark
 from tests.helpers import make_cfg, read_records
 
@@ -63,7 +63,7 @@ def test_two_multiruns_started_in_the_same_second_get_their_own_sweep_folder(tmp
 
     from hydra import compose, initialize_config_dir
 
-    import evals.cli  # noqa: F401  (registers ${lampe_pid:})
+    import evals.run.cli  # noqa: F401  (registers ${lampe_pid:})
     from tests.helpers import CONF
 
     with initialize_config_dir(CONF, version_base="1.3"):

@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from evals.haystack import NOISE
-from evals.passkey import TASK
-from evals.registry import get_benchmark
-from evals.ruler import TASKS
-from evals.splits import (SPLITS, check_split, document_split, draw, own_position, position_split, rotate_half,
+from evals.benchmarks.common.haystack import NOISE
+from evals.benchmarks.passkey import TASK
+from evals.benchmarks.registry import get_benchmark
+from evals.benchmarks.ruler import TASKS
+from evals.benchmarks.common.splits import (SPLITS, check_split, document_split, draw, own_position, position_split, rotate_half,
                           value_split)
 
 LENGTHS = [512, 1024, 2048]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from evals import held_out, study
+from evals.run import held_out
+from evals.run import study
 from tests.fake_benchmark import FakeBenchmark
 
 STUDY = """

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from evals import tables
-from evals.results import find_runs
+from evals.report import tables
+from evals.report.runs import find_runs
 
 REPO = Path(__file__).resolve().parent.parent
 

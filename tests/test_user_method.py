@@ -10,7 +10,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import lampe
-from evals import runner
+from evals.run import runner
 from lampe.methods.registry import METHODS
 from tests.conftest import tiny_llama
 from tests.test_region_models import reference_kernel
