@@ -109,8 +109,8 @@ def sweep_runs(results_dir: str | Path, model: str, benchmark: str, split: str =
                allow_test: bool = False) -> list[tuple]:
     """(run, records) of the finished lampe runs with a fixed mapping_length: a sweep. Records of
     another split than `split` (test, or unknown) are an error unless `allow_test`."""
-    from evals.run.records import RecordFile
     from evals.report.runs import find_runs
+    from evals.run.records import RecordFile
 
     found = []
     for run in find_runs(results_dir, benchmark):
@@ -249,8 +249,8 @@ def seen_samples(runs: list[tuple], role: str) -> list[dict]:
 
 def all_runs(results_dir: str | Path) -> list[tuple]:
     """(run, records) of every finished run under a folder (--seen)."""
-    from evals.run.records import RecordFile
     from evals.report.runs import find_runs
+    from evals.run.records import RecordFile
 
     return [(run, RecordFile(run.path / "records.jsonl").records) for run in find_runs(results_dir)]
 

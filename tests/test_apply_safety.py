@@ -11,6 +11,8 @@ from lampe import apply_method
 from lampe.methods.lampe import PRESETS, mapping_length
 from tests.conftest import tiny_llama
 from tests.helpers import SMOL
+
+
 def test_model_without_rope_is_named():
     from transformers import GPT2Config, GPT2LMHeadModel
 

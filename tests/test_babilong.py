@@ -11,8 +11,8 @@ import pytest
 from evals.benchmarks.babilong import Babilong
 from evals.benchmarks.babilong.benchmark import DEFAULTS, TASKS, format_input
 from evals.benchmarks.babilong.metrics import compare_answers
-from evals.files.paths import REPO_ROOT
 from evals.benchmarks.registry import get_benchmark
+from evals.files.paths import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "babilong"
 DATA = FIXTURES / "data"

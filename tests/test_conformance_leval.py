@@ -15,8 +15,8 @@ import json
 
 import pytest
 
-from evals.benchmarks.leval import LEval
 from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.leval import LEval
 from tests.family_tokenizers import FAMILY_TOKENIZERS, byte_ids, sp_ids
 
 QUALITY_DOC = ("LOST    IN    TRANSLATION \n\n   By \n\n   LARRY M.    HARRIS   \n\n    In language translation, you may "

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
+from evals.benchmarks.common.splits import document_split
 from evals.benchmarks.leval import LEval
 from evals.benchmarks.longbench.benchmark import LongBench
-from evals.benchmarks.common.splits import document_split
 
 
 class WordTokenizer:

@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 import yaml
 
-from evals.run import held_out
-from evals.run import runner
 from evals.benchmarks.registry import get_benchmark
+from evals.run import held_out, runner
 from lampe import PRESETS
-from tests.test_fit_sigmoid import _fake_sweep_run, fit_sigmoid
 from tests.helpers import make_cfg
+from tests.test_fit_sigmoid import _fake_sweep_run, fit_sigmoid
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -9,11 +9,10 @@ import re
 
 import pytest
 
-from evals.benchmarks.infinitebench import InfiniteBench, TASKS
-from evals.benchmarks.infinitebench import synthetic
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.infinitebench import TASKS, InfiniteBench, synthetic
 from evals.benchmarks.infinitebench.prompts import answer, prompt_parts
 from evals.benchmarks.infinitebench.synthetic import NOISE, SyntheticTask
-from evals.benchmarks.common.lm import LanguageModel
 from evals.benchmarks.registry import get_benchmark
 
 SYNTHETIC = ["passkey", "number_string", "kv_retrieval"]

@@ -17,11 +17,11 @@ import os
 
 import pytest
 
-from evals.run import runner
-from evals.files import safe_io
 import evals.benchmarks.common.lm  # noqa: F401,E402  (imported once here, not in every forked child)
-import evals.run.loop  # noqa: F401,E402
 import evals.report.tables  # noqa: F401,E402
+import evals.run.loop  # noqa: F401,E402
+from evals.files import safe_io
+from evals.run import runner
 from tests.helpers import make_cfg
 
 KILLED = 137

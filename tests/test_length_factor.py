@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from evals.run import sample_method as length_factor
 from evals.run import runner
-from lampe import PRESETS, mapping_length
+from evals.run import sample_method as length_factor
 from evals.run.sample_method import factor_for
+from lampe import PRESETS, mapping_length
 from tests.helpers import SMOL, make_cfg, read_records
 
 

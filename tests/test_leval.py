@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from evals.benchmarks.leval import DEFAULT_DATA_DIR, SPEC, LEval, truncate_document
-from evals.files.paths import resolve_data_path
 from evals.benchmarks.registry import get_benchmark
+from evals.files.paths import resolve_data_path
 from evals.run.loop import run_benchmark
 
 SYSTEM = SPEC["system"]

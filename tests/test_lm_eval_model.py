@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import importlib.metadata as md
 import math
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 from lm_eval.api.instance import Instance
 from lm_eval.api.registry import Registry, get_model

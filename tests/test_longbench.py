@@ -7,11 +7,11 @@ import zipfile
 
 import pytest
 
-from evals.benchmarks.longbench import data as longbench_data
 from evals.benchmarks.base import Sample
 from evals.benchmarks.common.lm import LanguageModel
-from evals.benchmarks.longbench.benchmark import LONGBENCH_E_TASKS, TASKS, LongBench, length_bucket
 from evals.benchmarks.common.metrics import METRICS
+from evals.benchmarks.longbench import data as longbench_data
+from evals.benchmarks.longbench.benchmark import LONGBENCH_E_TASKS, TASKS, LongBench, length_bucket
 from evals.benchmarks.registry import get_benchmark
 from evals.run.loop import run_benchmark
 

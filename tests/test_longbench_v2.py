@@ -11,8 +11,8 @@ from evals.benchmarks.longbench_v2 import LongBenchV2
 from evals.benchmarks.longbench_v2.benchmark import result_items
 from evals.benchmarks.longbench_v2.prompts import cut_middle, fill
 from evals.benchmarks.longbench_v2.scoring import breakdown, extract_answer, question_score, result_table
-from evals.files.paths import REPO_ROOT
 from evals.benchmarks.registry import get_benchmark
+from evals.files.paths import REPO_ROOT
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "longbench_v2"
 

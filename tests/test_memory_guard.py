@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from evals.run import memory_guard
-from evals.run import runner
+from evals.run import memory_guard, runner
 from tests.fake_benchmark import FakeBenchmark
 from tests.helpers import make_cfg
 

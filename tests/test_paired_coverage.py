@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.stats import beta, t as student
+from scipy.stats import beta
+from scipy.stats import t as student
 
 from evals.report.intervals import paired_difference
 

@@ -6,8 +6,7 @@ import json
 import pytest
 from hydra import compose, initialize_config_dir
 
-from evals.run import preflight
-from evals.run import runner
+from evals.run import preflight, runner
 from evals.run.config import CONF_DIR, benchmark_defaults, check_benchmark_options
 from tests.helpers import CONF, make_cfg
 

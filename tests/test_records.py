@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 
+from evals.run import runner
 from evals.run.records import RecordFile
 from tests.fake_benchmark import FakeBenchmark
 from tests.helpers import make_cfg, read_records
-from evals.run import runner
 
 
 def test_append_after_a_last_line_without_newline(tmp_path):

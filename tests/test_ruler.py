@@ -9,11 +9,11 @@ import pytest
 
 from evals.benchmarks.common.haystack import NOISE
 from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.common.splits import value_split
 from evals.benchmarks.registry import get_benchmark
 from evals.benchmarks.ruler import TASKS
 from evals.benchmarks.ruler.generator import fit_size
 from evals.benchmarks.ruler.words import key_words, word_lists
-from evals.benchmarks.common.splits import value_split
 
 SYNTHETIC = [t for t in TASKS if not t.startswith("qa")]
 LENGTH = 1024

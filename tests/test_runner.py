@@ -12,8 +12,8 @@ from omegaconf import OmegaConf
 
 import evals.report.runs  # noqa: F401  (the ${repo_path:} resolver)
 import lampe
-from evals.run import runner
 from evals.report.runs import find_runs
+from evals.run import runner
 from tests.fake_benchmark import FakeBenchmark
 from tests.helpers import REPO, SMOL, make_cfg, read_records
 

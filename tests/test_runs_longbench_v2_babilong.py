@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from evals.run import runner
-from tests.test_preload_checks import cfg_for, refused
 from tests.helpers import REPO, read_records
+from tests.test_preload_checks import cfg_for, refused
 
 FIXTURES = {"longbench_v2": "tests/fixtures/longbench_v2", "babilong": "tests/fixtures/babilong/data"}
 

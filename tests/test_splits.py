@@ -7,11 +7,19 @@ import random
 import pytest
 
 from evals.benchmarks.common.haystack import NOISE
+from evals.benchmarks.common.splits import (
+    SPLITS,
+    check_split,
+    document_split,
+    draw,
+    own_position,
+    position_split,
+    rotate_half,
+    value_split,
+)
 from evals.benchmarks.passkey import TASK
 from evals.benchmarks.registry import get_benchmark
 from evals.benchmarks.ruler import TASKS
-from evals.benchmarks.common.splits import (SPLITS, check_split, document_split, draw, own_position, position_split, rotate_half,
-                          value_split)
 
 LENGTHS = [512, 1024, 2048]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from evals.run import held_out
-from evals.run import study
+from evals.run import held_out, study
 from tests.fake_benchmark import FakeBenchmark
 
 STUDY = """

@@ -13,8 +13,9 @@ import lampe
 from evals.run import runner
 from lampe.methods.registry import METHODS
 from tests.conftest import tiny_llama
-from tests.test_region_models import reference_kernel
 from tests.helpers import CONF
+from tests.test_region_models import reference_kernel
+
 USER_FILE = textwrap.dedent('''
     """ReRoPE: keys closer than `window` keep their distance, farther ones all sit at `window`."""
     import torch

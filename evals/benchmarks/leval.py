@@ -36,12 +36,13 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from evals.benchmarks.base import Benchmark, Sample
-from evals.files.jsonl import read_jsonl
 from evals.benchmarks.common.metrics import best_over_references, get_metric, leval_rouge_all
-from evals.files.paths import require_data_path
 from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
-from evals.benchmarks.registry import register_benchmark
 from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, content_key, document_split
+from evals.benchmarks.common.token_bounds import in_range, token_range
+from evals.benchmarks.registry import register_benchmark
+from evals.files.jsonl import read_jsonl
+from evals.files.paths import require_data_path
 
 SPEC = json.loads((Path(__file__).with_name("leval_tasks.json")).read_text(encoding="utf-8"))
 TASKS: dict[str, dict] = SPEC["tasks"]
@@ -80,19 +81,6 @@ def script_format(message: str, document: str, instruction: str) -> str:
         return message.format(document=document, inst=instruction)
     except Exception:  # the script's bare `except:` keeps the message on any error
         return message
-
-
-def token_range(benchmark: str, low: int | None, high: int | None) -> tuple[int | None, int | None]:
-    """(min_tokens, max_tokens) checked: an empty range is an error naming both."""
-    low, high = (None if v is None else int(v) for v in (low, high))
-    if low is not None and high is not None and low > high:
-        raise ValueError(f"{benchmark}: min_tokens={low} exceeds max_tokens={high}: no document can qualify")
-    return low, high
-
-
-def in_range(tokens: int, bounds: tuple[int | None, int | None]) -> bool:
-    low, high = bounds
-    return (low is None or tokens >= low) and (high is None or tokens <= high)
 
 
 def truncate_document(document: str, budget: int, count_tokens, keep: str = "start") -> str:

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from evals.benchmarks.base import Benchmark
-from evals.files.paths import resolve_data_path
 from evals.benchmarks.registry import register_benchmark
+from evals.files.paths import resolve_data_path
 
 RESULTS_FILE = "lm_eval_results.json"
 CACHE_PREFIX = "lm_eval_cache"  # lm-eval appends _rank<k>.db

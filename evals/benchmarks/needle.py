@@ -19,19 +19,19 @@ so no dev prompt shares its needle or its haystack text with a test prompt of up
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Iterator
 
 import numpy as np
 
-from evals.benchmarks.common import match_metrics
 from evals.benchmarks.base import Benchmark, Sample
+from evals.benchmarks.common import match_metrics
+from evals.benchmarks.common.grid import depth_label, summarize_grid
 from evals.benchmarks.common.haystack import DEFAULT_ESSAYS, load_essays
 from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
+from evals.benchmarks.common.sizing import PromptCounter
+from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, content_key, rotate_half, sample_id
 from evals.benchmarks.registry import register_benchmark
 from evals.benchmarks.ruler.options import check_config, check_lengths
-from evals.benchmarks.ruler.generator import PromptCounter
-from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, content_key, rotate_half, sample_id
 
 NEEDLE = "\nThe best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day.\n"
 QUESTION = "What is the best thing to do in San Francisco?"
@@ -71,39 +71,6 @@ DEFAULTS = dict(
 def depth_grid(intervals: int) -> list[float]:
     """The harness's linear depths: `intervals` evenly spaced percents from 0 to 100, rounded."""
     return [int(d) for d in np.round(np.linspace(0, 100, num=intervals, endpoint=True)).astype(int)]
-
-
-def _label(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
-
-
-def summarize_grid(records: list[dict], metric: str | None = None) -> dict:
-    """Score x100 per (length, depth) cell, per length, per depth and overall, for heatmaps."""
-    if not records:
-        return {"metric": metric, "grid": {}, "lengths": {}, "depths": {}, "average": None, "metrics": {},
-                "num_samples": 0}
-    metric = metric or next(iter(records[0]["scores"]))
-    cells: dict[int, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
-    every: dict[str, list[float]] = defaultdict(list)
-    for r in records:
-        cells[int(r["meta"]["length"])][float(r["meta"]["depth"])].append(float(r["scores"][metric]))
-        for name, value in r["scores"].items():
-            every[name].append(float(value))
-    mean = lambda xs: 100.0 * sum(xs) / len(xs)  # noqa: E731
-    grid = {str(n): {_label(d): mean(v) for d, v in sorted(by_depth.items())} for n, by_depth in sorted(cells.items())}
-    by_depth: dict[float, list[float]] = defaultdict(list)
-    for per_length in cells.values():
-        for d, v in per_length.items():
-            by_depth[d].extend(v)
-    return {
-        "metric": metric,
-        "grid": grid,
-        "lengths": {str(n): mean([x for v in cells[n].values() for x in v]) for n in sorted(cells)},
-        "depths": {_label(d): mean(v) for d, v in sorted(by_depth.items())},
-        "average": mean(every[metric]),
-        "metrics": {name: mean(v) for name, v in every.items()},
-        "num_samples": len(records),
-    }
 
 
 def sentence_end_ids(tokenizer, ids: list[int]) -> set[int]:
@@ -203,7 +170,7 @@ class Needle(Benchmark):
             room -= tokens - budget
         references = [c["answer"]] if c["answer"] else list(self.keywords)
         return Sample(
-            id=sample_id("needle", self.split, length, _label(depth)),
+            id=sample_id("needle", self.split, length, depth_label(depth)),
             task="needle",
             prompt=self._prompt(context),
             references=references,

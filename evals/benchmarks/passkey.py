@@ -20,15 +20,15 @@ from __future__ import annotations
 import random
 from typing import Iterator
 
-from evals.benchmarks.common import match_metrics
 from evals.benchmarks.base import Benchmark, Sample
+from evals.benchmarks.common import match_metrics
+from evals.benchmarks.common.grid import summarize_grid
 from evals.benchmarks.common.haystack import NOISE
-from evals.benchmarks.needle import summarize_grid
 from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
-from evals.benchmarks.registry import register_benchmark
-from evals.benchmarks.ruler.generator import PromptCounter, derive_seed, fit_size
-from evals.benchmarks.ruler.options import check_config, check_lengths
+from evals.benchmarks.common.sizing import PromptCounter, derive_seed, fit_size
 from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, draw, own_position, sample_id, split_parts
+from evals.benchmarks.registry import register_benchmark
+from evals.benchmarks.ruler.options import check_config, check_lengths
 
 TASK = ("There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
         "I will quiz you about the important information there.")

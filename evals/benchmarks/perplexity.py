@@ -33,10 +33,10 @@ import torch.nn.functional as F
 
 from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common.haystack import read_text_file
-from evals.files.paths import resolve_data_path
+from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, content_key, document_split
 from evals.benchmarks.registry import register_benchmark
 from evals.benchmarks.ruler.options import check_config, check_lengths
-from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, content_key, document_split
+from evals.files.paths import resolve_data_path
 
 BLOCK_TOKENS = 1024  # consecutive scored tokens per block of a perplexity interval (one long window)
 

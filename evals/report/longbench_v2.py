@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from evals.report.cell_intervals import read_records
 from evals.benchmarks.longbench_v2.benchmark import result_items
 from evals.benchmarks.longbench_v2.scoring import result_table
+from evals.report.cell_intervals import read_records
 
 
 def run_table(run_dirs: list[Path]) -> str:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from evals.report.cell_intervals import is_number
 from evals.files.safe_io import write_atomic
+from evals.report.cell_intervals import is_number
 from evals.report.runs import BadRun, Run, find_runs, load_run, warn_skipped
 from lampe import registered_methods
 
@@ -98,9 +98,9 @@ def task_groups(runs: list[Run]) -> dict[str, list[str]]:
             if isinstance(groups, dict) and all(isinstance(v, dict) and "tasks" in v for v in groups.values()):
                 return {g: list(v["tasks"]) for g, v in groups.items()}
     try:
-        from evals.benchmarks.registry import get_benchmark
-
         import sys
+
+        from evals.benchmarks.registry import get_benchmark
 
         name = (runs[0].config.get("benchmark") or {}).get("name", runs[0].benchmark)
         cls = get_benchmark(name)

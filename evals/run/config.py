@@ -9,7 +9,6 @@ counts and lengths that only make sense when positive; each benchmark still chec
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml

@@ -9,8 +9,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from evals.benchmarks.base import Benchmark
-from evals.run.records import RecordFile
 from evals.files.safe_io import write_atomic
+from evals.run.records import RecordFile
 
 
 def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int | None = None,

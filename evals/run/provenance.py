@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 from functools import lru_cache
-import lampe
 
+import lampe
 from evals.files.paths import REPO_ROOT as REPO
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lampe import get_method
-
 from evals.run.sample_method import SampleMethod
+from lampe import get_method
 
 # what a reader needs to compare at each length; other values are constant and stated by the rule
 SHOWN = ("factor", "alpha", "attention_factor", "group", "window", "covers", "chunk_size", "local_window",

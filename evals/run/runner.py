@@ -17,20 +17,19 @@ from types import SimpleNamespace
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from evals.run import length_guard
-from evals.run import model_options
-from evals.run import config as options
-from evals.report import runs as results
+from evals.benchmarks.common.greedy import GREEDY
+from evals.benchmarks.registry import get_benchmark
 from evals.files import safe_io
+from evals.report import runs as results
+from evals.run import config as options
+from evals.run import length_guard, model_options
+from evals.run.held_out import check_plan
 from evals.run.lock import RunLock, RunLocked
 from evals.run.loggers import get_logger
 from evals.run.memory_guard import check_fits, longest_prompt
 from evals.run.preflight import check_samples
 from evals.run.records import DuplicateRecord, RecordFile, RecordsBusy
-from evals.benchmarks.common.greedy import GREEDY
-from evals.run.held_out import check_plan
 from evals.run.sample_method import AUTO, RULE_KEY, SampleMethod, auto_params
-from evals.benchmarks.registry import get_benchmark
 from lampe import get_method, load_model
 
 RUNNER_KEYS = ("name", "max_length")  # benchmark config keys that are not constructor arguments

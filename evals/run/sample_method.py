@@ -13,9 +13,8 @@ LaMPE's U, SelfExtend's W and G and the length they cover, ...).
 """
 from __future__ import annotations
 
-from lampe import apply_method, get_method
-
 from evals.run.held_out import check_sample, guard_for
+from lampe import apply_method, get_method
 
 AUTO = "auto"
 RULE_KEY = "rule"  # method.rule: null (values as given) | published (the authors' rule per sample)

@@ -247,11 +247,10 @@ def _hours(seconds: float) -> str:
 
 def run_study(study: dict) -> list[Path]:
     """Run (or find) every job; returns the run directories."""
-    from evals.run import runner
-    from lampe import load_tokenizer
-
     from evals.report.runs import results_root
+    from evals.run import runner
     from evals.run.rules_table import write_rules
+    from lampe import load_tokenizer
 
     todo = jobs(study)
     cost = study.get("cost_per_ktoken") or {"base": 2.0, "per_kcontext": 0.42}

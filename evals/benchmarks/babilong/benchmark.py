@@ -25,10 +25,10 @@ from typing import Any, Iterator
 from evals.benchmarks.babilong import data
 from evals.benchmarks.babilong.metrics import compare_answers
 from evals.benchmarks.base import Benchmark, Sample
-from evals.run.config import need_bool, need_int
 from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.registry import register_benchmark
 from evals.benchmarks.ruler.options import check_config
+from evals.run.config import need_bool, need_int
 
 SPEC = json.loads(Path(__file__).with_name("spec.json").read_text(encoding="utf-8"))
 TASKS: dict[str, dict] = SPEC["tasks"]

@@ -16,11 +16,12 @@ from collections import defaultdict
 from typing import Any, Iterator
 
 from evals.benchmarks.base import Benchmark, Sample
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.common.sources import Source
 from evals.benchmarks.infinitebench import data, prompts, scoring
 from evals.benchmarks.infinitebench.options import check_options
 from evals.benchmarks.infinitebench.synthetic import SyntheticTask
 from evals.benchmarks.infinitebench.tasks import TASKS
-from evals.benchmarks.common.lm import LanguageModel
 from evals.benchmarks.registry import register_benchmark
 
 LISTED_AT_MOST = 256  # samples; a run with more (or an unknown number) streams them
@@ -40,7 +41,7 @@ class InfiniteBench(Benchmark):
         self.c = c
         self.tasks: list[str] = c["tasks"]
         self.default_list = config.get("tasks", "all") in (None, "all")
-        self.sources: dict[str, data.Source] = {}
+        self.sources: dict[str, Source] = {}
         self._generators: dict[tuple, SyntheticTask] = {}
         self.check_data()
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evals.benchmarks.longbench.data import Source, offline  # one task file (kind: data_dir or hub); the HF offline flags
+from evals.benchmarks.common.sources import (  # one task file (kind: data_dir or hub); the HF offline flags
+    Source,
+    offline,
+)
 from evals.files.paths import resolve_data_path
 
 HF_DATASET = "xinrongzhang2022/InfiniteBench"

@@ -5,11 +5,11 @@ Every error names the option, the bad value and what is valid. The shipped prese
 """
 from __future__ import annotations
 
+from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.infinitebench.synthetic import SIZINGS
 from evals.benchmarks.infinitebench.tasks import check_tasks
-from evals.run.config import need_int
-from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.ruler.options import check_config, check_lengths
+from evals.run.config import need_int
 
 DEFAULTS = dict(
     tasks="all",               # "all", or task names (evals.benchmarks.infinitebench.tasks.TASKS)

@@ -29,13 +29,14 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
-from evals.benchmarks.longbench import data
 from evals.benchmarks.base import Benchmark, Sample
-from evals.benchmarks.leval import in_range, token_range
 from evals.benchmarks.common.metrics import best_over_references, get_metric
 from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
-from evals.benchmarks.registry import register_benchmark
+from evals.benchmarks.common.sources import Source, offline
 from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, content_key, document_split
+from evals.benchmarks.common.token_bounds import in_range, token_range
+from evals.benchmarks.longbench import data
+from evals.benchmarks.registry import register_benchmark
 
 SPEC = json.loads((Path(__file__).with_name("tasks.json")).read_text(encoding="utf-8"))
 TASKS: dict[str, dict] = SPEC["tasks"]
@@ -102,7 +103,7 @@ class LongBench(Benchmark):
         self.tasks = select_tasks(tasks, self.longbench_e)
         self.samples_per_task = None if samples_per_task is None else int(samples_per_task)
         self.data_dir = data_dir
-        self.sources: dict[str, data.Source] = {}
+        self.sources: dict[str, Source] = {}
         self._warned_partial = False
         self.check_data()
 
@@ -139,7 +140,7 @@ class LongBench(Benchmark):
 
     def _from_hub(self, missing: list[str]) -> tuple[list[str], str]:
         """Sources from the hub's data.zip for `missing` (never offline): what is still missing, and why."""
-        if data.offline():
+        if offline():
             return missing, "the hub is not asked: offline mode is set"
         try:
             found = data.hub_sources([self.file_name(t) for t in missing])

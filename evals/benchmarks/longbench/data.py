@@ -12,13 +12,11 @@ obtained elsewhere can be verified (`verify_release`, or `python -m evals.benchm
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
-from evals.files.jsonl import parse_jsonl, read_jsonl
+from evals.benchmarks.common.sources import Source
 from evals.files.paths import resolve_data_path
 
 CHECKOUT = "../shared/data/longbench"  # relative to the repository root (evals.files.paths)
@@ -26,27 +24,6 @@ FIRST_RECORDS = "first_records"
 SUMS = "SHA256SUMS"
 HF_DATASET = "THUDM/LongBench"
 DATA_URL = "https://huggingface.co/datasets/THUDM/LongBench/resolve/main/data.zip"
-OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-
-
-@dataclass(frozen=True)
-class Source:
-    """One task file's origin: kind is data_dir, release (checkout), first_record or hub."""
-
-    kind: str
-    path: Path  # the .jsonl file, or data.zip for the hub
-    member: str | None = None  # the file inside data.zip
-
-    def rows(self) -> list[dict]:
-        if self.member is None:
-            return read_jsonl(self.path)
-        with zipfile.ZipFile(self.path) as zipped:
-            text = zipped.read(self.member).decode("utf-8")
-        return parse_jsonl(text.splitlines(), f"{self.path}!{self.member}")
-
-
-def offline() -> bool:
-    return any(os.environ.get(flag, "").strip().lower() in ("1", "true", "yes", "on") for flag in OFFLINE_FLAGS)
 
 
 def checkout_dir() -> Path:

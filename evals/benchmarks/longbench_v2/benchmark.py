@@ -24,13 +24,13 @@ import dataclasses
 from typing import Any, Iterator
 
 from evals.benchmarks.base import Benchmark, Sample
+from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.longbench_v2 import data
 from evals.benchmarks.longbench_v2.prompts import SPEC, TEMPLATES, cut_middle, fill, with_reasoning
 from evals.benchmarks.longbench_v2.scoring import breakdown, extract_answer, question_score
-from evals.run.config import need_bool, need_int
-from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.registry import register_benchmark
 from evals.benchmarks.ruler.options import check_config
+from evals.run.config import need_bool, need_int
 
 MODES: dict[str, dict] = SPEC["modes"]
 DEFAULTS = dict(mode="direct", num_samples=None, data_dir=None, prompt_format=DEFAULT_FORMAT, compensated=False)

@@ -18,21 +18,22 @@ import warnings
 from collections import defaultdict
 from typing import Iterator
 
-from evals.benchmarks.common import match_metrics
 from evals.benchmarks.base import Benchmark, Sample
+from evals.benchmarks.common import match_metrics
 from evals.benchmarks.common.haystack import DEFAULT_ESSAYS, essays_available, load_essays, words
+from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
+from evals.benchmarks.common.sizing import PromptCounter
+from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, rotate_half
 from evals.benchmarks.registry import register_benchmark
 from evals.benchmarks.ruler.common_words import CommonWords
-from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.ruler.constants import FAMILIES, NUM_SAMPLES, OFFICIAL_TEMPLATES, TASKS
 from evals.benchmarks.ruler.freq_words import FreqWords
-from evals.benchmarks.ruler.generator import FittedTask, PromptCounter, TaskGenerator
+from evals.benchmarks.ruler.generator import FittedTask, TaskGenerator
 from evals.benchmarks.ruler.niah import Niah
 from evals.benchmarks.ruler.options import check_config, check_lengths
 from evals.benchmarks.ruler.qa import QA
 from evals.benchmarks.ruler.variable_tracking import VariableTracking
 from evals.benchmarks.ruler.words import word_lists
-from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, rotate_half
 
 GENERATORS: dict[str, type[TaskGenerator]] = {
     g.family: g for g in (Niah, VariableTracking, CommonWords, FreqWords, QA)

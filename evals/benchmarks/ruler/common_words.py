@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from functools import lru_cache
 
+from evals.benchmarks.common.splits import own_values
 from evals.benchmarks.ruler.generator import Built, TaskGenerator
 from evals.benchmarks.ruler.words import common_words, large_words
-from evals.benchmarks.common.splits import own_values
 
 POOLS = {"common": common_words, "large": large_words}
 

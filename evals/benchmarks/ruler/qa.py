@@ -10,10 +10,10 @@ import json
 import random
 from functools import lru_cache
 
-from evals.files.paths import resolve_data_path
+from evals.benchmarks.common.splits import value_split
 from evals.benchmarks.ruler.constants import DOCUMENT
 from evals.benchmarks.ruler.generator import Built, TaskGenerator, depth_percent
-from evals.benchmarks.common.splits import value_split
+from evals.files.paths import resolve_data_path
 
 DOWNLOADS = {
     "squad": "https://rajpurkar.github.io/SQuAD-explorer/dataset/dev-v2.0.json",

@@ -10,8 +10,9 @@ import heapq
 import random
 
 from evals.benchmarks.common.haystack import NOISE, split_sentences
+from evals.benchmarks.common.sizing import derive_seed, fit_size
 from evals.benchmarks.ruler.constants import DEPTHS
-from evals.benchmarks.ruler.generator import Built, TaskGenerator, depth_percent, derive_seed, fit_size
+from evals.benchmarks.ruler.generator import Built, TaskGenerator, depth_percent
 
 ICL_TOKENS = 500  # RULER sizes its in-context example to 500 tokens
 
