@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from evals.run import runner
+from evals.run import session
 from tests.fake_benchmark import FakeBenchmark
 
 
@@ -52,9 +52,7 @@ def loads(monkeypatch, tiny_model, tokenizer):
         calls.append(name_or_path)
         return tiny_model, tokenizer
 
-    monkeypatch.setattr(runner, "load_model", fake_load)
-    runner._loaded.clear()
+    monkeypatch.setattr(session, "load_model", fake_load)
     FakeBenchmark.calls, FakeBenchmark.interrupt_after = 0, None
     yield calls
-    runner._loaded.clear()
     FakeBenchmark.interrupt_after = None

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
-from evals.run import runner
+from evals.run.config import method_values
 from lampe import PRESETS, available_methods
 from lampe.methods.registry import METHODS
 
@@ -52,7 +52,7 @@ def test_overrides_reach_model_method_and_benchmark(extra):
                        "limit=2")
     assert cfg.model.name_or_path == "meta-llama/Llama-2-7b-chat-hf" and cfg.model.pretraining_length == 4096
     assert cfg.benchmark.size == 5 and cfg.limit == 2
-    values = runner.method_values(OmegaConf.to_container(cfg.method), OmegaConf.to_container(cfg.model))
+    values = method_values(OmegaConf.to_container(cfg.method), OmegaConf.to_container(cfg.model))
     assert values["local_window"] == 2048 and values["preset"] == "llama2" and values["initial_tokens"] == 200
 
 
@@ -78,7 +78,7 @@ def test_model_configs_give_valid_parameters_for_every_method(model):
     assert (lampe_defaults.get("preset") in PRESETS or all(lampe_defaults.get(k) is not None for k in "abc")
             or lampe_defaults.get("mapping_length"))
     for method in conf["method_defaults"]:
-        runner.method_values({"name": method}, conf)  # raises on a bad default
+        method_values({"name": method}, conf)  # raises on a bad default
 
 
 @pytest.mark.parametrize("model", MODELS)

@@ -15,6 +15,8 @@ lengths (cwe with a stand-in word pool: building RULER's takes seconds, and it i
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from evals.benchmarks.common.lm import LanguageModel
@@ -82,5 +84,5 @@ def test_llama3_official_is_the_chat_template_plus_one_bos(ruler_samples):
     """The quirk, as filed: for niah, vt and fwe RULER's ids are [BOS] + the Llama-3 template's own."""
     for task in ("niah_multikey_3", "vt", "fwe"):
         tokenizer, sample = ruler_samples["llama3", task]
-        chat = sample.__class__(**{**sample.to_dict(), "prompt_format": "chat"})
+        chat = dataclasses.replace(sample, prompt_format="chat")
         assert LanguageModel(None, tokenizer).prompt_ids(sample) == [256] + LanguageModel(None, tokenizer).prompt_ids(chat)

@@ -12,6 +12,19 @@ from evals.benchmarks.leval import LEval
 from evals.benchmarks.longbench.benchmark import LongBench
 
 
+def longbench(**options) -> LongBench:
+    """LongBench with every task and sample (the small preset's defaults cap them)."""
+    return LongBench(**{"tasks": "all", "samples_per_task": None, **options})
+
+
+
+def leval(**options) -> LEval:
+    """L-Eval with every task, document and question (the small preset's defaults cap them)."""
+    return LEval(**{"tasks": "all", "samples_per_task": None, "instructions_per_doc": None,
+                    "letter_max_new_tokens": None, **options})
+
+
+
 class WordTokenizer:
     """One token per whitespace-separated word."""
 
@@ -45,20 +58,20 @@ def leval_dir(tmp_path):
 
 def test_leval_test_never_includes_a_dev_document(leval_dir):
     folder, dev, test, _ = leval_dir
-    found = {split: list(LEval(tasks=["quality"], data_dir=str(folder), split=split).samples()) for split in ("dev", "test")}
+    found = {split: list(leval(tasks=["quality"], data_dir=str(folder), split=split).samples()) for split in ("dev", "test")}
     assert [s.id for s in found["test"]] == ["quality:0:0", "quality:2:0", "quality:4:0"]
     # the copy of a dev document (document 3, other questions) is dev too
     assert [s.id for s in found["dev"]] == ["quality:1:0", "quality:3:0", "quality:3:1", "quality:5:0"]
     assert {s.prompt[slice(*s.meta["document_span"])] for s in found["dev"]} == set(dev)
     assert not {s.meta["content"] for s in found["dev"]} & {s.meta["content"] for s in found["test"]}
-    bench = LEval(tasks=["quality"], data_dir=str(folder))
+    bench = leval(tasks=["quality"], data_dir=str(folder))
     assert bench.split == "test" and bench.content_keys(found["test"][0]) == [found["test"][0].meta["content"]]
 
 
 def test_gsm100_splits_by_its_questions(leval_dir):
     """gsm100's documents share one few-shot text: its questions decide the split."""
     folder, _, _, questions = leval_dir
-    found = {split: [s.meta["query"] for s in LEval(tasks=["gsm100"], data_dir=str(folder), split=split).samples()]
+    found = {split: [s.meta["query"] for s in leval(tasks=["gsm100"], data_dir=str(folder), split=split).samples()]
              for split in ("dev", "test")}
     assert found["dev"] and found["test"] and sorted(found["dev"] + found["test"]) == sorted(questions)
     assert all(document_split(q) == "dev" for q in found["dev"])
@@ -66,19 +79,19 @@ def test_gsm100_splits_by_its_questions(leval_dir):
 
 def test_leval_selects_documents_by_their_tokens(leval_dir):
     folder, _, test, _ = leval_dir
-    bench = LEval(tasks=["quality"], data_dir=str(folder), min_tokens=15)
+    bench = leval(tasks=["quality"], data_dir=str(folder), min_tokens=15)
     found = list(bench.samples(WordTokenizer()))
     assert [s.id for s in found] == ["quality:4:0"] and found[0].meta["document_tokens"] == 29
-    assert [s.id for s in LEval(tasks=["quality"], data_dir=str(folder), max_tokens=10).samples(WordTokenizer())] == [
+    assert [s.id for s in leval(tasks=["quality"], data_dir=str(folder), max_tokens=10).samples(WordTokenizer())] == [
         "quality:0:0", "quality:2:0"]
-    assert [s.id for s in LEval(tasks=["quality"], data_dir=str(folder), samples_per_task=1, min_tokens=9)
+    assert [s.id for s in leval(tasks=["quality"], data_dir=str(folder), samples_per_task=1, min_tokens=9)
             .samples(WordTokenizer())] == ["quality:0:0"]
     with pytest.raises(ValueError, match="min_tokens=20 exceeds max_tokens=10"):
-        LEval(tasks=["quality"], data_dir=str(folder), min_tokens=20, max_tokens=10)
+        leval(tasks=["quality"], data_dir=str(folder), min_tokens=20, max_tokens=10)
     with pytest.raises(ValueError, match="needs its tokenizer"):
-        list(LEval(tasks=["quality"], data_dir=str(folder), min_tokens=5).samples())
-    with pytest.raises(ValueError, match="Invalid leval split='val'. Valid choices: dev, test"):
-        LEval(data_dir=str(folder), split="val")
+        list(leval(tasks=["quality"], data_dir=str(folder), min_tokens=5).samples())
+    with pytest.raises(ValueError, match="Invalid benchmark.split='val'. Valid choices: dev, test"):
+        leval(data_dir=str(folder), split="val")
 
 
 def row(index, context, length=100):
@@ -90,12 +103,12 @@ def test_longbench_test_never_includes_a_dev_record(tmp_path):
     dev, test, long = texts("dev", 1), texts("test", 1), texts("test", 1, words=200)
     rows = [row(0, test[0]), row(1, dev[0]), row(2, dev[0]), row(3, long[0])]
     (tmp_path / "qasper.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    found = {split: [s.id for s in LongBench(tasks=["qasper"], data_dir=str(tmp_path), split=split).samples()]
+    found = {split: [s.id for s in longbench(tasks=["qasper"], data_dir=str(tmp_path), split=split).samples()]
              for split in ("dev", "test")}
     assert found == {"dev": ["qasper:qasper-1", "qasper:qasper-2"], "test": ["qasper:qasper-0", "qasper:qasper-3"]}
-    long_only = LongBench(tasks=["qasper"], data_dir=str(tmp_path), min_tokens=150).samples(WordTokenizer())
+    long_only = longbench(tasks=["qasper"], data_dir=str(tmp_path), min_tokens=150).samples(WordTokenizer())
     assert [s.id for s in long_only] == ["qasper:qasper-3"]
     with pytest.raises(ValueError, match="min_tokens=9 exceeds max_tokens=3"):
-        LongBench(tasks=["qasper"], data_dir=str(tmp_path), min_tokens=9, max_tokens=3)
-    with pytest.raises(ValueError, match="Invalid longbench split='train'"):
-        LongBench(tasks=["qasper"], data_dir=str(tmp_path), split="train")
+        longbench(tasks=["qasper"], data_dir=str(tmp_path), min_tokens=9, max_tokens=3)
+    with pytest.raises(ValueError, match="Invalid benchmark.split='train'"):
+        longbench(tasks=["qasper"], data_dir=str(tmp_path), split="train")

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from evals.report import tables
+from evals.report import figures, tables
 from evals.report.cell_intervals import cell_estimate
 from evals.report.intervals import clear_winner, estimate_mean, estimate_perplexity, wilson
 from evals.report.runs import find_runs
@@ -101,8 +101,8 @@ def test_length_curves_get_their_interval_as_a_band(tmp_path):
     values = [1] * 8 + [0] * 2
     write_records(fake_run(root, "smollm2", "lampe", "passkey", "a", passkey_metrics(values)), values)
     (run,) = find_runs(root)
-    assert tables._length_bands(run, lower=False) == {8192: pytest.approx((49.02, 94.33), abs=1e-2)}
-    png = tables.plot_benchmark("passkey", [run], tmp_path / "plots")
+    assert figures._length_bands(run, lower=False) == {8192: pytest.approx((49.02, 94.33), abs=1e-2)}
+    png = figures.plot_benchmark("passkey", [run], tmp_path / "plots")
     assert any(p.name == "passkey_vs_length.png" for p in png)
 
 

@@ -66,7 +66,7 @@ def test_prompt_is_the_harness_template_with_its_answer_prefix(samples, tokenize
     chat = next(iter(make(lengths=[512], depths=[50], prompt_format="chat").samples(tokenizer)))
     assert raw.prompt.endswith("findings\n\nAssistant: ") and "Human:" in raw.prompt
     assert "Human:" not in chat.prompt and chat.prompt.endswith("document or repeat your findings")
-    with pytest.raises(ValueError, match=r"Invalid needle prompt_format='anthropic'. Valid choices: official, chat"):
+    with pytest.raises(ValueError, match=r"Invalid benchmark.prompt_format='anthropic'. Valid choices: official, chat"):
         make(prompt_format="anthropic")
 
 

@@ -122,5 +122,5 @@ def test_answer_logprob_is_the_teacher_forced_log_likelihood_of_the_key(tiny_mod
 
 
 def test_answer_logprob_must_be_a_boolean():
-    with pytest.raises(ValueError, match="answer_logprob must be true or false, got 'yes'"):
+    with pytest.raises(ValueError, match=r"Invalid benchmark.answer_logprob='yes': expected a boolean \(true or false\)"):
         make(answer_logprob="yes")

@@ -12,6 +12,7 @@ import textwrap
 import pytest
 
 from evals.run import runner
+from evals.run.plan import make_plan
 from tests.fake_benchmark import FakeBenchmark
 from tests.helpers import REPO, make_cfg
 
@@ -19,7 +20,7 @@ from tests.helpers import REPO, make_cfg
 def finished(fake_conf, tmp_path, *overrides):
     cfg = make_cfg(fake_conf, tmp_path, "method=original", *overrides)
     runner.run(cfg)
-    return cfg, runner.prepare(cfg).run_dir
+    return cfg, make_plan(cfg).run_dir
 
 
 # ---- symlinks -----------------------------------------------------------------------------------
@@ -30,7 +31,7 @@ def test_a_symlinked_records_file_is_refused_and_its_target_untouched(fake_conf,
     with pytest.raises(KeyboardInterrupt):
         runner.run(cfg)
     FakeBenchmark.interrupt_after = None
-    run_dir = runner.prepare(cfg).run_dir
+    run_dir = make_plan(cfg).run_dir
     victim = tmp_path / "elsewhere.txt"
     victim.write_text("precious\n" * 3 + '{"id": "half')  # a torn last line: the old resume rewrote it
     (run_dir / "records.jsonl").unlink()
@@ -89,7 +90,7 @@ def test_a_removed_lock_file_does_not_let_a_second_writer_in(fake_conf, tmp_path
     with pytest.raises(KeyboardInterrupt):
         runner.run(cfg)
     FakeBenchmark.interrupt_after = None
-    plan = runner.prepare(cfg)
+    plan = make_plan(cfg)
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(plan.run_dir / "records.jsonl")], cwd=REPO,
                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
@@ -138,7 +139,7 @@ def test_a_failed_figure_leaves_the_run_unfinished(fake_conf, tmp_path, loads, m
     cfg = make_cfg(fake_conf, tmp_path, "method=original")
     with pytest.raises(OSError, match="No space left"):
         runner.run(cfg)
-    run_dir = runner.prepare(cfg).run_dir
+    run_dir = make_plan(cfg).run_dir
     assert not (run_dir / "run.json").exists() or json.loads((run_dir / "run.json").read_text())["status"] != "complete"
     monkeypatch.undo()
     assert plots  # the real figure writer is back

@@ -3,15 +3,22 @@
 A benchmark yields `Sample`s (prompt text already in the benchmark's template, references,
 generation budget); `evaluate` turns one sample into a JSON-able record with per-sample scores;
 `summarize` turns all records into metrics. Generation benchmarks only write `samples` and
-`score`; scoring benchmarks (perplexity) override `evaluate`.
+`score`; scoring benchmarks (perplexity) override `evaluate`; a benchmark that another harness
+drives (lm-eval) overrides `run_own_loop` instead.
+
+A benchmark declares its options once (`options`: evals.benchmarks.options.Option), and
+`Benchmark(**config)` checks them and fills the defaults into `self.config`; a benchmark that
+declares none (an older plug-in) gets its config as given.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Iterator
 
-from evals.benchmarks.common.splits import content_key
+from evals.benchmarks.common.splits import DEFAULT_SPLIT, content_key
+from evals.benchmarks.options import Option, parse_options
 
 
 @dataclass
@@ -42,19 +49,39 @@ class Sample:
     # the kept tokens decoded as one sequence, and every prompt goes through that round trip)
     truncation: str = "halves"
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 class Benchmark:
-    """Subclasses set `name` and implement `samples` and `score` (or override `evaluate`)."""
+    """Subclasses set `name` and `options` and implement `samples` and `score` (or override
+    `evaluate`, or `run_own_loop`)."""
 
     name: ClassVar[str]
-    lazy_samples: ClassVar[bool] = False  # True: run() streams samples instead of listing them first
-    split: str = "test"  # "dev" (tuning) or "test" (scores); evals.benchmarks.common.splits. Benchmarks with a dev split set it
+    options: ClassVar[tuple[Option, ...]] = ()  # every option, declared once (evals.benchmarks.options)
+    groups: ClassVar[dict[str, list[str]]] = {}  # task groups the tables put above their tasks (LongBench's categories)
+    lazy_samples: ClassVar[bool] = False  # True: the run streams samples instead of listing them first
+    split: str = DEFAULT_SPLIT  # "dev" (tuning) or "test" (scores): the `split` option (evals.benchmarks.common.splits)
 
     def __init__(self, **config: Any):
-        self.config = config
+        self.config = self.parse_config(config)
+        if any(o.name == "split" for o in self.options):
+            self.split = self.config["split"]
+
+    @classmethod
+    def parse_config(cls, config: dict) -> dict:
+        """Every declared option, checked, defaults filled in (`name` is the registry's, not an
+        option); a benchmark that declares none takes its config as given."""
+        config = {k: v for k, v in config.items() if k != "name"}
+        return parse_options(cls.name, cls.options, config) if cls.options else config
+
+    @property
+    def has_own_loop(self) -> bool:
+        """Whether another harness drives this benchmark (it overrides `run_own_loop`)."""
+        return type(self).run_own_loop is not Benchmark.run_own_loop
+
+    def run_own_loop(self, lm, out_dir: Path, *, limit: int | float | None, progress: bool,
+                     shard: tuple[int, int] | None) -> dict:
+        """Evaluate everything with `lm` and write out_dir's records.jsonl and metrics.json;
+        returns the metrics. Only a benchmark that another harness drives overrides it."""
+        raise NotImplementedError(f"benchmark '{self.name}' is run by the runner's own loop")
 
     def validate(self) -> None:
         """Cheap checks run before the model loads (data present, hub reachable): raise ValueError

@@ -37,8 +37,8 @@ from typing import Any, Iterator
 
 from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common.metrics import best_over_references, get_metric, leval_rouge_all
-from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
-from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, content_key, document_split
+from evals.benchmarks.common.splits import content_key, document_split
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, max_length
 from evals.benchmarks.common.token_bounds import in_range, token_range
 from evals.benchmarks.registry import register_benchmark
 from evals.files.jsonl import read_jsonl
@@ -104,38 +104,37 @@ class LEval(Benchmark):
 
     name = "leval"
 
-    def __init__(self, tasks: Any = "all", samples_per_task: int | None = None,
-                 instructions_per_doc: int | None = None, data_dir: str = DEFAULT_DATA_DIR,
-                 max_new_tokens: int | None = None, letter_max_new_tokens: int | None = None,
-                 prompt_format: str = DEFAULT_FORMAT, split: str = DEFAULT_SPLIT, min_tokens: int | None = None,
-                 max_tokens: int | None = None, **config: Any):
-        super().__init__(tasks=tasks, samples_per_task=samples_per_task, instructions_per_doc=instructions_per_doc,
-                         data_dir=data_dir, max_new_tokens=max_new_tokens,
-                         letter_max_new_tokens=letter_max_new_tokens, prompt_format=prompt_format, split=split,
-                         min_tokens=min_tokens, max_tokens=max_tokens, **config)
-        if config:
-            raise ValueError(f"Unknown L-Eval option(s): {', '.join(sorted(config))}. Valid: tasks, "
-                             "samples_per_task, instructions_per_doc, data_dir, max_new_tokens, "
-                             "letter_max_new_tokens, prompt_format, split, min_tokens, max_tokens")
-        for key, value in (("samples_per_task", samples_per_task), ("instructions_per_doc", instructions_per_doc),
-                           ("max_new_tokens", max_new_tokens), ("letter_max_new_tokens", letter_max_new_tokens),
-                           ("min_tokens", min_tokens), ("max_tokens", max_tokens)):
-            if value is not None and int(value) < 1:
-                raise ValueError(f"{key} must be a positive integer or null, got {value}")
-        self.prompt_format = check_prompt_format("leval", prompt_format)
-        self.split = check_split("leval", split)
-        self.token_range = token_range("L-Eval", min_tokens, max_tokens)
+    options = (
+        max_length(16384),  # documents are cut to max_length - 512 tokens (L-Eval's rule)
+        Option("tasks", ["coursera", "quality", "tpo", "sci_fi", "gsm100"], "strs", min_items=1,
+               doc="task names, or all / closed / open"),
+        count("samples_per_task", 1, "documents per task; null: all"),
+        count("instructions_per_doc", 1, "questions per document; null: all"),
+        Option("data_dir", DEFAULT_DATA_DIR, "str"),
+        count("max_new_tokens", None, "every task; null: L-Eval's 512 (LEval_config.py)"),
+        count("letter_max_new_tokens", 32, "coursera, quality, tpo, sci_fi (the letter comes first); null: max_new_tokens"),
+        PROMPT_FORMAT,
+        SPLIT,
+        count("min_tokens", None, "only documents with at least this many tokens (the model's tokenizer)"),
+        count("max_tokens", None, "only documents with at most this many tokens"),
+    )
+
+    def __init__(self, **config: Any):
+        super().__init__(**config)
+        c = self.config
+        self.prompt_format = c["prompt_format"]
+        self.token_range = token_range("L-Eval", c["min_tokens"], c["max_tokens"])
         self._tokens: dict[tuple[str, int], int] = {}
         self._prepared: tuple | None = None
-        self.data_dir = require_data_path(data_dir, "benchmark.data_dir")
+        self.data_dir = require_data_path(c["data_dir"], "benchmark.data_dir")
         if not self.data_dir.is_dir():
-            raise FileNotFoundError(f"L-Eval benchmark.data_dir='{data_dir}' ({self.data_dir}) is not a directory; it "
-                                    "should hold Closed-ended-tasks/ and Open-ended-tasks/ (see ../shared/data/README.md)")
-        self.tasks = self._select(tasks)
-        self.samples_per_task = samples_per_task
-        self.instructions_per_doc = instructions_per_doc
-        self.max_new_tokens = int(max_new_tokens or RESERVED_TOKENS)
-        self.letter_max_new_tokens = int(letter_max_new_tokens or self.max_new_tokens)
+            raise FileNotFoundError(f"L-Eval benchmark.data_dir='{c['data_dir']}' ({self.data_dir}) is not a directory; "
+                                    "it should hold Closed-ended-tasks/ and Open-ended-tasks/ (see ../shared/data/README.md)")
+        self.tasks = self._select(c["tasks"])
+        self.samples_per_task = c["samples_per_task"]
+        self.instructions_per_doc = c["instructions_per_doc"]
+        self.max_new_tokens = c["max_new_tokens"] or RESERVED_TOKENS
+        self.letter_max_new_tokens = c["letter_max_new_tokens"] or self.max_new_tokens
 
     def task_file(self, task: str) -> Path:
         return self.data_dir / TASKS[task]["folder"] / f"{task}.jsonl"
@@ -146,9 +145,9 @@ class LEval(Benchmark):
             raise FileNotFoundError(f"no L-Eval task files under {self.data_dir}")
         groups = {"all": present, "closed": [t for t in present if t in CLOSED_TASKS],
                   "open": [t for t in present if t in OPEN_TASKS]}
-        if isinstance(tasks, str) and tasks in groups:
-            return groups[tasks]
-        names = [tasks] if isinstance(tasks, str) else list(tasks)
+        if len(tasks) == 1 and tasks[0] in groups:
+            return groups[tasks[0]]
+        names = list(tasks)
         if not names:
             raise ValueError(f"L-Eval 'tasks' is empty. Valid: all, closed, open, {', '.join(present)}")
         for name in names:

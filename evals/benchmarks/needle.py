@@ -27,11 +27,10 @@ from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common import match_metrics
 from evals.benchmarks.common.grid import depth_label, summarize_grid
 from evals.benchmarks.common.haystack import DEFAULT_ESSAYS, load_essays
-from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.common.sizing import PromptCounter
-from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, content_key, rotate_half, sample_id
+from evals.benchmarks.common.splits import content_key, rotate_half, sample_id
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, lengths, max_length
 from evals.benchmarks.registry import register_benchmark
-from evals.benchmarks.ruler.options import check_config, check_lengths
 
 NEEDLE = "\nThe best thing to do in San Francisco is eat a sandwich and sit in Dolores Park on a sunny day.\n"
 QUESTION = "What is the best thing to do in San Francisco?"
@@ -60,12 +59,21 @@ DEV_NEEDLE = {
     "keywords": ["yellow tram", "custard tarts"],
 }
 
-DEFAULTS = dict(
-    lengths=[1024, 2048, 4096, 8192], depths=[0, 25, 50, 75, 100], depth_intervals=None, needle=NEEDLE,
-    question=QUESTION, answer="eat a sandwich and sit in Dolores Park on a sunny day",
-    keywords=["sandwich", "Dolores Park"], haystack=DEFAULT_ESSAYS, template=None, answer_prefix=ANSWER_PREFIX,
-    max_new_tokens=64, rouge=False, prompt_format=DEFAULT_FORMAT, split=DEFAULT_SPLIT, dev_needle=DEV_NEEDLE,
-)
+KEYWORDS = ["sandwich", "Dolores Park"]
+ANSWER = "eat a sandwich and sit in Dolores Park on a sunny day"
+
+
+def _template(value: str | None) -> str | None:
+    if value is not None and "{context}" not in value:
+        raise ValueError("Invalid benchmark.template: it must contain {context} (and may use {question})")
+    return value
+
+
+def _dev_needle(value: dict | None) -> dict | None:
+    unknown = sorted(set(value or {}) - set(DEV_NEEDLE))
+    if unknown:
+        raise ValueError(f"Unknown needle dev_needle key '{unknown[0]}'. Valid: {', '.join(DEV_NEEDLE)}")
+    return value
 
 
 def depth_grid(intervals: int) -> list[float]:
@@ -81,42 +89,49 @@ def sentence_end_ids(tokenizer, ids: list[int]) -> set[int]:
 @register_benchmark
 class Needle(Benchmark):
     name = "needle"
+    options = (
+        max_length(),
+        lengths([1024, 2048, 4096, 8192]),
+        Option("depths", [0, 50, 100], "numbers", low=0, high=100, min_items=1, doc="percent of the haystack before the needle"),
+        Option("depth_intervals", None, "int", low=1, null=True, doc="N evenly spaced depths instead of `depths`"),
+        Option("needle", NEEDLE, "str"),
+        Option("question", QUESTION, "str"),
+        Option("answer", ANSWER, "str", null=True, doc="answer_match: the whole answer present"),
+        Option("keywords", KEYWORDS, "strs", null=True, doc="keyword_recall (the main score)"),
+        Option("rouge", False, "bool", doc="also rouge1_recall of the answer"),
+        Option("haystack", DEFAULT_ESSAYS, "str", doc="the essays (a .txt file or a folder of them)"),
+        Option("template", None, "str", null=True, check=_template, doc="null: the prompt format's own"),
+        Option("answer_prefix", ANSWER_PREFIX, "str"),
+        Option("max_new_tokens", 32, "int", low=1),
+        PROMPT_FORMAT,
+        SPLIT,
+        Option("dev_needle", None, "mapping", null=True, check=_dev_needle,
+               doc="split=dev: the fact hidden instead ({needle, question, answer, keywords}); null: a Lisbon needle"),
+    )
 
     def __init__(self, **config):
         super().__init__(**config)
-        c = check_config("needle", config, DEFAULTS)
-        self.lengths = check_lengths("needle", c["lengths"])
-        depths = depth_grid(int(c["depth_intervals"])) if c["depth_intervals"] else c["depths"]
-        if not depths or any(not 0 <= float(d) <= 100 for d in depths):
-            raise ValueError(f"needle: depths must be percents in [0, 100], got {depths!r}")
+        c = dict(self.config)
+        self.lengths = c["lengths"]
+        depths = depth_grid(c["depth_intervals"]) if c["depth_intervals"] else c["depths"]
         self.depths = [float(d) for d in depths]
-        c["prompt_format"] = check_prompt_format("needle", c["prompt_format"])
-        self.split = check_split("needle", c["split"])
         if self.split == "dev":
-            c = {**c, **self._dev_fact(c)}
+            c.update(self._dev_fact(c))
         if c["template"] is None:  # the chosen format's own prompt
             c["template"] = TEMPLATES[c["prompt_format"]]
-        for key in ("needle", "question", "template"):
-            if not c[key] or not isinstance(c[key], str):
-                raise ValueError(f"needle: '{key}' must be a non-empty string")
-        if "{context}" not in c["template"]:
-            raise ValueError("needle: template must contain {context} (and may use {question})")
-        self.keywords = [c["keywords"]] if isinstance(c["keywords"], str) else list(c["keywords"] or [])
+        self.keywords = list(c["keywords"] or [])
         if not self.keywords and not c["answer"]:
             raise ValueError("needle: give an answer or keywords to score against")
-        self.c = c
+        self.c = c  # the options with the split's fact and the format's template in place
         self.haystack_text = load_essays(c["haystack"])  # raises, naming the path, when missing
         if self.split == "dev":
             self.haystack_text = rotate_half(self.haystack_text)
 
     @staticmethod
     def _dev_fact(c: dict) -> dict:
-        """needle, question, answer, keywords of the dev split: `dev_needle`, checked against the test fact."""
-        given = dict(c["dev_needle"] or {})
-        unknown = sorted(set(given) - set(DEV_NEEDLE))
-        if unknown:
-            raise ValueError(f"Unknown needle dev_needle key '{unknown[0]}'. Valid: {', '.join(DEV_NEEDLE)}")
-        fact = {**DEV_NEEDLE, **given}
+        """needle, question, answer, keywords of the dev split: `dev_needle` over the Lisbon
+        needle, checked against the test fact."""
+        fact = {**DEV_NEEDLE, **(c["dev_needle"] or {})}
         if fact["needle"].strip() == c["needle"].strip() or fact["answer"] == c["answer"]:
             raise ValueError("needle: split=dev needs a dev_needle (needle and answer) other than the test needle")
         return fact

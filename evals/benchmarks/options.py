@@ -16,6 +16,9 @@ from typing import Any, Callable
 
 from omegaconf import OmegaConf
 
+from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, FORMATS
+from evals.benchmarks.common.splits import DEFAULT_SPLIT, SPLITS
+
 # kind -> (one value, several, the test of one value)
 _SCALARS: dict[str, tuple[str, str, Callable[[Any], bool]]] = {
     "int": ("an integer", "integers", lambda v: isinstance(v, int) and not isinstance(v, bool)),
@@ -69,16 +72,14 @@ class Option:
         return ValueError(f"Invalid benchmark.{self.name}={value!r}: {why or 'expected ' + self.expected()}")
 
     def _item(self, value: Any, item: Any, kind: str) -> Any:
-        if not _SCALARS[kind][2](item):
-            shown = f"{item!r} is not {_SCALARS[kind][0]}" if item is not value else None
-            raise self._invalid(value, shown and f"{shown}; expected {self.expected()}")
-        if kind in ("int", "number") and ((self.low is not None and item < self.low)
-                                          or (self.high is not None and item > self.high)):
-            raise self._invalid(value, f"expected {self.expected()}")
+        """One value (or one item of a list `value`), checked."""
+        inside = item is not value  # an item of a list: name it
+        if not _SCALARS[kind][2](item) or (kind in ("int", "number") and (
+                (self.low is not None and item < self.low) or (self.high is not None and item > self.high))):
+            raise self._invalid(value, f"expected {self.expected()}" + (f" ({item!r} is not one)" if inside else ""))
         if self.choices is not None and item not in self.choices:
-            listed = f"{item!r} is not one. " if item is not value else ""
-            raise ValueError(f"Invalid benchmark.{self.name}={value!r}: {listed}Valid choices: "
-                             f"{', '.join(map(str, self.choices))}".replace(": Valid", ". Valid"))
+            raise ValueError(f"Invalid benchmark.{self.name}={value!r}" + (f": {item!r} is not one" if inside else "")
+                             + f". Valid choices: {', '.join(map(str, self.choices))}")
         return item
 
     def parse(self, value: Any) -> Any:
@@ -91,7 +92,8 @@ class Option:
         if self.kind in _LISTS:
             items = value if isinstance(value, list) else [value]
             if len(items) < self.min_items:
-                raise self._invalid(value, f"give at least {self.min_items} (expected {self.expected()})")
+                raise self._invalid(value, f"give at least {'one' if self.min_items == 1 else self.min_items} "
+                                           f"(expected {self.expected()})")
             value = [self._item(value, item, _LISTS[self.kind]) for item in items]
         else:
             value = self._item(value, value, self.kind)
@@ -111,3 +113,25 @@ def parse_options(benchmark: str, declared: tuple[Option, ...], given: dict) -> 
 
 def defaults(declared: tuple[Option, ...]) -> dict:
     return {o.name: o.default for o in declared}
+
+
+# ---- options many benchmarks share -----------------------------------------------------------
+
+PROMPT_FORMAT = Option("prompt_format", DEFAULT_FORMAT, "str", choices=FORMATS,
+                       doc="official (the benchmark script's prompt for the model's family) | chat | raw")
+SPLIT = Option("split", DEFAULT_SPLIT, "str", choices=SPLITS, doc="dev (tuning: sweeps, fit_sigmoid) | test (scores)")
+
+
+def max_length(default: int | None = None) -> Option:
+    return Option("max_length", default, "int", low=1, null=True,
+                  doc="prompt tokens kept (a longer prompt loses its middle); null: no cut")
+
+
+def lengths(default: list[int], low: int = 1) -> Option:
+    return Option("lengths", default, "ints", low=low, min_items=1,
+                  doc="prompt plus generation budget, in the model's tokens")
+
+
+def count(name: str, default: int | None, doc: str = "") -> Option:
+    """A positive count, null for "all" (samples per task, documents...)."""
+    return Option(name, default, "int", low=1, null=True, doc=doc)

@@ -24,11 +24,10 @@ from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common import match_metrics
 from evals.benchmarks.common.grid import summarize_grid
 from evals.benchmarks.common.haystack import NOISE
-from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.common.sizing import PromptCounter, derive_seed, fit_size
-from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, draw, own_position, sample_id, split_parts
+from evals.benchmarks.common.splits import DEFAULT_SPLIT, draw, own_position, sample_id, split_parts
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, lengths, max_length
 from evals.benchmarks.registry import register_benchmark
-from evals.benchmarks.ruler.options import check_config, check_lengths
 
 TASK = ("There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. "
         "I will quiz you about the important information there.")
@@ -36,9 +35,11 @@ INFORMATION = "The pass key is {passkey}. Remember it. {passkey} is the pass key
 QUESTION = "What is the pass key?"
 ANSWER_PREFIX = " The pass key is"  # with QUESTION, the original's final line "... The pass key is"
 
-DEFAULTS = dict(lengths=[2048, 4096, 8192], depths=[0, 25, 50, 75, 100], num_samples=1, seed=42,
-                passkey_range=[1, 50000], max_new_tokens=10, prompt_format=DEFAULT_FORMAT,
-                answer_logprob=False, split=DEFAULT_SPLIT)
+
+def _key_range(value: list[int]) -> list[int]:
+    if len(value) != 2 or value[0] > value[1]:
+        raise ValueError(f"Invalid benchmark.passkey_range={value!r}: expected [low, high] with 0 <= low <= high")
+    return value
 
 
 def units_before(fillers: int, depth: float, split: str = DEFAULT_SPLIT) -> int:
@@ -57,28 +58,31 @@ def passkey_prompt(passkey: str, fillers: int, depth: float, split: str = DEFAUL
 @register_benchmark
 class Passkey(Benchmark):
     name = "passkey"
+    options = (
+        max_length(),
+        lengths([2048, 4096, 8192, 12288]),
+        Option("depths", [10, 50, 90], "numbers", low=0, high=100, min_items=1, doc="percent of the filler before the key"),
+        Option("num_samples", 1, "int", low=1, doc="keys per (length, depth)"),
+        Option("seed", 42, "int"),
+        Option("passkey_range", [1, 50000], "ints", low=0, check=_key_range, doc="[low, high] the keys are drawn from"),
+        Option("max_new_tokens", 10, "int", low=1),
+        PROMPT_FORMAT,
+        Option("answer_logprob", False, "bool",
+               doc="also score log p(key | prompt), teacher-forced: a graded signal where accuracy is all 0 or 1"),
+        SPLIT,
+    )
 
     def __init__(self, **config):
         super().__init__(**config)
-        c = check_config("passkey", config, DEFAULTS)
-        self.lengths = check_lengths("passkey", c["lengths"])
+        c = self.config
+        self.lengths = c["lengths"]
         self.depths = [float(d) for d in c["depths"]]
-        if not self.depths or any(not 0 <= d <= 100 for d in self.depths):
-            raise ValueError(f"passkey: depths must be percents in [0, 100], got {c['depths']!r}")
-        low, high = (int(x) for x in c["passkey_range"])
-        if not 0 <= low <= high:
-            raise ValueError(f"passkey: passkey_range must be [low, high] with 0 <= low <= high, "
-                             f"got {c['passkey_range']}")
-        if not isinstance(c["answer_logprob"], bool):
-            raise ValueError(f"passkey: answer_logprob must be true or false, got {c['answer_logprob']!r}")
-        c["prompt_format"] = check_prompt_format("passkey", c["prompt_format"])
-        self.split = check_split("passkey", c["split"])
-        self.c, self.range = c, (low, high)
+        self.range = tuple(c["passkey_range"])
         # the original pipeline added no BOS (transformers <= 4.3x text-generation pipelines)
         self.fields = {"prompt_format": c["prompt_format"], "special_tokens": c["prompt_format"] != "official"}
 
     def samples(self, tokenizer) -> Iterator[Sample]:
-        c = self.c
+        c = self.config
         count = PromptCounter(tokenizer, **self.fields)
         longest = str(self.range[1])
         for length in self.lengths:
@@ -109,7 +113,7 @@ class Passkey(Benchmark):
 
     def evaluate(self, sample: Sample, lm) -> dict:
         """With answer_logprob, the record's meta also holds log p(" <key>" | prompt) and its token count."""
-        if not self.c["answer_logprob"]:
+        if not self.config["answer_logprob"]:
             return super().evaluate(sample, lm)
         prediction, prompt_tokens, logprob, count = lm.generate_with_logprob(sample, " " + sample.references[0])
         record = self.record(sample, prediction, prompt_tokens, lm)

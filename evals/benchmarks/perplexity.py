@@ -33,17 +33,30 @@ import torch.nn.functional as F
 
 from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common.haystack import read_text_file
-from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, content_key, document_split
+from evals.benchmarks.common.splits import content_key, document_split
+from evals.benchmarks.options import SPLIT, Option, count, lengths, max_length
 from evals.benchmarks.registry import register_benchmark
-from evals.benchmarks.ruler.options import check_config, check_lengths
 from evals.files.paths import resolve_data_path
 
 BLOCK_TOKENS = 1024  # consecutive scored tokens per block of a perplexity interval (one long window)
 
 DEFAULT_DOCUMENTS = "../shared/data/leval"  # L-Eval's long inputs: 299 distinct documents, 12 of them >= 32k tokens
-DEFAULTS = dict(lengths=[2048, 4096, 8192, 16384], stride=None, max_windows=None, max_tokens=None,
-                files=DEFAULT_DOCUMENTS, field="input", concatenate=False, dataset=None, num_documents=None,
-                min_tokens=None, logits_chunk=1024, split=DEFAULT_SPLIT)
+
+
+def _files(value):
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) and v.strip() for v in items):
+        raise ValueError(f"Invalid benchmark.files={value!r}: expected a path or a list of paths, or null")
+    return value
+
+
+def _dataset(value):
+    if not (isinstance(value, str) and value.strip()) and not (isinstance(value, dict) and value.get("path")):
+        raise ValueError(f"Invalid benchmark.dataset={value!r}: expected a dataset name or "
+                         f"{{path: ..., split: ..., field: ...}}, or null")
+    return value
+
+
 _NOT_DOCUMENTS = ("license", "readme")  # files that ship beside the data but are not documents
 
 
@@ -166,17 +179,28 @@ def _dataset_documents(spec) -> Iterator[tuple[str, str]]:
 @register_benchmark
 class Perplexity(Benchmark):
     name = "perplexity"
+    options = (
+        max_length(),
+        lengths([2048, 4096, 8192, 16384], low=2),  # a 1-token window predicts nothing
+        count("stride", None, "tokens between window starts; null: stride = length (disjoint windows)"),
+        count("max_windows", 1, "windows per document and length; null: the whole document"),
+        count("max_tokens", None, "cut each document to this many tokens first; null: whole"),
+        Option("files", DEFAULT_DOCUMENTS, "any", null=True, check=_files,
+               doc=".txt files, .jsonl files (one document per line), or folders of them (one or a list)"),
+        Option("field", "input", "str", doc="the .jsonl field that holds a document"),
+        Option("concatenate", False, "bool", doc="all files joined into ONE document (moving-block intervals)"),
+        Option("dataset", None, "any", null=True, check=_dataset,
+               doc="a datasets dataset, e.g. {path: emozilla/pg19-test, split: test, field: text}"),
+        count("num_documents", 4, "the first this many that hold the longest length; null: all of them"),
+        count("min_tokens", None, "skip documents shorter than this (never below the longest length)"),
+        Option("logits_chunk", 1024, "int", low=1, doc="positions per output-head call"),
+        SPLIT,
+    )
 
     def __init__(self, **config):
         super().__init__(**config)
-        c = check_config("perplexity", config, DEFAULTS)
-        self.lengths = check_lengths("perplexity", c["lengths"])
-        if min(self.lengths) < 2:  # a 1-token window predicts nothing: perplexity 1.0 over 0 tokens
-            raise ValueError(f"Invalid benchmark.lengths={c['lengths']!r}: perplexity lengths must be >= 2 tokens "
-                             f"(a window scores length - 1 of them)")
-        for key in ("stride", "max_windows", "max_tokens", "num_documents", "min_tokens"):
-            if c[key] is not None and (not isinstance(c[key], int) or c[key] <= 0):
-                raise ValueError(f"perplexity: {key} must be a positive integer or null, got {c[key]!r}")
+        c = self.config
+        self.lengths = c["lengths"]
         if c["stride"] and c["stride"] > min(self.lengths):
             raise ValueError(f"perplexity: stride {c['stride']} is longer than length {min(self.lengths)}: "
                              "tokens between windows would never be scored")
@@ -186,14 +210,12 @@ class Perplexity(Benchmark):
             raise ValueError(f"perplexity: min_tokens={c['min_tokens']} is below the longest length "
                              f"{max(self.lengths)}: every document must fill the longest window, so that each "
                              f"length reads the same documents; drop min_tokens or raise it")
-        self.split = check_split("perplexity", c["split"])
-        self.c = c
         self._ids: dict[str, list[int]] = {}
 
     def samples(self, tokenizer) -> Iterator[Sample]:
         """Per length, one sample per document; every document holds the longest length (shorter
         ones are skipped and counted), so each length scores the same documents."""
-        c = self.c
+        c = self.config
         need = max(c["min_tokens"] or 0, max(self.lengths))
         documents, skipped, longest = [], 0, 0
         for name, text in load_documents(c):
@@ -227,7 +249,7 @@ class Perplexity(Benchmark):
         return [sample.meta["content"]]
 
     def evaluate(self, sample: Sample, lm) -> dict:
-        c, meta = self.c, sample.meta
+        c, meta = self.config, sample.meta
         ids = self._ids.get(meta["document"])
         if ids is None:  # evaluate without samples() in this process
             ids = lm.tokenizer(sample.prompt)["input_ids"][: c["max_tokens"]]

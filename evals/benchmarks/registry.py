@@ -27,11 +27,6 @@ def _load_all() -> None:
                 raise
 
 
-def available_benchmarks() -> list[str]:
-    _load_all()
-    return sorted(BENCHMARKS)
-
-
 def get_benchmark(name: str) -> type[Benchmark]:
     _load_all()
     if name not in BENCHMARKS:

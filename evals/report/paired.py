@@ -22,7 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from evals.files.safe_io import write_atomic
 from evals.report.cell_intervals import is_number, record_score
+from evals.report.formats import length_label
 from evals.report.intervals import holm, moving_block_interval, moving_block_name, paired_test, ratio_over_units
 
 ALL = "all"  # the column over every unit (a run without lengths, or every length together)
@@ -224,8 +226,6 @@ def paired_note(tables: list[PairedTable], perplexity: bool, references=REFERENC
             "blocks (below 1: the method predicts the text better)" if perplexity else
             "mean score difference, method minus reference, in points on the same prompts (above 0: the "
             "method scores higher)")
-    from evals.report.tables import _length_label
-
     kinds: dict[str, list[str]] = {}
     for t in tables:
         for (_, _, column), c in t.found.items():
@@ -235,7 +235,7 @@ def paired_note(tables: list[PairedTable], perplexity: bool, references=REFERENC
     how = {"paired difference (adjusted t)": "paired_difference: a t interval after one pseudo-pair at each end "
                                              "of the difference's range (Bonett-Price on 0/1 scores)",
            "t over documents": "a t interval over documents of the log ratio"}
-    columns = lambda cs: ", ".join(_length_label(c) for c in cs)  # noqa: E731
+    columns = lambda cs: ", ".join(length_label(c) for c in cs)  # noqa: E731
     intervals = "; ".join(how.get(k, f"{k} at {columns(cs)}") for k, cs in sorted(kinds.items())) or "none"
     family = "/".join(map(str, families)) or "0"
     return (f"Each method against each declared reference ({', '.join(references)}), never "
@@ -260,8 +260,6 @@ def paired_rows(runs, records: dict[int, list[dict]], labels: list[str], perplex
 def write_paired(name: str, runs, records: dict[int, list[dict]], labels: list[str], order: list[int],
                  perplexity: bool, out: Path, references=REFERENCES) -> list[Path]:
     """<name>_paired.{md,csv} when some model has a reference and another run with shared units."""
-    from evals.report.tables import _length_label
-
     ordered_runs = [runs[i] for i in order]
     ordered_labels = [labels[i] for i in order]
     methods = {label: run.method for run, label in zip(ordered_runs, ordered_labels)}
@@ -275,7 +273,7 @@ def write_paired(name: str, runs, records: dict[int, list[dict]], labels: list[s
         tables.append(table)
         sections = [f"model: {model}"]
         for reference, frame in table.frames.items():
-            shown = frame.rename(columns=_length_label)
+            shown = frame.rename(columns=length_label)
             shown.index.name = "method"
             counts = sorted({c.n for (_, r, _), c in table.found.items() if r == reference})
             n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
@@ -293,8 +291,6 @@ def write_paired(name: str, runs, records: dict[int, list[dict]], labels: list[s
     if not parts:
         return []
     md = out / f"{name}_paired.md"
-    from evals.files.safe_io import write_atomic
-
     write_atomic(md, f"### {name}, paired: each method against {', '.join(references)}\n\n" + "\n".join(parts)
                  + f"\n{paired_note(tables, perplexity, references)}\n")
     csv = out / f"{name}_paired.csv"

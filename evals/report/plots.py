@@ -17,6 +17,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
 
+from evals.files.safe_io import write_figure  # noqa: E402
+
 # The needle harness's palette: red (missed) through yellow to green (found).
 NEEDLE_CMAP = LinearSegmentedColormap.from_list("needle", ["#F0496E", "#EBB839", "#0CD79F"])
 # Where a curve's values live in each benchmark's metrics.
@@ -27,8 +29,6 @@ def _save(fig, path) -> Path:
     """Written whole or not at all (`evals.files.safe_io`: a full disk leaves no torn PNG behind), and byte
     for byte the same on every render of the same data: no matplotlib version in its metadata (Agg
     draws deterministically; the caller fixes line order and colours)."""
-    from evals.files.safe_io import write_figure
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from evals.files.safe_io import write_atomic
 from evals.report.cell_intervals import is_number
+from evals.report.formats import INTERVAL_NOTE, has_intervals, interval_methods, intervals_csv, to_latex, to_markdown
+from evals.report.frames import row_labels
 from evals.report.intervals import Estimate
 from evals.report.runs import Run
 from lampe import registered_methods
@@ -35,8 +38,6 @@ class Headline:
 def headline(name: str, runs: list[Run], frames: dict[str, pd.DataFrame], estimates: dict[str, dict],
              lower: bool) -> Headline | None:
     """The main table's average column, else its longest length; None when it has neither."""
-    from evals.report.tables import row_labels
-
     main = frames.get("main")
     if main is None:
         return None
@@ -77,9 +78,6 @@ SUMMARY_NOTE = ("columns: each benchmark's average (higher is better), or `<benc
 def write_summary(out: Path, headlines: list[Headline]) -> list[Path]:
     """summary.{md,tex,csv} (+ summary_intervals.csv) when some model has two benchmarks or more;
     one benchmark's summary would only repeat its own table."""
-    from evals.files.safe_io import write_atomic
-    from evals.report.tables import INTERVAL_NOTE, has_intervals, interval_methods, intervals_csv, to_latex, to_markdown
-
     if not headlines:
         return []
     frame, cells, lower = summary_frame(headlines)

@@ -14,20 +14,22 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
+
+from evals.files.paths import resolve_path
+from evals.report.tables import sweep_table
+from evals.run import runner
+from evals.run.session import Session
 
 RUNS_FILE = "lampe_runs.jsonl"  # in a multirun's sweep dir: the run dirs its jobs wrote
 
 
-def _task(cfg: DictConfig) -> float | None:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    from evals.run import runner
-
+def _task(cfg: DictConfig, session: Session) -> float | None:
     try:
-        run_dir, metrics = runner.run_with_dir(cfg)
+        run_dir, metrics = runner.run_with_dir(cfg, session=session)
     except runner.ConfigError as err:  # the user's typo: the message, not a traceback
         print(f"lampe-eval: error: {err}", file=sys.stderr)
         sys.exit(2)
@@ -50,8 +52,6 @@ class CheckResultsDir(Callback):
     is the user's error, named, not a traceback."""
 
     def _check(self, config: DictConfig) -> None:
-        from evals.files.paths import resolve_path
-
         root = resolve_path(config.results_dir)
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -74,8 +74,6 @@ class SweepSummary(Callback):
     """After a multirun: one table of every run it made (the `make eval` comparison)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from evals.report.tables import sweep_table
-
         path = Path(config.hydra.sweep.dir) / RUNS_FILE
         if not path.exists():
             return
@@ -86,7 +84,13 @@ class SweepSummary(Callback):
 
 
 def main() -> None:
-    hydra.main(config_path="pkg://evals.conf", config_name="config", version_base="1.3")(_task)()
+    """One Session for every run Hydra hands this process: a multirun over methods loads the model once."""
+    session = Session()
+
+    def lampe_eval(cfg: DictConfig) -> float | None:
+        return _task(cfg, session)
+
+    hydra.main(config_path="pkg://evals.conf", config_name="config", version_base="1.3")(lampe_eval)()
 
 
 if __name__ == "__main__":

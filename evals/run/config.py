@@ -1,34 +1,26 @@
-"""Type and range checks of the runner's own options and of benchmark options, before any load.
+"""The checks of a composed config, before anything loads: the runner's own options (as one typed
+`RunOptions`), the names that become folders, and the method's effective parameters.
 
 Hydra passes `rerun=no` through as the string "no" and `threads=abc` as "abc"; left alone they
 mean "rerun" and fail later as "invalid literal for int()". Every error here names the option,
-the value and what is valid. Benchmark options are checked against the type of their default in
-the chosen conf/benchmark/<key>.yaml (a number stays a number, a flag stays a flag), plus the
-counts and lengths that only make sense when positive; each benchmark still checks its meaning.
+the value and what is valid. The benchmark's options are its own declarations'
+(evals.benchmarks.options), the model's evals.run.model_options'. `method_values` is the one
+place a method's parameters are decided, for the runner, the study and the lm-eval model alike.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from evals.files.paths import CONF_DIR
+from evals.run.sample_method import AUTO, RULE_KEY, auto_params
+from lampe import get_method
 
 SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+=-]*$")
-# Benchmark options that count something or give a length: a positive integer (or null).
-POSITIVE = ("lengths", "num_samples", "samples_per_task", "instructions_per_doc", "max_new_tokens", "max_length",
-            "max_windows", "max_tokens", "num_documents", "stride", "depth_intervals", "batch_size")
-# Values valid beside the default's type: lm-eval's batch_size also takes "auto" / "auto:N".
-ALSO_VALID = {"batch_size": lambda v: isinstance(v, str) and v.split(":")[0] == "auto"}
 
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def need_bool(option: str, value: Any) -> bool:
@@ -52,31 +44,52 @@ def need_str(option: str, value: Any) -> str:
     return value
 
 
-def check_runner_options(conf: dict) -> None:
-    """The top-level options of conf/config.yaml and the model's flags."""
-    for option in ("rerun", "wait", "progress", "force"):
-        need_bool(option, conf.get(option, False))
-    need_int("limit", conf.get("limit"), low=1, allow_none=True)
-    need_int("threads", conf.get("threads"), low=1, allow_none=True)
-    need_int("seed", conf.get("seed", 0))
-    need_str("results_dir", conf.get("results_dir"))
-    need_str("objective", conf.get("objective", "average"))
-    imports = conf.get("imports") or []
-    if not isinstance(imports, list) or not all(isinstance(m, str) and m for m in imports):
-        raise ValueError(f"Invalid imports={imports!r}: expected a list of module names")
-    shard = conf.get("shard") or {}
-    if isinstance(shard, str) and shard == "auto":  # shard=auto: from the launcher's or Slurm's variables
-        shard = {}
-    if not isinstance(shard, dict):
-        raise ValueError(f"Invalid shard={shard!r}: expected auto, or shard.index / shard.count / shard.merge_only")
-    for key, low in (("index", 0), ("count", 1)):
-        if shard.get(key) != "auto":
-            need_int(f"shard.{key}", shard.get(key), low=low, allow_none=True)
-    need_bool("shard.merge_only", shard.get("merge_only", False))
-    model = conf.get("model") or {}
-    for flag in ("trust_remote_code", "chat_template"):
-        if flag in model:
-            need_bool(f"model.{flag}", model[flag])
+@dataclass(frozen=True)
+class RunOptions:
+    """conf/config.yaml's top level, checked (its defaults are the YAML's: tests hold them equal)."""
+
+    results_dir: str = "results"
+    limit: int | None = None
+    rerun: bool = False
+    wait: bool = False
+    force: bool = False
+    progress: bool = True
+    objective: str = "average"
+    seed: int = 0
+    threads: int | None = None
+    imports: list[str] = field(default_factory=list)
+    shard: dict | str | None = None  # as given: evals.run.shards.shard_of reads it with the launcher's variables
+    merge_only: bool = False  # shard.merge_only
+    logger: dict | None = None
+
+    @classmethod
+    def from_conf(cls, conf: dict) -> RunOptions:
+        """The options of a composed config; ValueError naming the first bad one."""
+        given = {name: conf[name] for name in cls.__dataclass_fields__ if name in conf and name != "merge_only"}
+        options = cls(**given)
+        for name in ("rerun", "wait", "progress", "force"):
+            need_bool(name, getattr(options, name))
+        need_int("limit", options.limit, low=1, allow_none=True)
+        need_int("threads", options.threads, low=1, allow_none=True)
+        need_int("seed", options.seed)
+        need_str("results_dir", options.results_dir)
+        need_str("objective", options.objective)
+        if not isinstance(options.imports, list) or not all(isinstance(m, str) and m for m in options.imports):
+            raise ValueError(f"Invalid imports={options.imports!r}: expected a list of module names")
+        shard = options.shard or {}
+        if shard == AUTO:  # shard=auto: from the launcher's or Slurm's variables
+            shard = {}
+        if not isinstance(shard, dict):
+            raise ValueError(f"Invalid shard={shard!r}: expected auto, or shard.index / shard.count / shard.merge_only")
+        for key, low in (("index", 0), ("count", 1)):
+            if shard.get(key) != AUTO:
+                need_int(f"shard.{key}", shard.get(key), low=low, allow_none=True)
+        merge_only = need_bool("shard.merge_only", shard.get("merge_only", False))
+        model = conf.get("model") or {}
+        for flag in ("trust_remote_code", "chat_template"):
+            if flag in model:
+                need_bool(f"model.{flag}", model[flag])
+        return cls(**{**given, "merge_only": merge_only})
 
 
 def check_path_name(option: str, value: Any) -> str:
@@ -87,44 +100,26 @@ def check_path_name(option: str, value: Any) -> str:
     return value
 
 
-def benchmark_defaults(key: str) -> dict:
-    """The shipped conf/benchmark/<key>.yaml, or {} for a benchmark config from elsewhere."""
-    path = CONF_DIR / "benchmark" / f"{key}.yaml"
-    if not SAFE_NAME.match(key) or not path.is_file():
-        return {}
-    return yaml.safe_load(path.read_text()) or {}
+def method_values(method_cfg: dict, model_cfg: dict) -> dict:
+    """Effective parameters of the chosen method: user > model's method_defaults > method default,
+    and the model's window where the method takes one (`Method.with_window`).
 
-
-def _kind_error(option: str, value: Any, default: Any) -> str | None:
-    """Why `value` cannot stand where `default` does (None: it can)."""
-    if isinstance(default, bool):
-        return None if isinstance(value, bool) else "expected a boolean (true or false)"
-    if _is_number(default):
-        return None if _is_number(value) else "expected a number"
-    if isinstance(default, list) and default and all(_is_number(d) for d in default):
-        items = value if isinstance(value, list) else [value]
-        bad = [v for v in items if not _is_number(v)]
-        return f"expected a list of numbers ({bad[0]!r} is not one)" if bad else None
-    return None
-
-
-def check_benchmark_options(key: str, bench_cfg: dict) -> None:
-    """Types against the shipped defaults, then counts and lengths that must be positive."""
-    defaults = benchmark_defaults(key)
-    bench_cfg = {k: v for k, v in bench_cfg.items() if not (k in ALSO_VALID and ALSO_VALID[k](v))}
-    for name, value in bench_cfg.items():
-        if value is None or name not in defaults or defaults[name] is None:
-            continue
-        why = _kind_error(name, value, defaults[name])
-        if why:
-            raise ValueError(f"Invalid benchmark.{name}={value!r}: {why}, like the default {defaults[name]!r}")
-    for name in POSITIVE:
-        value = bench_cfg.get(name)
-        if value is None:
-            continue
-        items = value if isinstance(value, list) else [value]
-        if name == "lengths" and not items:
-            raise ValueError("Invalid benchmark.lengths=[]: give at least one length")
-        bad = [v for v in items if not _is_number(v) or v < 1 or (isinstance(v, float) and not v.is_integer())]
-        if bad:
-            raise ValueError(f"Invalid benchmark.{name}={value!r}: {bad[0]!r} is not a positive integer")
+    Raises ValueError (unknown parameter, bad value, conflicting choices) without a model.
+    """
+    name = method_cfg["name"]
+    cls = get_method(name)
+    auto = auto_params(method_cfg)  # `auto` / rule=published: set per sample by the method's rule (evals.run.sample_method)
+    rule = method_cfg.get(RULE_KEY)
+    given = {k: v for k, v in method_cfg.items() if k not in ("name", RULE_KEY) and v is not None and k not in auto}
+    defaults = {k: v for k, v in ((model_cfg.get("method_defaults") or {}).get(name) or {}).items() if k not in auto}
+    merged = cls.with_window(cls.merge_defaults(defaults, given), model_cfg.get("pretraining_length"))
+    for key in auto:
+        merged.pop(key, None)
+    if auto and model_cfg.get("pretraining_length") is None:
+        raise ValueError(f"method.{sorted(auto)[0]}=auto scales by sample length / model.pretraining_length: set "
+                         "model.pretraining_length (the model's trained window in tokens)")
+    values = cls.parse_params(merged)
+    cls.check(values, model_cfg.get("pretraining_length"))
+    if rule is not None:
+        cls.check_published(values)
+    return {**values, **dict.fromkeys(auto, AUTO), **({RULE_KEY: rule} if rule is not None else {})}

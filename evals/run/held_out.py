@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 
 from evals.files.paths import CONF_DIR
+from evals.run.records import RecordFile
 
 PRESET_DIR = CONF_DIR / "presets"
 PASSKEY_TASK = "passkey"
@@ -100,31 +101,20 @@ def check_samples(guard: Seen | None, benchmark, samples) -> None:
         check_sample(guard, benchmark, sample)
 
 
-def check_plan(plan) -> None:
+def check_plan(values: dict, benchmark, samples) -> None:
     """The runner's check before the model loads: every listed sample of a test run against the
-    preset's provenance (streamed benchmarks are checked sample by sample as they run)."""
-    guard = guard_for(plan.values)
-    if guard is None or getattr(plan.benchmark, "split", "test") != "test" or plan.benchmark.lazy_samples:
+    preset's provenance (`values`: the method's; streamed benchmarks are checked sample by sample
+    as they run, lm-eval's own samples are not ours to check)."""
+    guard = guard_for(values)
+    if guard is None or benchmark.split != "test" or benchmark.lazy_samples or benchmark.has_own_loop:
         return
-    if getattr(plan.benchmark, "run", None) is not None:  # lm-eval's own samples: not ours to check
-        return
-    tokenizer = _tokenizer(plan.conf["model"]["name_or_path"])
-    check_samples(guard, plan.benchmark, plan.benchmark.sample_list(tokenizer))
-
-
-@lru_cache(maxsize=2)
-def _tokenizer(name_or_path: str):
-    from lampe import load_tokenizer
-
-    return load_tokenizer(name_or_path)
+    check_samples(guard, benchmark, samples())
 
 
 # ---- audit: no test record shares content with a dev record -------------------------------------
 
 def audit(results_dir: str | Path) -> dict:
     """Content keys shared by dev and test records under `results_dir`, and records without a split."""
-    from evals.run.records import RecordFile
-
     keys: dict[str, dict[str, list[str]]] = {"dev": defaultdict(list), "test": defaultdict(list)}
     counts = {"dev": 0, "test": 0, "unlabelled": 0}
     for path in sorted(Path(results_dir).rglob("records.jsonl")):

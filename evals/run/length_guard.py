@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import torch
+
 from evals.run import memory_guard
-from lampe import INT_LIMIT
+from lampe import INT_LIMIT, get_method
+from lampe.extension import RegionMethod
 
 POSITION_LIMIT = 2**24  # float32 represents every integer up to here, and no further
 
@@ -26,9 +29,6 @@ def _option(bench_cfg: dict) -> str:
 
 def check_positions(tokens: int, method: str, bench_cfg: dict, force: bool) -> None:
     """The bounds that need no model: int32 indices, float32 positions for frequency methods."""
-    from lampe import get_method
-    from lampe.extension import RegionMethod
-
     option = _option(bench_cfg)
     if tokens > INT_LIMIT:
         raise ValueError(f"Invalid {option}: {tokens} tokens exceed {INT_LIMIT} (2^31 - 1), the most any forward "
@@ -40,16 +40,12 @@ def check_positions(tokens: int, method: str, bench_cfg: dict, force: bool) -> N
 
 
 def _torch_dtype(dtype: str | None, config: dict):
-    import torch
-
     name = dtype if dtype not in (None, "auto") else str(config.get("dtype") or config.get("torch_dtype") or "float32")
     return getattr(torch, name, torch.float32)
 
 
 def _device(model_cfg: dict):
     """Where the weights will go: model.device, else cuda when there is one, else cpu."""
-    import torch
-
     if model_cfg.get("device") is not None:
         return torch.device(model_cfg["device"])
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -57,8 +53,6 @@ def _device(model_cfg: dict):
 
 def free_memory(model_cfg: dict) -> tuple[int | None, str]:
     """(free bytes, where) before the model loads: the GPU(s) it goes to, or RAM."""
-    import torch
-
     device = _device(model_cfg)
     if device.type == "cuda":
         if model_cfg.get("device_map") is not None:  # spread over every visible GPU

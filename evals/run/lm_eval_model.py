@@ -1,15 +1,10 @@
 """lampe as an lm-evaluation-harness model type: `--model lampe`.
 
-`LampeLM` is lm-eval's own `HFLM` around a model loaded by `lampe.load_model` and edited by
-`lampe.apply_method`, so batching, loglikelihood, generation and chat templates are lm-eval's.
-`--model_args` that are HFLM arguments (batch_size, max_length, device, dtype, ...) keep their
-lm-eval meaning; every other one is a parameter of `method`, validated exactly as `apply_method`
-validates it.
-
-One departure from HFLM: for loglikelihood it right-pads rows with token 0 and calls the model
-without an attention mask. Region methods read positions and LaMPE's prefill length L from the
-2D mask, so without one every row of a batch would see L = the padded length. `_model_call`
-therefore rebuilds the right-padding mask (see `PaddedRows`) whenever a region method is on.
+`LampeLM` loads a model by name (`lampe.load_model`), applies a method (`lampe.apply_method`) and
+is then lm-eval's own HFLM around it (evals.benchmarks.lm_eval_tasks.adapter.LoadedLM, with its
+padding fix for region methods). `--model_args` that are HFLM arguments (batch_size, max_length,
+device, dtype, ...) keep their lm-eval meaning; every other one is a parameter of `method`,
+checked by the runner's own `evals.run.config.method_values` before any model loads.
 
 Importing this module registers the name `lampe` with lm-eval (`@register_model`); lm-eval 0.4.13
 does not read the `lm_eval.models` entry point, so `python -m evals.lm_eval_cli` imports it first.
@@ -18,13 +13,14 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 
 import torch
 from lm_eval.api.registry import register_model
 from lm_eval.models.huggingface import HFLM
 
-from lampe import EMBEDDED_MODELS, apply_method, get_method, load_model, uses_region_attention
+from evals.benchmarks.lm_eval_tasks.adapter import LoadedLM
+from evals.run.config import method_values
+from lampe import apply_method, load_model
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +57,10 @@ def split_model_args(kwargs: dict) -> tuple[dict, dict, dict]:
 
 
 def validate_method(method: str, params: dict) -> dict:
-    """Parse method parameters as apply_method would, before any model is loaded."""
-    cls = get_method(method)
+    """The method's values as the runner decides them (evals.run.config.method_values), before any
+    model is loaded; an unknown parameter is named as a model_arg."""
     try:
-        values = cls.parse_params(params)
-        cls.check(values, None)  # consistency (lampe's one mapping source) without a model
-        return values
+        return method_values({"name": method, **params}, {})
     except ValueError as err:
         if str(err).startswith("Unknown parameter"):
             raise ValueError(
@@ -86,40 +80,12 @@ def available_device(device) -> str | None:
     return str(device)
 
 
-class PaddedRows:
-    """Real lengths of the rows HFLM right-pads with zeros in one `_loglikelihood_tokens` call.
-
-    HFLM builds each row as `(context + continuation)[-(max_length + 1):][:-1]` and pads with 0,
-    so a row's real length is the longest known input that the row starts with, followed only by
-    zeros. Rows that match nothing (e.g. batch-size probing) count as unpadded.
-    """
-
-    def __init__(self, requests, max_length: int):
-        self.known = set()
-        for _, context, continuation in requests:
-            row = (list(context) + list(continuation))[-(max_length + 1):][:-1]
-            self.known.add((len(row), hash(tuple(row))))
-
-    def mask(self, inps: torch.Tensor) -> torch.Tensor:
-        mask = torch.ones_like(inps)
-        width = inps.shape[1]
-        for b, row in enumerate(inps.tolist()):
-            shortest = width
-            while shortest > 0 and row[shortest - 1] == 0:
-                shortest -= 1
-            for length in range(width, shortest - 1, -1):
-                if (length, hash(tuple(row[:length]))) in self.known:
-                    mask[b, length:] = 0
-                    break
-        return mask
-
-
 @register_model("lampe")
-class LampeLM(HFLM):
+class LampeLM(LoadedLM):
     """HFLM over `lampe.load_model(pretrained)` with `lampe.apply_method(model, method, **params)`.
 
     `pretrained` may also be an already-loaded model (pass its `tokenizer`): then `method=None`
-    keeps whatever method the model already has, which is how the lampe runner wraps its model.
+    keeps whatever method the model already has.
     """
 
     def __init__(self, pretrained="smollm2", method: str | None = None, tokenizer=None, **kwargs):
@@ -156,47 +122,4 @@ class LampeLM(HFLM):
                 "lm-eval left-truncates inputs to max_length=%s (the model's window); pass max_length=<tokens> "
                 "in model_args to evaluate %s beyond it", model.config.max_position_embeddings, method,
             )
-        super().__init__(pretrained=model, tokenizer=tokenizer, **hflm_args)
-        self.pretrained = name  # a name, not the module: get_model_info and results show it
-        self._padded_rows: PaddedRows | None = None
-
-    @property
-    def uses_region_attention(self) -> bool:
-        return uses_region_attention(self.model)
-
-    @property
-    def lampe_method(self) -> dict:
-        return dict(getattr(self.model, "lampe_method", {"name": "original"}))
-
-    def _loglikelihood_tokens(self, requests, disable_tqdm: bool = False, override_bs: int | None = None):
-        if self.backend != "causal" or not self.uses_region_attention:
-            return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
-        self._padded_rows = PaddedRows(requests, self.max_length)
-        try:
-            return super()._loglikelihood_tokens(requests, disable_tqdm=disable_tqdm, override_bs=override_bs)
-        finally:
-            self._padded_rows = None
-
-    def _model_call(self, inps: torch.Tensor, attn_mask=None, labels=None) -> torch.Tensor:
-        if self._padded_rows is None or attn_mask is not None or labels is not None or inps.shape[0] == 1:
-            return super()._model_call(inps, attn_mask=attn_mask, labels=labels)
-        mask = self._padded_rows.mask(inps)
-        with torch.no_grad(), torch.autocast(
-            device_type=self.device.type, dtype=self.mixed_precision_dtype,
-            enabled=self.mixed_precision_dtype is not None,
-        ):
-            return self.model(inps, attention_mask=mask).logits
-
-    def get_model_info(self) -> dict:
-        """HFLM's info plus the method; no hub lookup for embedded models or local paths."""
-        local = self.pretrained is None or self.pretrained in EMBEDDED_MODELS or os.path.exists(self.pretrained)
-        if local:
-            info = {
-                "model_num_parameters": self._model.num_parameters(),
-                "model_dtype": str(self._model.dtype),
-                "model_revision": self.revision,
-                "model_sha": "",
-            }
-        else:
-            info = super().get_model_info()
-        return {**info, "lampe_method": self.lampe_method}
+        super().__init__(model, tokenizer, name=name, **hflm_args)

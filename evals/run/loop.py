@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from evals.benchmarks.base import Benchmark
+from evals.files.layout import METRICS, records_file
 from evals.files.safe_io import write_atomic
 from evals.run.records import RecordFile
 
@@ -21,17 +22,16 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
 
     `shard=(k, n)` with n > 1 takes every n-th sample from the k-th and appends to
     records.shard<k>.jsonl; it returns that shard's metrics and leaves metrics.json to the merge
-    (evals.run.runner.merge_shards). `before_sample(sample)` runs before each evaluated sample
+    (evals.run.shards.merge_shards). `before_sample(sample)` runs before each evaluated sample
     (`method.factor=auto` sets the method's factor from the sample's length there). `records`: the
     records file's writer when the caller already holds it (the runner takes it with the run).
     `after_sample(sample, record)` returns the record to write (the runner adds the split and the
     method parameters that applied). Every file is written atomically (`evals.files.safe_io`).
     """
-    own_loop = getattr(benchmark, "run", None)
-    if own_loop is not None:  # benchmarks driven by another harness (lm-eval) run their own loop
+    if benchmark.has_own_loop:  # a benchmark driven by another harness (lm-eval)
         if before_sample is not None:
             raise ValueError(f"benchmark '{benchmark.name}' runs its own loop: method.factor=auto is not supported")
-        return own_loop(lm, out_dir, limit=limit, progress=progress, shard=shard)
+        return benchmark.run_own_loop(lm, Path(out_dir), limit=limit, progress=progress, shard=shard)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = getattr(lm, "generation_settings", None)
@@ -40,7 +40,7 @@ def run_benchmark(benchmark: Benchmark, lm, out_dir: str | Path, *, limit: int |
     index, count = shard or (0, 1)
     own = records is None
     if own:
-        records = RecordFile.writer(out_dir / ("records.jsonl" if count == 1 else f"records.shard{index}.jsonl"))
+        records = RecordFile.writer(records_file(out_dir, (index, count)))
     try:
         return _evaluate_all(benchmark, lm, out_dir, records, limit, progress, (index, count), before_sample,
                              after_sample)
@@ -87,5 +87,5 @@ def _evaluate_all(benchmark, lm, out_dir: Path, records: RecordFile, limit, prog
     wanted = set(ids)
     metrics = benchmark.summary([r for r in records.records if r["id"] in wanted])
     if count == 1:
-        write_atomic(out_dir / "metrics.json", json.dumps(metrics, indent=2))
+        write_atomic(out_dir / METRICS, json.dumps(metrics, indent=2))
     return metrics

@@ -15,7 +15,10 @@ before the first forward (here, where the weights are already in memory).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+
+import torch
 
 GIB = 2**30
 MAX_SECONDS = 3600  # one sample's lower-bound time beyond which a run needs force=true
@@ -117,8 +120,6 @@ def available_bytes(model) -> tuple[int | None, str]:
     free, names = 0, []
     for device in sorted(devices, key=str):
         if device.type == "cuda":
-            import torch
-
             free += torch.cuda.mem_get_info(device)[0]
         else:
             ram = _ram_available()
@@ -141,10 +142,6 @@ def flop_rate(model) -> float:
 
 def matmul_rate(size: int, device, dtype) -> float:
     """`flop_rate` without a model: a (1024 x size) @ (size x size) matmul on `device` in `dtype`."""
-    import time
-
-    import torch
-
     device = torch.device(device)
     param = torch.empty(0, device=device, dtype=dtype)
     a = torch.randn(1024, size, device=param.device, dtype=param.dtype)

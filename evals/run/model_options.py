@@ -14,21 +14,25 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
+from transformers import AutoConfig
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+from evals.files.layout import RESERVED
+from lampe import ATTENTION_NAME, DTYPES, EMBEDDED_MODELS, INT_LIMIT, embedded_config
+
 DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu")
-RESERVED_NAMES = ("tables", "wandb", "study")  # folders of results_dir that `make table` and the study own
 
 
 def check_name(value: Any) -> None:
     """model.name must not be a folder that `make table`, wandb or the study write under results_dir."""
-    if isinstance(value, str) and value.lower() in RESERVED_NAMES:
+    if isinstance(value, str) and value.lower() in RESERVED:
         raise ValueError(f"Invalid model.name={value!r}: results_dir/{value}/ belongs to "
                          f"{'make table' if value.lower() == 'tables' else value.lower()}; reserved names: "
-                         f"{', '.join(RESERVED_NAMES)}")
+                         f"{', '.join(RESERVED)}")
 
 
 def check_dtype(value: Any) -> None:
-    from lampe import DTYPES
-
     if value is not None and value not in DTYPES:
         raise ValueError(f"Invalid model.dtype={value!r}. Valid choices: {', '.join(DTYPES)}")
 
@@ -36,10 +40,6 @@ def check_dtype(value: Any) -> None:
 def attention_kernels() -> list[str]:
     """Kernels transformers can run here: eager plus its registered ones (lampe's own is set by
     region methods, never chosen)."""
-    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
-
-    from lampe import ATTENTION_NAME
-
     return ["eager"] + [k for k in ALL_ATTENTION_FUNCTIONS.keys() if k != ATTENTION_NAME]
 
 
@@ -58,7 +58,6 @@ def check_device(value: Any) -> None:
     """A device this machine has: cpu, cuda[:N] (with CUDA), mps, xpu."""
     if value is None:
         return
-    import torch
 
     try:
         device = torch.device(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
@@ -77,8 +76,6 @@ def check_device(value: Any) -> None:
 
 
 def check_pretraining_length(value: Any) -> None:
-    from lampe import INT_LIMIT
-
     if value is None:
         return
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= INT_LIMIT:
@@ -94,8 +91,6 @@ def model_config(model_cfg: dict) -> dict:
     """The model's config.json as a dict, without its weights; ValueError naming
     model.name_or_path when there is none to be had (missing folder, folder without a config,
     a hub id that is not cached while offline)."""
-    from lampe import EMBEDDED_MODELS, embedded_config
-
     name = model_cfg.get("name_or_path")
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"Invalid model.name_or_path={name!r}: expected an embedded name "
@@ -121,8 +116,6 @@ def model_config(model_cfg: dict) -> dict:
 
 
 def _hub_config(name: str, trust_remote_code: bool) -> dict:
-    from transformers import AutoConfig
-
     try:
         return AutoConfig.from_pretrained(name, trust_remote_code=trust_remote_code).to_dict()
     except (OSError, ValueError) as err:

@@ -50,11 +50,6 @@ def auto_params(method_cfg: dict) -> list[str]:
     return autos
 
 
-def wants_auto(method_cfg: dict) -> bool:
-    """True when some parameter is set per sample (kept for callers of the factor-only version)."""
-    return bool(auto_params(method_cfg))
-
-
 class SampleMethod:
     """The method as each sample gets it: called before a sample (applies the rule's values for
     its length), `annotate` after it (the record's split, content keys and method parameters)."""
@@ -111,7 +106,3 @@ class SampleMethod:
         record["content_keys"] = self.benchmark.content_keys(sample)
         record["method_params"] = params
         return record
-
-
-# the earlier name of SampleMethod (factor only)
-LengthFactor = SampleMethod

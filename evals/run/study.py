@@ -18,6 +18,7 @@ prompt lengths and the tasks whose prompts sit inside the model's window.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -25,9 +26,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hydra import compose as hydra_compose
+from hydra import initialize_config_module
 from omegaconf import OmegaConf
 
+from evals.files.layout import records_file, results_root
 from evals.files.paths import CONF_DIR
+from evals.run import runner
+from evals.run.config import method_values
+from evals.run.held_out import HeldOutError, check_sample, guard_for
+from evals.run.plan import make_plan
+from evals.run.records import RecordFile
+from evals.run.rules_table import rules_markdown, write_rules
+from evals.run.session import Session
 
 STUDY_DIR = CONF_DIR / "study"
 
@@ -66,12 +77,14 @@ def load_study(name: str, dotlist: list[str], folder: Path = STUDY_DIR) -> dict:
     if unknown:
         raise ValueError(f"Invalid study comparisons.against={unknown}: compare with methods of the study "
                          f"({', '.join(study['methods'])})")
-    study["shard"] = parse_shard(study.get("shard"))
+    if "shard" in study:  # the part's earlier name (before a run's sample shards took the word)
+        study.setdefault("part", study.pop("shard"))
+    study["part"] = parse_part(study.get("part"))
     return study
 
 
-def parse_shard(value) -> tuple[int, int]:
-    """`shard=i/n` -> (i, n): this process runs every n-th job from the i-th (two shells on two cores)."""
+def parse_part(value) -> tuple[int, int]:
+    """`part=i/n` -> (i, n): this process runs every n-th job from the i-th (two shells on two cores)."""
     if value is None:
         return 0, 1
     if isinstance(value, (list, tuple)):
@@ -81,7 +94,7 @@ def parse_shard(value) -> tuple[int, int]:
     except ValueError:
         index = count = -1
     if not 0 <= index < count:
-        raise ValueError(f"Invalid study shard={value!r}: i/n with 0 <= i < n, e.g. shard=0/2 and shard=1/2")
+        raise ValueError(f"Invalid study part={value!r}: i/n with 0 <= i < n, e.g. part=0/2 and part=1/2")
     return index, count
 
 
@@ -110,14 +123,11 @@ def jobs(study: dict) -> list[Job]:
             overrides = (study.get("method_overrides") or {}).get(method) or {}
             extra = [f"method.{k}={_value(v)}" for k, v in overrides.items()]
             found.append(Job(piece["name"], method, [*common, f"method={method}", *extra]))
-    index, count = study.get("shard") or (0, 1)
+    index, count = study.get("part") or (0, 1)
     return found[index::count]
 
 
 def compose(overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_module
-
     with initialize_config_module("evals.conf", version_base="1.3"):
         return hydra_compose("config", overrides=overrides)
 
@@ -126,7 +136,7 @@ def sample_lengths(plan, tokenizer) -> dict[str, int]:
     """id -> prompt length of one prepared run's samples: the tokens the benchmark counted
     (`meta.prompt_tokens`), else its target length (LongBench's `length` is words, not a target:
     skipped), else its tokens; cut to the benchmark's max_length, as the run cuts them."""
-    cap = plan.conf["benchmark"].get("max_length")
+    cap = plan.max_length
     words = plan.benchmark.name == "longbench"  # the release's own length field counts words/characters
     found = {}
     for s in plan.benchmark.sample_list(tokenizer):
@@ -155,9 +165,7 @@ def sample_seconds(length: int, cost: dict, new_tokens: int = 0, decode: dict | 
 def left_to_run(plan, lengths: dict[str, int], cost: dict, budgets: dict[str, int] | None = None,
                 decode: dict | None = None) -> tuple[int, int, float]:
     """(prompt tokens, samples, predicted seconds) not yet recorded in the run's directory."""
-    from evals.run.records import RecordFile
-
-    done = RecordFile(plan.run_dir / "records.jsonl").done_ids if plan.run_dir.exists() else set()
+    done = RecordFile(records_file(plan.run_dir)).done_ids if plan.run_dir.exists() else set()
     todo = [(i, n) for i, n in lengths.items() if i not in done]
     budgets = budgets or {}
     return (sum(n for _, n in todo), len(todo),
@@ -189,45 +197,37 @@ def length_report(piece: str, plan, lengths: dict[str, int], window: int | None,
 
 
 def rule_table(study: dict) -> str:
-    """The rule table of all the study's methods, every shard's (their values as each method's first
+    """The rule table of all the study's methods, every part's (their values as each method's first
     job resolves them)."""
-    from evals.run import runner
-    from evals.run.rules_table import rules_markdown
-
     values, window = {}, 0
-    for job in jobs({**study, "shard": (0, 1)}):
+    for job in jobs({**study, "part": (0, 1)}):
         if job.method not in values:
             conf = OmegaConf.to_container(compose(job.overrides), resolve=True)
-            values[job.method] = runner.method_values(conf["method"], conf["model"])
+            values[job.method] = method_values(conf["method"], conf["model"])
             window = int(conf["model"]["pretraining_length"])
     lengths = list(study.get("rule_lengths") or sorted({n for p in study["pieces"]
                                                         for n in ((p.get("set") or {}).get("lengths") or [])}))
     return rules_markdown(values, lengths, window)
 
 
-def other_shards_refusals(study: dict, todo: list[Job], tokenizer) -> list[str]:
-    """The refusals of the other shards' jobs with a fitted preset: every shard stops, not only the
+def other_parts_refusals(study: dict, todo: list[Job], tokenizer, session: Session) -> list[str]:
+    """The refusals of the other parts' jobs with a fitted preset: every part stops, not only the
     one that holds the refused job."""
-    from evals.run import runner
-    from evals.run.held_out import guard_for
-
     mine = {(j.piece, j.method) for j in todo}
-    others = [j for j in jobs({**study, "shard": (0, 1)}) if (j.piece, j.method) not in mine]
+    others = [j for j in jobs({**study, "part": (0, 1)}) if (j.piece, j.method) not in mine]
     checked, plans = [], []
     for job in others:
         cfg = compose(job.overrides)
         conf = OmegaConf.to_container(cfg, resolve=True)
-        if guard_for(runner.method_values(conf["method"], conf["model"])) is None:
+        if guard_for(method_values(conf["method"], conf["model"])) is None:
             continue  # no fitted preset: nothing to hold out (and no samples to build)
         checked.append(job)
-        plans.append(runner.prepare(cfg))
+        plans.append(make_plan(cfg, session))
     return held_out_refusals(checked, plans, tokenizer)
 
 
 def held_out_refusals(todo: list[Job], plans: list, tokenizer) -> list[str]:
     """Every test sample a job's preset was fitted on (evals.run.held_out), as error messages."""
-    from evals.run.held_out import HeldOutError, check_sample, guard_for
-
     found = []
     for job, plan in zip(todo, plans):
         guard = guard_for(plan.values)
@@ -246,28 +246,24 @@ def _hours(seconds: float) -> str:
 
 
 def run_study(study: dict) -> list[Path]:
-    """Run (or find) every job; returns the run directories."""
-    from evals.report.runs import results_root
-    from evals.run import runner
-    from evals.run.rules_table import write_rules
-    from lampe import load_tokenizer
-
+    """Run (or find) every job, the model loaded once; returns the run directories."""
+    session = Session()
     todo = jobs(study)
     cost = study.get("cost_per_ktoken") or {"base": 2.0, "per_kcontext": 0.42}
     decode = study.get("decode_per_token")  # seconds per generated token; null: prefill only
     configs = [compose(job.overrides) for job in todo]  # composed once: checked here, run below
-    tokenizer = load_tokenizer(configs[0].model.name_or_path) if todo else None
+    tokenizer = session.get_tokenizer(OmegaConf.to_container(configs[0].model, resolve=True)) if todo else None
     plans, remaining, lengths, budgets = [], [], {}, {}
     for job, cfg in zip(todo, configs):  # all checked before anything runs; samples listed once per piece
         try:
-            plan = runner.prepare(cfg)
+            plan = make_plan(cfg, session)
         except (ValueError, FileNotFoundError) as err:
             raise ValueError(f"piece '{job.piece}', method '{job.method}': {err}") from err
         if job.piece not in lengths:  # the same samples for every method
             lengths[job.piece] = sample_lengths(plan, tokenizer)
             budgets[job.piece] = sample_budgets(plan, tokenizer)
         else:  # one benchmark object per piece (its config is the piece's): samples built once
-            plan.benchmark = next(p for j, p in zip(todo, plans) if j.piece == job.piece).benchmark
+            plan = dataclasses.replace(plan, benchmark=next(p for j, p in zip(todo, plans) if j.piece == job.piece).benchmark)
         plans.append(plan)
         # (tokens, samples, seconds) per job
         remaining.append(left_to_run(plan, lengths[job.piece], cost, budgets[job.piece], decode))
@@ -290,7 +286,7 @@ def run_study(study: dict) -> list[Path]:
             print(length_report(piece, plan, lengths[piece], window, tokenizer), flush=True)
         total = sum(r[2] for r in remaining)
         print(f"[study] predicted: {_hours(total)} for these {len(todo)} jobs in one process", flush=True)
-    refused = held_out_refusals(todo, plans, tokenizer) + other_shards_refusals(study, todo, tokenizer)
+    refused = held_out_refusals(todo, plans, tokenizer) + other_parts_refusals(study, todo, tokenizer, session)
     if refused:  # before anything runs: a preset fitted on these test samples scores none of them
         more = f" (and {len(refused) - 1} more refusals)" if len(refused) > 1 else ""
         raise ValueError(refused[0] + more)
@@ -308,7 +304,7 @@ def run_study(study: dict) -> list[Path]:
         if left:
             print("[study] remaining: " + ", ".join(left[:12]) + (" ..." if len(left) > 12 else ""), flush=True)
         started = time.time()
-        run_dir, _ = runner.run_with_dir(cfg, plans[number - 1])
+        run_dir, _ = runner.run_with_dir(cfg, plans[number - 1], session)
         run_dirs.append(run_dir)
         if remaining[number - 1][1]:
             spent_s += time.time() - started

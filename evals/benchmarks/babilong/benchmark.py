@@ -25,34 +25,16 @@ from typing import Any, Iterator
 from evals.benchmarks.babilong import data
 from evals.benchmarks.babilong.metrics import compare_answers
 from evals.benchmarks.base import Benchmark, Sample
-from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
+from evals.benchmarks.options import PROMPT_FORMAT, Option, count, max_length
 from evals.benchmarks.registry import register_benchmark
-from evals.benchmarks.ruler.options import check_config
-from evals.run.config import need_bool, need_int
 
 SPEC = json.loads(Path(__file__).with_name("spec.json").read_text(encoding="utf-8"))
 TASKS: dict[str, dict] = SPEC["tasks"]
 LENGTHS: dict[str, int] = SPEC["lengths"]
 LEADERBOARD_TASKS = ["qa1", "qa2", "qa3", "qa4", "qa5"]  # the leaderboard's average (collect_results.py)
 PARTS = ("instruction", "examples", "post_prompt")
-DEFAULTS = dict(tasks=LEADERBOARD_TASKS, context_lengths=["0k", "1k", "2k", "4k", "8k", "16k", "32k", "64k", "128k"],
-                samples_per_task=None, dataset=data.DATASETS[0], data_dir=None, instruction=True, examples=True,
-                post_prompt=True, max_new_tokens=SPEC["max_new_tokens"], prompt_format=DEFAULT_FORMAT)
 # how each prompt format is rendered by LanguageModel: the script applies the chat template
 RENDER = {"official": "chat", "chat": "chat", "raw": "raw"}
-
-
-def choose(option: str, value: Any, valid: list[str], everything: str | None = None) -> list[str]:
-    """A list of names from `valid` ("all" for every one when `everything` is given)."""
-    if everything is not None and value == everything:
-        return list(valid)
-    names = [value] if isinstance(value, str) else list(value or [])
-    bad = [n for n in names if n not in valid]
-    if bad or not names:
-        choices = ", ".join(([everything] if everything else []) + valid)
-        raise ValueError(f"Invalid benchmark.{option}={value!r}"
-                         + (f": {bad[0]!r} is not one" if bad else ": give at least one") + f". Valid choices: {choices}")
-    return names
 
 
 def format_input(task: str, context: str, question: str, parts: tuple[str, ...] = PARTS) -> str:
@@ -64,24 +46,32 @@ def format_input(task: str, context: str, question: str, parts: tuple[str, ...] 
 
 @register_benchmark
 class Babilong(Benchmark):
-    """Config: tasks (qa1-qa20 or all), context_lengths (0k-10M), samples_per_task (first N per task
-    and length; null = all), dataset (hub name), data_dir, instruction / examples / post_prompt
-    (bool), max_new_tokens, prompt_format (official | chat | raw)."""
-
     name = "babilong"
+    options = (
+        max_length(),  # no cut: each length's samples are built to that length
+        Option("tasks", LEADERBOARD_TASKS, "strs", choices=("all", *TASKS), min_items=1,
+               doc='qa1-qa20, or "all" (the release has all 20 at 0k)'),
+        Option("context_lengths", ["0k", "4k"], "strs", choices=tuple(LENGTHS), min_items=1,
+               doc="the release's lengths: 0k 1k 2k 4k 8k 16k 32k 64k 128k 256k 512k 1M 10M"),
+        count("samples_per_task", 2, "first N samples per task and length; null: all (100, or 1000)"),
+        Option("dataset", data.DATASETS[0], "str", doc="or RMT-team/babilong-1k-samples (1000 per task, up to 128k)"),
+        Option("data_dir", None, "str", null=True, doc="a local copy of the dataset; null: `dataset` from the hub"),
+        Option("instruction", True, "bool", doc="the task's instruction (--use_instruction)"),
+        Option("examples", True, "bool", doc="its in-context examples (--use_examples)"),
+        Option("post_prompt", True, "bool", doc="its answer-format reminder (--use_post_prompt)"),
+        Option("max_new_tokens", SPEC["max_new_tokens"], "int", low=1, doc="run_model_on_babilong.py's budget"),
+        PROMPT_FORMAT,
+    )
 
     def __init__(self, **config: Any):
         super().__init__(**config)
-        c = check_config("babilong", config, DEFAULTS)
-        self.tasks = choose("tasks", c["tasks"], list(TASKS), everything="all")
-        self.lengths = choose("context_lengths", c["context_lengths"], list(LENGTHS))
-        self.samples_per_task = need_int("benchmark.samples_per_task", c["samples_per_task"], low=1, allow_none=True)
-        self.max_new_tokens = need_int("benchmark.max_new_tokens", c["max_new_tokens"], low=1)
-        self.parts = tuple(part for part in PARTS if need_bool(f"benchmark.{part}", c[part]))
-        self.prompt_format = check_prompt_format("babilong", c["prompt_format"])
-        if not isinstance(c["dataset"], str) or not c["dataset"].strip():
-            raise ValueError(f"Invalid benchmark.dataset={c['dataset']!r}: a hub dataset name, e.g. "
-                             f"{', '.join(data.DATASETS)}")
+        c = self.config
+        self.tasks = list(TASKS) if c["tasks"] == ["all"] else c["tasks"]
+        self.lengths = c["context_lengths"]
+        self.samples_per_task = c["samples_per_task"]
+        self.max_new_tokens = c["max_new_tokens"]
+        self.parts = tuple(part for part in PARTS if c[part])
+        self.prompt_format = c["prompt_format"]
         self.rows: dict[tuple[str, str], list[dict]] = {}
         self.sources: dict[str, str] = {}
         for length in self.lengths:  # every file read now, before any model loads

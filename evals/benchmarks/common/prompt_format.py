@@ -29,13 +29,6 @@ BASE, OTHER = "base", "other"
 FAMILIES = (*FAMILY_MARKERS, BASE, OTHER)
 
 
-def check_prompt_format(benchmark: str, value) -> str:
-    """`value` if it names a format, else a ValueError naming it and the valid choices."""
-    if value not in FORMATS:
-        raise ValueError(f"Invalid {benchmark} prompt_format={value!r}. Valid choices: {', '.join(FORMATS)}")
-    return value
-
-
 def check_family(value) -> str:
     if value not in FAMILIES:
         raise ValueError(f"Invalid model family {value!r}. Valid choices: {', '.join(FAMILIES)}")

@@ -25,13 +25,6 @@ DEV_MODULUS, DEV_RESIDUE = 5, 3  # residue 3 keeps 8 of LongBench's 9 shared fir
 T = TypeVar("T")
 
 
-def check_split(benchmark: str, value) -> str:
-    """`value` if it names a split, else a ValueError naming it and the valid choices."""
-    if value not in SPLITS:
-        raise ValueError(f"Invalid {benchmark} split={value!r}. Valid choices: {', '.join(SPLITS)}")
-    return value
-
-
 def split_parts(split: str, *parts):
     """Seed parts of a generated sample: test keeps its parts as they were, dev adds 'dev'."""
     return parts if split == "test" else ("dev", *parts)

@@ -18,13 +18,18 @@ from typing import Any, Iterator
 from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common.lm import LanguageModel
 from evals.benchmarks.common.sources import Source
+from evals.benchmarks.options import PROMPT_FORMAT, Option, count, lengths, max_length
 from evals.benchmarks.infinitebench import data, prompts, scoring
-from evals.benchmarks.infinitebench.options import check_options
-from evals.benchmarks.infinitebench.synthetic import SyntheticTask
-from evals.benchmarks.infinitebench.tasks import TASKS
+from evals.benchmarks.infinitebench.synthetic import SIZINGS, SyntheticTask
+from evals.benchmarks.infinitebench.tasks import TASKS, check_tasks
 from evals.benchmarks.registry import register_benchmark
 
 LISTED_AT_MOST = 256  # samples; a run with more (or an unknown number) streams them
+
+
+def _checked_tasks(tasks: list[str]) -> list[str]:
+    check_tasks(tasks)  # names, once each; "all" stays "all" (its tasks without data are skipped, not refused)
+    return tasks
 
 
 def _mean(values: list[float]) -> float | None:
@@ -34,13 +39,25 @@ def _mean(values: list[float]) -> float | None:
 @register_benchmark
 class InfiniteBench(Benchmark):
     name = "infinitebench"
+    options = (
+        max_length(),  # the 128k scripts' TRUNCATE_LEN: 131072 (BOS counted); synthetic prompts fit their length
+        Option("tasks", ["passkey", "number_string", "kv_retrieval"], "strs", min_items=1,
+               check=_checked_tasks, doc='task names, or "all" (12 tasks)'),
+        lengths([4096, 12288]),  # synthetic tasks: prompt + generation budget, in the model's tokens
+        count("num_samples", 1, "synthetic tasks: per task per length; null: the official count (590, 590, 500)"),
+        count("samples_per_task", None, "released tasks: the first N records; null: all"),
+        Option("sizing", "fit", "str", choices=SIZINGS,
+               doc="fit (fill each length) | official (construct_synthetic_dataset.py's line / pair counts)"),
+        Option("seed", 42, "int", doc="synthetic keys and values"),
+        Option("data_dir", None, "str", null=True, doc="the released <task>.jsonl files; null: the hub"),
+        PROMPT_FORMAT,
+    )
 
     def __init__(self, **config: Any):
         super().__init__(**config)
-        c = check_options(config)
-        self.c = c
-        self.tasks: list[str] = c["tasks"]
-        self.default_list = config.get("tasks", "all") in (None, "all")
+        c = self.config
+        self.tasks: list[str] = check_tasks(c["tasks"])
+        self.default_list = c["tasks"] == ["all"]
         self.sources: dict[str, Source] = {}
         self._generators: dict[tuple, SyntheticTask] = {}
         self.check_data()
@@ -52,9 +69,9 @@ class InfiniteBench(Benchmark):
         data is dropped and named in one warning; a task named in `tasks` without data is an error."""
         missing, why = [], {}
         for task in (t for t in self.tasks if not TASKS[t].synthetic and t not in self.sources):
-            if self.c["data_dir"] is not None:
-                source = data.local_source(task, self.c["data_dir"])
-                reason = f"no {task}.jsonl in data_dir {data.check_data_dir(self.c['data_dir'])}"
+            if self.config["data_dir"] is not None:
+                source = data.local_source(task, self.config["data_dir"])
+                reason = f"no {task}.jsonl in data_dir {data.check_data_dir(self.config['data_dir'])}"
             else:
                 source, reason = data.hub_source(task)
                 reason = f"{task}.jsonl is not on this machine and the hub's {data.HF_DATASET}: {reason}"
@@ -79,40 +96,40 @@ class InfiniteBench(Benchmark):
         spec = TASKS[task]
         text, cue = prompts.prompt_parts(task, row)
         label = prompts.answer(task, row)
-        chat = self.c["prompt_format"] == "chat"
+        chat = self.config["prompt_format"] == "chat"
         prompt = text[:len(text) - len(cue)].rstrip() if chat and cue else text
         return Sample(
             id=sample_id, task=task, prompt=prompt, references=prompts.references(label),
             max_new_tokens=spec.max_new_tokens, answer_prefix=cue if chat else "",
             strip=False,  # compute_scores.py scores the decoded text as it is
-            prompt_format=self.c["prompt_format"], official={}, special_tokens=True, truncation="joined",
+            prompt_format=self.config["prompt_format"], official={}, special_tokens=True, truncation="joined",
             meta={**meta, "label": label},
         )
 
     def generator(self, task: str, length: int, tokenizer) -> SyntheticTask:
         """The task's construction at this length (under `fit`, sized for this tokenizer)."""
-        key = (task, length, id(tokenizer) if self.c["sizing"] == "fit" else None)
+        key = (task, length, id(tokenizer) if self.config["sizing"] == "fit" else None)
         if key not in self._generators:
             counter = LanguageModel(None, tokenizer, max_length=None) if tokenizer is not None else None
             tokens = (lambda row: len(counter.prompt_ids(self.sample_for(task, row, "count", {})))) if counter else None
-            self._generators[key] = SyntheticTask(task, length, self.c["seed"], self.c["sizing"], tokens,
+            self._generators[key] = SyntheticTask(task, length, self.config["seed"], self.config["sizing"], tokens,
                                                   budget=length - TASKS[task].max_new_tokens)
         return self._generators[key]
 
     def synthetic_samples(self, tokenizer) -> Iterator[Sample]:
         """Length by length, sample index by index, each synthetic task: a small limit spans tasks."""
         tasks = [t for t in self.tasks if TASKS[t].synthetic]
-        for length in self.c["lengths"]:
-            counts = {t: self.c["num_samples"] or self.generator(t, length, tokenizer).official_count() for t in tasks}
+        for length in self.config["lengths"]:
+            counts = {t: self.config["num_samples"] or self.generator(t, length, tokenizer).official_count() for t in tasks}
             for index in range(max(counts.values(), default=0)):
                 for task in (t for t in tasks if index < counts[t]):
                     row = self.generator(task, length, tokenizer).record(index, counts[task])
-                    meta = {"length": length, "sizing": self.c["sizing"], "seed": self.c["seed"], **row["meta"]}
+                    meta = {"length": length, "sizing": self.config["sizing"], "seed": self.config["seed"], **row["meta"]}
                     yield self.sample_for(task, row, f"{task}-{length}-{index}", meta)
 
     def released_samples(self) -> Iterator[Sample]:
         for task in (t for t in self.tasks if not TASKS[t].synthetic):
-            rows = self.sources[task].rows()[: self.c["samples_per_task"]]
+            rows = self.sources[task].rows()[: self.config["samples_per_task"]]
             for index, row in enumerate(rows):
                 where = row.get("_where", f"{task}[{index}]")
                 meta = {"_id": row.get("id", index), "data": self.sources[task].kind, "where": where}
@@ -128,14 +145,14 @@ class InfiniteBench(Benchmark):
         total = 0
         for task in self.tasks:
             if TASKS[task].synthetic:
-                if self.c["num_samples"] is None and self.c["sizing"] != "official":
+                if self.config["num_samples"] is None and self.config["sizing"] != "official":
                     return None
-                total += sum(self.c["num_samples"] or self.generator(task, n, None).official_count()
-                             for n in self.c["lengths"])
-            elif self.c["samples_per_task"] is None:
+                total += sum(self.config["num_samples"] or self.generator(task, n, None).official_count()
+                             for n in self.config["lengths"])
+            elif self.config["samples_per_task"] is None:
                 return None
             else:
-                total += self.c["samples_per_task"]
+                total += self.config["samples_per_task"]
         return total
 
     @property

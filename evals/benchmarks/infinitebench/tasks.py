@@ -82,7 +82,7 @@ TRUNCATE_LEN = {"eval_yarn_mistral.py": 128 * 1024, "eval_chatglm.py": 128 * 102
 
 def check_tasks(tasks) -> list[str]:
     """The task list of a config ("all", one name or a list), each name checked."""
-    if tasks is None or tasks == "all":
+    if tasks in (None, "all", ["all"]):
         return list(TASKS)
     names = [tasks] if isinstance(tasks, str) else list(tasks)
     if not names:

@@ -31,9 +31,9 @@ from typing import Any, Iterator
 
 from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common.metrics import best_over_references, get_metric
-from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.common.sources import Source, offline
-from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, content_key, document_split
+from evals.benchmarks.common.splits import content_key, document_split
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, max_length
 from evals.benchmarks.common.token_bounds import in_range, token_range
 from evals.benchmarks.longbench import data
 from evals.benchmarks.registry import register_benchmark
@@ -60,7 +60,7 @@ def _mean(values: list[float]) -> float | None:
 
 def select_tasks(tasks: Any, longbench_e: bool) -> list[str]:
     valid = LONGBENCH_E_TASKS if longbench_e else list(TASKS)
-    if tasks is None or tasks == "all":
+    if tasks in (None, "all", ["all"]):
         return list(valid)
     names = [tasks] if isinstance(tasks, str) else list(tasks)
     if not names:
@@ -74,35 +74,32 @@ def select_tasks(tasks: Any, longbench_e: bool) -> list[str]:
 
 @register_benchmark
 class LongBench(Benchmark):
-    """Config: tasks (list or "all"), samples_per_task (null = all), data_dir, longbench_e,
-    prompt_format (official | chat | raw), split (dev | test), min_tokens / max_tokens (records
-    by their prompt's length in the model's tokens; null = no bound)."""
-
     name = "longbench"
+    groups = GROUPS
 
-    def __init__(self, tasks: Any = "all", samples_per_task: int | None = None, data_dir: str | None = None,
-                 longbench_e: bool = False, prompt_format: str = DEFAULT_FORMAT, split: str = DEFAULT_SPLIT,
-                 min_tokens: int | None = None, max_tokens: int | None = None, **config: Any):
-        super().__init__(tasks=tasks, samples_per_task=samples_per_task, data_dir=data_dir,
-                         longbench_e=longbench_e, prompt_format=prompt_format, split=split, min_tokens=min_tokens,
-                         max_tokens=max_tokens, **config)
-        if config:
-            raise ValueError(f"Unknown LongBench option(s): {', '.join(sorted(config))}. "
-                             "Valid: tasks, samples_per_task, data_dir, longbench_e, prompt_format, split, "
-                             "min_tokens, max_tokens")
-        self.prompt_format = check_prompt_format("longbench", prompt_format)
-        self.split = check_split("longbench", split)
-        for key, value in (("min_tokens", min_tokens), ("max_tokens", max_tokens)):
-            if value is not None and int(value) < 1:
-                raise ValueError(f"{key} must be a positive integer or null, got {value}")
-        self.token_range = token_range("LongBench", min_tokens, max_tokens)
-        if samples_per_task is not None and int(samples_per_task) < 1:
-            raise ValueError(f"samples_per_task must be a positive integer or null, got {samples_per_task}")
-        self.longbench_e = bool(longbench_e)
-        self.default_list = tasks is None or tasks == "all"
-        self.tasks = select_tasks(tasks, self.longbench_e)
-        self.samples_per_task = None if samples_per_task is None else int(samples_per_task)
-        self.data_dir = data_dir
+    options = (
+        max_length(7500),  # prompt tokens kept (middle truncation); LongBench uses window - ~500
+        Option("tasks", ["qasper", "hotpotqa", "multi_news", "trec", "passage_retrieval_zh", "lcc"], "strs",
+               min_items=1, doc='task names, or "all" (21 tasks)'),
+        count("samples_per_task", 2, "first N samples of each task; null: all"),
+        Option("data_dir", None, "str", null=True, doc="an unzipped data.zip folder; null: the shared files, then the hub"),
+        Option("longbench_e", False, "bool", doc="LongBench-E: the <task>_e files, scored per length bucket too"),
+        PROMPT_FORMAT,
+        SPLIT,
+        count("min_tokens", None, "only records whose prompt has at least this many tokens (before truncation)"),
+        count("max_tokens", None, "only records whose prompt has at most this many tokens"),
+    )
+
+    def __init__(self, **config: Any):
+        super().__init__(**config)
+        c = self.config
+        self.prompt_format = c["prompt_format"]
+        self.token_range = token_range("LongBench", c["min_tokens"], c["max_tokens"])
+        self.longbench_e = c["longbench_e"]
+        self.default_list = c["tasks"] == ["all"]
+        self.tasks = select_tasks(c["tasks"], self.longbench_e)
+        self.samples_per_task = c["samples_per_task"]
+        self.data_dir = c["data_dir"]
         self.sources: dict[str, Source] = {}
         self._warned_partial = False
         self.check_data()

@@ -24,24 +24,15 @@ import dataclasses
 from typing import Any, Iterator
 
 from evals.benchmarks.base import Benchmark, Sample
-from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.longbench_v2 import data
 from evals.benchmarks.longbench_v2.prompts import SPEC, TEMPLATES, cut_middle, fill, with_reasoning
 from evals.benchmarks.longbench_v2.scoring import breakdown, extract_answer, question_score
+from evals.benchmarks.options import PROMPT_FORMAT, Option, count, max_length
 from evals.benchmarks.registry import register_benchmark
-from evals.benchmarks.ruler.options import check_config
-from evals.run.config import need_bool, need_int
 
 MODES: dict[str, dict] = SPEC["modes"]
-DEFAULTS = dict(mode="direct", num_samples=None, data_dir=None, prompt_format=DEFAULT_FORMAT, compensated=False)
 # how each prompt format is rendered by LanguageModel: pred.py's server applies the chat template
 RENDER = {"official": "chat", "chat": "chat", "raw": "raw"}
-
-
-def check_mode(value: Any) -> str:
-    if value not in MODES:
-        raise ValueError(f"Invalid benchmark.mode={value!r}. Valid choices: {', '.join(sorted(MODES))}")
-    return value
 
 
 def uncut(lm):
@@ -61,18 +52,24 @@ def result_items(records: list[dict]) -> list[dict]:
 
 @register_benchmark
 class LongBenchV2(Benchmark):
-    """Config: mode (direct | cot | no_context), num_samples (first N; null = all), data_dir,
-    prompt_format (official | chat | raw), compensated (result.py's 0.25 for no answer)."""
-
     name = "longbench_v2"
+    options = (
+        max_length(7500),  # pred.py's middle cut, the BOS counted (its own: 120000)
+        Option("mode", "direct", "str", choices=tuple(sorted(MODES)),
+               doc="direct (0shot.txt) | cot (0shot_cot.txt, then 0shot_cot_ans.txt) | no_context"),
+        count("num_samples", 2, "first N questions of data.json; null: all 503"),
+        Option("data_dir", None, "str", null=True, doc="the folder holding data.json (or its path); null: the hub"),
+        Option("compensated", False, "bool", doc="result.py's flag: a reply without an answer counts 0.25"),
+        PROMPT_FORMAT,
+    )
 
     def __init__(self, **config: Any):
         super().__init__(**config)
-        c = check_config("longbench_v2", config, DEFAULTS)
-        self.mode = check_mode(c["mode"])
-        self.num_samples = need_int("benchmark.num_samples", c["num_samples"], low=1, allow_none=True)
-        self.compensated = need_bool("benchmark.compensated", c["compensated"])
-        self.prompt_format = check_prompt_format("longbench_v2", c["prompt_format"])
+        c = self.config
+        self.mode = c["mode"]
+        self.num_samples = c["num_samples"]
+        self.compensated = c["compensated"]
+        self.prompt_format = c["prompt_format"]
         self.source, path = data.locate(c["data_dir"])  # before any model loads
         self.records = data.read(path)[: self.num_samples]
 

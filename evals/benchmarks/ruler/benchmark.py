@@ -21,16 +21,15 @@ from typing import Iterator
 from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common import match_metrics
 from evals.benchmarks.common.haystack import DEFAULT_ESSAYS, essays_available, load_essays, words
-from evals.benchmarks.common.prompt_format import DEFAULT_FORMAT, check_prompt_format
 from evals.benchmarks.common.sizing import PromptCounter
-from evals.benchmarks.common.splits import DEFAULT_SPLIT, check_split, rotate_half
+from evals.benchmarks.common.splits import DEFAULT_SPLIT, rotate_half
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, lengths, max_length
 from evals.benchmarks.registry import register_benchmark
 from evals.benchmarks.ruler.common_words import CommonWords
-from evals.benchmarks.ruler.constants import FAMILIES, NUM_SAMPLES, OFFICIAL_TEMPLATES, TASKS
+from evals.benchmarks.ruler.constants import FAMILIES, OFFICIAL_TEMPLATES, TASKS
 from evals.benchmarks.ruler.freq_words import FreqWords
 from evals.benchmarks.ruler.generator import FittedTask, TaskGenerator
 from evals.benchmarks.ruler.niah import Niah
-from evals.benchmarks.ruler.options import check_config, check_lengths
 from evals.benchmarks.ruler.qa import QA
 from evals.benchmarks.ruler.variable_tracking import VariableTracking
 from evals.benchmarks.ruler.words import word_lists
@@ -39,30 +38,46 @@ GENERATORS: dict[str, type[TaskGenerator]] = {
     g.family: g for g in (Niah, VariableTracking, CommonWords, FreqWords, QA)
 }
 METRICS = {"string_match_all": match_metrics.string_match_all, "string_match_part": match_metrics.string_match_part}
-DEFAULTS = dict(tasks=list(TASKS), lengths=[4096, 8192], num_samples=NUM_SAMPLES, seed=42, haystack=DEFAULT_ESSAYS,
-                qa_data=None, prompt_format=DEFAULT_FORMAT, split=DEFAULT_SPLIT)
+SMALL_TASKS = [t for t, (family, _) in TASKS.items() if family != "qa"]  # the 11 that need no download
+QA_DATA = ("squad", "hotpotqa")
+
+
+def _qa_data(value: dict | None) -> dict | None:
+    unknown = sorted(set(value or {}) - set(QA_DATA))
+    if unknown:
+        raise ValueError(f"Unknown RULER qa_data key '{unknown[0]}'. Valid: {', '.join(QA_DATA)}")
+    return value
+
+
 LISTED_AT_MOST = 256  # samples; a run with more streams them instead of listing them first
 
 
 @register_benchmark
 class Ruler(Benchmark):
     name = "ruler"
+    options = (
+        max_length(),
+        Option("tasks", SMALL_TASKS, "strs", choices=tuple(TASKS), min_items=1, doc="RULER's task names"),
+        lengths([4096, 8192]),
+        Option("num_samples", 1, "int", low=1, doc="per task per length (RULER: 500)"),
+        Option("seed", 42, "int"),
+        Option("haystack", DEFAULT_ESSAYS, "str", null=True, doc="essay tasks' text; missing: RULER's noise haystack"),
+        Option("qa_data", {"squad": None, "hotpotqa": None}, "mapping", null=True, check=_qa_data,
+               doc="RULER's downloads: SQuAD v2 dev-v2.0.json, hotpot_dev_distractor_v1.json"),
+        PROMPT_FORMAT,
+        SPLIT,
+    )
 
     def __init__(self, **config):
         super().__init__(**config)
-        c = check_config("ruler", config, DEFAULTS)
-        tasks = [c["tasks"]] if isinstance(c["tasks"], str) else list(c["tasks"] or [])
-        unknown = [t for t in tasks if t not in TASKS]
-        if unknown or not tasks:
-            raise ValueError(f"Unknown RULER task '{unknown[0] if unknown else ''}'. Valid: {', '.join(TASKS)}")
-        self.tasks = tasks
-        self.lengths = check_lengths("ruler", c["lengths"])
-        self.num_samples = int(c["num_samples"])
-        self.seed = int(c["seed"])
-        self.prompt_format = check_prompt_format("ruler", c["prompt_format"])
-        self.split = check_split("ruler", c["split"])
+        c = self.config
+        self.tasks = c["tasks"]
+        self.lengths = c["lengths"]
+        self.num_samples = c["num_samples"]
+        self.seed = c["seed"]
+        self.prompt_format = c["prompt_format"]
         self.qa_data = dict(c["qa_data"] or {})
-        for task in tasks:  # fail before any model work when QA data is missing
+        for task in self.tasks:  # fail before any model work when QA data is missing
             family, args = TASKS[task]
             if family == "qa":
                 QA(task, args, length=self.lengths[0], seed=self.seed, qa_data=self.qa_data,

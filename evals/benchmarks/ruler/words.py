@@ -11,14 +11,13 @@ import random
 import string
 import uuid
 from functools import lru_cache
+from importlib.resources import files
 
 from evals.benchmarks.ruler import wordlist
 
 
 def _wonderwords(category: str) -> list[str] | None:
     try:
-        from importlib.resources import files
-
         text = (files("wonderwords") / "assets" / f"{category}list.txt").read_text(encoding="utf-8")
     except (ModuleNotFoundError, FileNotFoundError, OSError):
         return None

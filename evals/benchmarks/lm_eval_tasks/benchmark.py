@@ -1,8 +1,8 @@
 """`benchmark=lm_eval`: lm-evaluation-harness tasks, run by lm-eval itself on the loaded model.
 
 lm-eval owns prompts, batching and scoring, so this benchmark has no `samples`/`score`: its
-`run(lm, out_dir)` wraps the runner's already-loaded (and already method-edited) model in
-`LampeLM` and calls `lm_eval.simple_evaluate`. The run directory gets lm-eval's own results
+`run_own_loop(lm, out_dir)` wraps the runner's already-loaded (and already method-edited) model
+in lm-eval's HFLM (`adapter.LoadedLM`) and calls `lm_eval.simple_evaluate`. The run directory gets lm-eval's own results
 (lm_eval_results.json), one record per sample (records.jsonl) and metrics.json in the shape of
 `Benchmark.summarize`, so tables read it like any other run. Values are lm-eval's own scale
 (accuracy in [0, 1]), so they compare directly with `lm_eval` output.
@@ -18,21 +18,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+import lm_eval
+from lm_eval.tasks import TaskManager
+from lm_eval.utils import handle_non_serializable
+
 from evals.benchmarks.base import Benchmark
+from evals.benchmarks.lm_eval_tasks.adapter import LoadedLM
+from evals.benchmarks.options import Option, max_length
 from evals.benchmarks.registry import register_benchmark
 from evals.files.paths import resolve_data_path
+from evals.files.safe_io import write_atomic
 
 RESULTS_FILE = "lm_eval_results.json"
 CACHE_PREFIX = "lm_eval_cache"  # lm-eval appends _rank<k>.db
 # lm-eval result keys that are not metrics
 NOT_METRICS = {"alias", "name", "sample_len", "samples"}
-
-
-def plain(value):
-    """Hydra hands lists and dicts over as OmegaConf containers; lm-eval wants plain ones."""
-    from omegaconf import OmegaConf
-
-    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
 def metric_name(key: str) -> str:
@@ -82,8 +82,6 @@ def unwrap(response):
 
 def sample_records(samples: dict[str, list[dict]]) -> list[dict]:
     """lm-eval's logged samples as lampe records (id, task, prediction, references, scores, meta)."""
-    from lm_eval.utils import handle_non_serializable
-
     records = []
     for task, rows in sorted(samples.items()):
         for row in rows:
@@ -101,45 +99,54 @@ def sample_records(samples: dict[str, list[dict]]) -> list[dict]:
     return records
 
 
+def _paths(value):
+    items = value if isinstance(value, list) else [value]
+    if not all(isinstance(v, str) and v.strip() for v in items):
+        raise ValueError(f"Invalid benchmark.include_path={value!r}: expected a folder, a list of folders, or null")
+    return value
+
+
+def _batch_size(value):
+    number = isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    if not number and not (isinstance(value, str) and value.split(":")[0] == "auto"):
+        raise ValueError(f"Invalid benchmark.batch_size={value!r}: expected an integer >= 1, or auto / auto:N")
+    return value
+
+
 @register_benchmark
 class LmEvalTasks(Benchmark):
-    """Config keys: tasks (names, tags, groups or globs), num_fewshot, limit, include_path,
-    include_defaults, batch_size, apply_chat_template, fewshot_as_multiturn, gen_kwargs, metadata,
-    bootstrap_iters, use_cache."""
-
     name = "lm_eval"
-    DEFAULTS: dict[str, Any] = {
-        "tasks": None,
-        "num_fewshot": None,
-        "limit": None,  # int: first N docs per task; float < 1: that fraction (lm-eval's meaning)
-        "include_path": None,  # directory (or list) of extra task YAMLs; relative to the repo root
-        "include_defaults": True,  # false: only include_path tasks (faster start, no lm-eval catalogue)
-        "batch_size": 1,
-        "apply_chat_template": False,
-        "fewshot_as_multiturn": None,  # None: lm-eval's default (on with a chat template)
-        "gen_kwargs": None,
-        "metadata": None,  # task metadata, e.g. RULER's {"max_seq_lengths": [4096], "tokenizer": "..."}
-        "bootstrap_iters": 100000,
-        "use_cache": True,  # per-request answer cache in the run dir: reruns resume
-    }
+    options = (
+        max_length(),  # lm-eval's max_length (inputs left-truncated to it); null: the model's window, as lm-eval does
+        Option("tasks", ["lampe_fixture"], "strs", min_items=1, doc="task names, tags, groups or globs (`lm_eval ls tasks`)"),
+        Option("include_path", "tests/fixtures/lm_eval_tasks", "any", null=True, check=_paths,
+               doc="extra task YAML folder(s): from the current folder, else this checkout; null: none"),
+        Option("include_defaults", True, "bool", doc="false: only include_path tasks (skips lm-eval's catalogue, ~5 s)"),
+        Option("num_fewshot", None, "int", low=0, null=True, doc="null: each task's default"),
+        Option("limit", None, "number", low=0, null=True,
+               doc="per task: an int = the first N docs, a float < 1 = that fraction; the runner's limit wins"),
+        Option("batch_size", 1, "any", check=_batch_size, doc="an integer, or auto / auto:N (lm-eval's)"),
+        Option("apply_chat_template", False, "bool"),
+        Option("fewshot_as_multiturn", None, "bool", null=True, doc="null: lm-eval's default (on with a chat template)"),
+        Option("gen_kwargs", None, "any", null=True, doc="e.g. {temperature: 0}; overrides the tasks' generation_kwargs"),
+        Option("metadata", None, "mapping", null=True,
+               doc="task metadata, e.g. RULER's {max_seq_lengths: [4096], tokenizer: <hub id>}"),
+        Option("bootstrap_iters", 100000, "int", low=0, doc="lm-eval's stderr bootstrap (0 skips it)"),
+        Option("use_cache", True, "bool", doc="cache answers per request in the run dir, so a rerun resumes"),
+    )
 
     def __init__(self, **config: Any):
-        unknown = sorted(set(config) - set(self.DEFAULTS))
-        if unknown:
-            raise ValueError(f"Unknown lm_eval benchmark option '{unknown[0]}'. Valid: {', '.join(self.DEFAULTS)}")
-        super().__init__(**{**self.DEFAULTS, **{k: plain(v) for k, v in config.items()}})
+        super().__init__(**config)
         tasks = self.config["tasks"]
-        if isinstance(tasks, str):
-            tasks = [t.strip() for t in tasks.split(",") if t.strip()]
-        if not tasks:
-            raise ValueError("benchmark=lm_eval needs tasks, e.g. benchmark.tasks=[hellaswag] (see `lm_eval ls tasks`)")
+        if len(tasks) == 1 and "," in tasks[0]:  # lm-eval's own spelling: "a,b"
+            tasks = [t.strip() for t in tasks[0].split(",") if t.strip()]
         self.tasks = [str(t) for t in tasks]
 
     def samples(self, tokenizer):
-        raise NotImplementedError("lm-eval builds its own requests: call LmEvalTasks.run(lm, out_dir)")
+        raise NotImplementedError("lm-eval builds its own requests: call LmEvalTasks.run_own_loop(lm, out_dir)")
 
     def score(self, sample, prediction):
-        raise NotImplementedError("lm-eval scores its own tasks: call LmEvalTasks.run(lm, out_dir)")
+        raise NotImplementedError("lm-eval scores its own tasks: call LmEvalTasks.run_own_loop(lm, out_dir)")
 
     def include_paths(self) -> list[str] | None:
         paths = self.config["include_path"]
@@ -156,8 +163,6 @@ class LmEvalTasks(Benchmark):
 
     def task_manager(self):
         """lm-eval's TaskManager over its catalogue and include_path; unknown task names fail here."""
-        from lm_eval.tasks import TaskManager
-
         manager = TaskManager(
             include_path=self.include_paths(), include_defaults=bool(self.config["include_defaults"]),
             metadata=self.config["metadata"],
@@ -176,27 +181,18 @@ class LmEvalTasks(Benchmark):
                 )
         return manager
 
-    def wrap(self, lm):
-        """lm-eval's view of the runner's LanguageModel: LampeLM over the same loaded model."""
-        from evals.run.lm_eval_model import LampeLM
+    def wrap(self, lm) -> LoadedLM:
+        """lm-eval's view of the runner's LanguageModel: HFLM over the same loaded model."""
+        return LoadedLM(lm.model, lm.tokenizer, batch_size=self.config["batch_size"],
+                        max_length=getattr(lm, "max_length", None))
 
-        return LampeLM(
-            pretrained=lm.model, tokenizer=lm.tokenizer, batch_size=self.config["batch_size"],
-            max_length=getattr(lm, "max_length", None),
-        )
-
-    def run(self, lm, out_dir: str | Path, *, limit: int | float | None = None, progress: bool = True,
-            shard: tuple[int, int] | None = None) -> dict:
+    def run_own_loop(self, lm, out_dir: str | Path, *, limit: int | float | None = None, progress: bool = True,
+                     shard: tuple[int, int] | None = None) -> dict:
         """Run the tasks with lm-eval; write lm_eval_results.json, records.jsonl, metrics.json.
 
-        Same call as evals.run.loop.run_benchmark; `limit` (the runner's) overrides the config's.
+        The runner's loop hands over here (Benchmark.run_own_loop); `limit` (the runner's) overrides the config's.
         lm-eval splits work over processes itself (accelerate), not through our shards.
         """
-        import lm_eval
-        from lm_eval.utils import handle_non_serializable
-
-        from evals.files.safe_io import write_atomic
-
         if shard is not None and shard[1] > 1:
             raise ValueError(f"benchmark=lm_eval does not shard (got shard {shard[0]} of {shard[1]}): run one process")
         out_dir = Path(out_dir)
