@@ -56,3 +56,15 @@ def loads(monkeypatch, tiny_model, tokenizer):
     FakeBenchmark.calls, FakeBenchmark.interrupt_after = 0, None
     yield calls
     FakeBenchmark.interrupt_after = None
+
+
+@pytest.fixture
+def every_document_is_test(monkeypatch):
+    """The fixture files' every record on the test side: for tests of prompts, scoring and runs
+    over a small fixture, not of the split (tests/test_splits.py and test_data_splits.py test that)."""
+    from evals.benchmarks.babilong import benchmark as babilong
+    from evals.benchmarks.infinitebench import benchmark as infinitebench
+    from evals.benchmarks.longbench_v2 import benchmark as longbench_v2
+
+    for module in (babilong, infinitebench, longbench_v2):
+        monkeypatch.setattr(module, "document_split", lambda text: "test")

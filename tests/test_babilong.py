@@ -11,8 +11,11 @@ import pytest
 from evals.benchmarks.babilong import Babilong
 from evals.benchmarks.babilong.benchmark import TASKS, format_input
 from evals.benchmarks.babilong.metrics import compare_answers
+from evals.benchmarks.common.splits import content_key
 from evals.benchmarks.registry import get_benchmark
 from evals.files.paths import REPO_ROOT
+
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "babilong"
 DATA = FIXTURES / "data"
@@ -119,7 +122,10 @@ def test_samples_span_tasks_then_lengths():
                                        "qa1:4k:0", "qa4:4k:0", "qa1:4k:1", "qa4:4k:1"]
     first = samples[0]
     assert first.references == ["office"] and first.max_new_tokens == 20 and first.prompt_format == "official"
-    assert first.meta == {"length": 0, "split": "0k", "question": "Where is Mary? "} and samples[4].meta["length"] == 4000
+    assert first.meta == {"length": 0, "length_name": "0k", "question": "Where is Mary? ",
+                          "document": content_key("document", "Mary moved to the bathroom. John went to the hallway. "
+                                                              "Mary travelled to the office.")}
+    assert samples[4].meta["length"] == 4000
     assert first.prompt == format_input("qa1", "Mary moved to the bathroom. John went to the hallway. Mary travelled "
                                                "to the office.", "Where is Mary? ")
 

@@ -17,6 +17,8 @@ from evals.files.paths import REPO_ROOT
 from tests.family_tokenizers import FAMILY_TOKENIZERS, LLAMA3_SPECIAL, byte_ids, sp_ids
 from tests.test_conformance_longbench_v2 import template_ids
 
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
+
 DATA = REPO_ROOT / "tests" / "fixtures" / "babilong" / "data"
 
 

@@ -19,6 +19,8 @@ from evals.benchmarks.common.lm import LanguageModel
 from evals.benchmarks.longbench_v2 import LongBenchV2
 from tests.family_tokenizers import FAMILY_TOKENIZERS, LLAMA3_SPECIAL, QWEN_SPECIAL, byte_ids, sp_ids
 
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
+
 RECORD = {"_id": "c1", "domain": "Single-Document QA", "sub_domain": "Literary", "difficulty": "easy",
           "length": "short", "question": "What sails?", "choice_A": "Ships", "choice_B": "Cars", "choice_C": "Birds",
           "choice_D": "Fish", "answer": "A", "context": "Ships sail."}

@@ -15,6 +15,8 @@ from evals.benchmarks.infinitebench.prompts import answer, prompt_parts
 from evals.benchmarks.infinitebench.synthetic import NOISE, SyntheticTask
 from evals.benchmarks.registry import get_benchmark
 
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
+
 SYNTHETIC = ["passkey", "number_string", "kv_retrieval"]
 
 

@@ -12,8 +12,8 @@ from lm_eval.api.instance import Instance
 from lm_eval.api.registry import Registry, get_model
 
 import lampe
-from evals.run.lm_eval_cli import register_entry_points
 from evals.benchmarks.lm_eval_tasks.adapter import PaddedRows
+from evals.run.lm_eval_cli import register_entry_points
 from evals.run.lm_eval_model import LampeLM, split_model_args
 from tests.conftest import tiny_llama
 from tests.helpers import REPO

@@ -14,6 +14,8 @@ from evals.benchmarks.longbench_v2.scoring import breakdown, extract_answer, que
 from evals.benchmarks.registry import get_benchmark
 from evals.files.paths import REPO_ROOT
 
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
+
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "longbench_v2"
 
 
@@ -260,7 +262,7 @@ def test_registered_and_presets_build():
     for preset in ("longbench_v2", "longbench_v2_full"):
         config = yaml.safe_load((REPO_ROOT / "conf" / "benchmark" / f"{preset}.yaml").read_text())
         assert config.pop("name") == "longbench_v2" and config.pop("max_length") > 0
-        assert set(config) == {"mode", "num_samples", "data_dir", "compensated", "prompt_format"}
+        assert set(config) == {"mode", "num_samples", "data_dir", "compensated", "prompt_format", "split"}
         bench = LongBenchV2(**{**config, "data_dir": str(FIXTURE)})
         assert len(list(bench.samples())) == (config["num_samples"] or 6)
 

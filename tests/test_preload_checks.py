@@ -4,22 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from evals.run import runner
-from tests.helpers import CONF, make_cfg
-
-
-def cfg_for(tmp_path, *overrides):
-    with initialize_config_dir(CONF, version_base="1.3"):
-        return compose("config", overrides=["logger=none", "progress=false", "method=original",
-                                            f"results_dir={tmp_path / 'results'}", *overrides])
-
-
-def refused(tmp_path, loads, overrides, message):
-    with pytest.raises(runner.ConfigError, match=message):
-        runner.run(cfg_for(tmp_path, *overrides))
-    assert loads == [] and not (tmp_path / "results").exists()  # no model, no (empty) run folder
+from tests.helpers import make_cfg, refused
 
 
 @pytest.mark.parametrize("overrides, message", [

@@ -108,3 +108,22 @@ def test_the_split_rules():
     text = "a" * 60 + "\n\n" + "b" * 40  # the first paragraph break after the middle (51)
     assert rotate_half(text) == "b" * 40 + "a" * 60 + "\n\n"
     assert sum(document_split(f"document {i}") == "dev" for i in range(1000)) in range(150, 250)  # one in five
+
+
+@pytest.mark.parametrize("task", ["passkey", "number_string", "kv_retrieval"])
+def test_infinitebench_synthetic_splits_share_no_key_or_prompt(task):
+    found = {split: list(get_benchmark("infinitebench")(tasks=[task], lengths=[2048], num_samples=6,
+                                                         sizing="official", split=split).samples(None))
+             for split in SPLITS}
+    dev, test = found["dev"], found["test"]
+    assert len(dev) == len(test) == 6
+    asked = {split: {k for s in found[split] for k in s.meta["content"]} for split in SPLITS}
+    assert not asked["dev"] & asked["test"]
+    values = {split: {s.meta["label"] for s in found[split]} for split in SPLITS}  # what each sample asks for
+    assert all(value_split(v) == split for split in SPLITS for v in values[split])
+    if task == "kv_retrieval":  # the asked key too
+        assert all(value_split(s.meta["key"]) == split for split in SPLITS for s in found[split])
+    assert not {s.prompt for s in dev} & {s.prompt for s in test}
+    assert test[0].id == f"{task}-2048-0" and dev[0].id == f"{task}-dev-2048-0"
+    bench = get_benchmark("infinitebench")(tasks=[task], split="dev")
+    assert bench.content_keys(dev[0]) == dev[0].meta["content"] and dev[0].meta["content"][0].startswith(task, 14)

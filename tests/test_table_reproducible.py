@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.run import identity
 from evals.report import tables
+from evals.run import identity
 from tests.test_intervals import passkey_metrics, write_records
 from tests.test_summary_table import perplexity_run
 from tests.test_tables import fake_run

@@ -14,6 +14,10 @@ new tokens, the decoded reply stripped, then checked by evals.benchmarks.babilon
 Lengths are the release's names (`context_lengths`: 0k, 1k, ..., 128k, ... 10M); each sample's
 `meta.length` is that length in tokens (the generator's GPT-2 tokens: 4k = 4000), which keys the
 summary, so the tables show BABILong's lengths as numbers.
+
+`split` (evals.benchmarks.common.splits): a sample is dev when its input (the facts in their
+background text) is a dev document (one in five, by its hash); ids keep the sample's place in the
+release (`<task>:<length>:<index>`), and `samples_per_task` takes the first N of the split.
 """
 from __future__ import annotations
 
@@ -25,7 +29,8 @@ from typing import Any, Iterator
 from evals.benchmarks.babilong import data
 from evals.benchmarks.babilong.metrics import compare_answers
 from evals.benchmarks.base import Benchmark, Sample
-from evals.benchmarks.options import PROMPT_FORMAT, Option, count, max_length
+from evals.benchmarks.common.splits import content_key, document_split
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, max_length
 from evals.benchmarks.registry import register_benchmark
 
 SPEC = json.loads(Path(__file__).with_name("spec.json").read_text(encoding="utf-8"))
@@ -61,6 +66,7 @@ class Babilong(Benchmark):
         Option("post_prompt", True, "bool", doc="its answer-format reminder (--use_post_prompt)"),
         Option("max_new_tokens", SPEC["max_new_tokens"], "int", low=1, doc="run_model_on_babilong.py's budget"),
         PROMPT_FORMAT,
+        SPLIT,
     )
 
     def __init__(self, **config: Any):
@@ -72,12 +78,13 @@ class Babilong(Benchmark):
         self.max_new_tokens = c["max_new_tokens"]
         self.parts = tuple(part for part in PARTS if c[part])
         self.prompt_format = c["prompt_format"]
-        self.rows: dict[tuple[str, str], list[dict]] = {}
+        self.rows: dict[tuple[str, str], list[tuple[int, dict]]] = {}  # (place in the release, row) of the split
         self.sources: dict[str, str] = {}
         for length in self.lengths:  # every file read now, before any model loads
             for task in self.tasks:
                 where, rows = data.load(task, length, c["data_dir"], c["dataset"])
-                self.rows[task, length] = rows[: self.samples_per_task]
+                own = [(index, row) for index, row in enumerate(rows) if document_split(row["input"]) == self.split]
+                self.rows[task, length] = own[: self.samples_per_task]
                 self.sources[f"{task}:{length}"] = where
 
     def build_sample(self, task: str, length: str, row: dict, index: int) -> Sample:
@@ -85,7 +92,8 @@ class Babilong(Benchmark):
                       prompt=format_input(task, row["input"], row["question"], self.parts),
                       references=[row["target"]], max_new_tokens=self.max_new_tokens,
                       prompt_format=self.prompt_format,
-                      meta={"length": LENGTHS[length], "split": length, "question": row["question"]})
+                      meta={"length": LENGTHS[length], "length_name": length, "question": row["question"],
+                            "document": content_key("document", row["input"])})
 
     def samples(self, tokenizer=None) -> Iterator[Sample]:
         """Length by length, sample index by index, every task: a small limit still spans tasks."""
@@ -95,7 +103,11 @@ class Babilong(Benchmark):
                 for task in self.tasks:
                     rows = self.rows[task, length]
                     if index < len(rows):
-                        yield self.build_sample(task, length, rows[index], index)
+                        place, row = rows[index]  # its place in the release: the id keeps it
+                        yield self.build_sample(task, length, row, place)
+
+    def content_keys(self, sample: Sample) -> list[str]:
+        return [sample.meta["document"]]
 
     def evaluate(self, sample: Sample, lm) -> dict:
         asked = dataclasses.replace(sample, prompt_format=RENDER[sample.prompt_format])

@@ -8,6 +8,11 @@ tokens, the middle cut to `max_length` tokens (BOS counted) and the kept tokens 
 sequence (eval_yarn_mistral.py:26-45, eval_yi_200k.py and eval_chatglm.py alike); `raw` is the
 same text; `chat` puts the template, without its closing cue ("The pass key is"), in one user
 turn of the model's chat template and the cue after the generation prompt.
+
+`split` (evals.benchmarks.common.splits): the synthetic tasks draw a dev sample's keys from the dev
+half of the values with "dev" mixed into its seed (ids "<task>-dev-<length>-<index>"); a
+released task keeps the records whose context is a dev (one in five, by its hash) or a test
+document, so records that share a book stay on one side.
 """
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ from typing import Any, Iterator
 from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common.lm import LanguageModel
 from evals.benchmarks.common.sources import Source
-from evals.benchmarks.options import PROMPT_FORMAT, Option, count, lengths, max_length
+from evals.benchmarks.common.splits import content_key, document_split, sample_id
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, lengths, max_length
 from evals.benchmarks.infinitebench import data, prompts, scoring
 from evals.benchmarks.infinitebench.synthetic import SIZINGS, SyntheticTask
 from evals.benchmarks.infinitebench.tasks import TASKS, check_tasks
@@ -51,6 +57,7 @@ class InfiniteBench(Benchmark):
         Option("seed", 42, "int", doc="synthetic keys and values"),
         Option("data_dir", None, "str", null=True, doc="the released <task>.jsonl files; null: the hub"),
         PROMPT_FORMAT,
+        SPLIT,
     )
 
     def __init__(self, **config: Any):
@@ -96,6 +103,11 @@ class InfiniteBench(Benchmark):
         spec = TASKS[task]
         text, cue = prompts.prompt_parts(task, row)
         label = prompts.answer(task, row)
+        if spec.synthetic:  # what it asks for (a kv sample: the key and its value)
+            asked = prompts.references(label) + ([row["meta"]["key"]] if task == "kv_retrieval" else [])
+            content = [f"infinitebench:{task}:{value}" for value in asked]
+        else:
+            content = [content_key("document", str(row.get("context", "")))]
         chat = self.config["prompt_format"] == "chat"
         prompt = text[:len(text) - len(cue)].rstrip() if chat and cue else text
         return Sample(
@@ -103,7 +115,7 @@ class InfiniteBench(Benchmark):
             max_new_tokens=spec.max_new_tokens, answer_prefix=cue if chat else "",
             strip=False,  # compute_scores.py scores the decoded text as it is
             prompt_format=self.config["prompt_format"], official={}, special_tokens=True, truncation="joined",
-            meta={**meta, "label": label},
+            meta={**meta, "label": label, "content": content},
         )
 
     def generator(self, task: str, length: int, tokenizer) -> SyntheticTask:
@@ -113,7 +125,7 @@ class InfiniteBench(Benchmark):
             counter = LanguageModel(None, tokenizer, max_length=None) if tokenizer is not None else None
             tokens = (lambda row: len(counter.prompt_ids(self.sample_for(task, row, "count", {})))) if counter else None
             self._generators[key] = SyntheticTask(task, length, self.config["seed"], self.config["sizing"], tokens,
-                                                  budget=length - TASKS[task].max_new_tokens)
+                                                  budget=length - TASKS[task].max_new_tokens, split=self.split)
         return self._generators[key]
 
     def synthetic_samples(self, tokenizer) -> Iterator[Sample]:
@@ -125,12 +137,12 @@ class InfiniteBench(Benchmark):
                 for task in (t for t in tasks if index < counts[t]):
                     row = self.generator(task, length, tokenizer).record(index, counts[task])
                     meta = {"length": length, "sizing": self.config["sizing"], "seed": self.config["seed"], **row["meta"]}
-                    yield self.sample_for(task, row, f"{task}-{length}-{index}", meta)
+                    yield self.sample_for(task, row, sample_id(task, self.split, length, index), meta)
 
     def released_samples(self) -> Iterator[Sample]:
         for task in (t for t in self.tasks if not TASKS[t].synthetic):
-            rows = self.sources[task].rows()[: self.config["samples_per_task"]]
-            for index, row in enumerate(rows):
+            rows = [r for r in self.sources[task].rows() if document_split(str(r.get("context", ""))) == self.split]
+            for index, row in enumerate(rows[: self.config["samples_per_task"]]):
                 where = row.get("_where", f"{task}[{index}]")
                 meta = {"_id": row.get("id", index), "data": self.sources[task].kind, "where": where}
                 yield self.sample_for(task, row, f"{task}-{row.get('id', index)}", meta)
@@ -160,6 +172,10 @@ class InfiniteBench(Benchmark):
         """The paper's setting (thousands of 128k prompts) streams; a small preset is listed once."""
         count = self.sample_count()
         return count is None or count > LISTED_AT_MOST
+
+    def content_keys(self, sample: Sample) -> list[str]:
+        """A synthetic sample's asked values, a released one's document."""
+        return list(sample.meta["content"])
 
     # ---- scores ----------------------------------------------------------------------------
 

@@ -25,6 +25,10 @@ plus the task's generation budget fits the length; the needle places keep the of
 Sample c of n takes place floor(c * K / n) of the K places (n = 10 K: the official order, place
 by place), so any n spreads over the depths; its keys come from a generator seeded by (seed,
 task, length, c), so a sample does not change when other samples are added.
+
+Splits (evals.benchmarks.common.splits): a dev sample's generator mixes "dev" into that seed, and
+every pass key, digit sequence and asked kv pair is drawn from its split's half of the values, so
+no dev sample asks for what a test sample asks for.
 """
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ import hashlib
 import random
 import uuid
 from typing import Callable
+
+from evals.benchmarks.common.splits import DEFAULT_SPLIT, draw, split_parts
 
 NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.\n"
 NEEDLES = {
@@ -103,12 +109,12 @@ class SyntheticTask:
     `budget` is the length minus the generation budget."""
 
     def __init__(self, task: str, length: int, seed: int, sizing: str = "official",
-                 tokens: Callable[[dict], int] | None = None, budget: int | None = None):
+                 tokens: Callable[[dict], int] | None = None, budget: int | None = None, split: str = DEFAULT_SPLIT):
         if task not in TASKS:
             raise ValueError(f"Unknown synthetic InfiniteBench task {task!r}. Valid: {', '.join(TASKS)}")
         if sizing not in SIZINGS:
             raise ValueError(f"Invalid InfiniteBench sizing={sizing!r}. Valid choices: {', '.join(SIZINGS)}")
-        self.task, self.length, self.seed, self.sizing = task, length, seed, sizing
+        self.task, self.length, self.seed, self.sizing, self.split = task, length, seed, sizing, split
         self.step = official_step(length)
         self.tokens, self.budget = tokens, budget
         self.size = official_size(task, length) if sizing == "official" else self._fit()
@@ -149,10 +155,14 @@ class SyntheticTask:
                     seen.add(key)
                     pairs.append((key, uuid4(rng)))
             asked = index * size // count
-            return {**kv_record(pairs, asked), "meta": {"pairs": size, "place": asked, "depth": asked / size}}
+            key = draw(rng, uuid4, self.split)  # the pair asked for: from this split's half
+            while key in seen:
+                key = draw(rng, uuid4, self.split)
+            pairs[asked] = (key, draw(rng, uuid4, self.split))
+            return {**kv_record(pairs, asked), "meta": {"pairs": size, "place": asked, "depth": asked / size, "key": key}}
         places = self.places(size)
         place = places[index * len(places) // count]
-        key = pass_key(rng) if self.task == "passkey" else digit_sequence(rng)
+        key = draw(rng, pass_key if self.task == "passkey" else digit_sequence, self.split)
         return {**needle_record(self.task, key, size, place),
                 "meta": {"lines": size, "place": place, "depth": place / size}}
 
@@ -163,7 +173,8 @@ class SyntheticTask:
             raise ValueError(f"sample index {index} outside 0..{count - 1}")
         size = self.size
         while True:
-            row = self._build(size, index, count, random.Random(derive_seed(self.seed, self.task, self.length, index)))
+            rng = random.Random(derive_seed(self.seed, self.task, self.length, *split_parts(self.split, index)))
+            row = self._build(size, index, count, rng)
             if self.sizing == "official" or size == 1 or self.tokens(row) <= self.budget:
                 return row
             size -= 1

@@ -16,6 +16,10 @@ script's in all three formats (the run's `max_length`; pred.py's is 120000).
 
 A question scores 1 when the extracted letter (evals.benchmarks.longbench_v2.scoring) is the answer; the
 summary is result.py's table (overall, easy/hard, short/medium/long) plus the accuracy per domain.
+
+`split` (evals.benchmarks.common.splits): a question is dev when its document is (one in five, by
+the hash of its context), so the two splits never share a document; `num_samples` takes the first
+N of the split.
 """
 from __future__ import annotations
 
@@ -27,7 +31,8 @@ from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.longbench_v2 import data
 from evals.benchmarks.longbench_v2.prompts import SPEC, TEMPLATES, cut_middle, fill, with_reasoning
 from evals.benchmarks.longbench_v2.scoring import breakdown, extract_answer, question_score
-from evals.benchmarks.options import PROMPT_FORMAT, Option, count, max_length
+from evals.benchmarks.common.splits import content_key, document_split
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, max_length
 from evals.benchmarks.registry import register_benchmark
 
 MODES: dict[str, dict] = SPEC["modes"]
@@ -61,6 +66,7 @@ class LongBenchV2(Benchmark):
         Option("data_dir", None, "str", null=True, doc="the folder holding data.json (or its path); null: the hub"),
         Option("compensated", False, "bool", doc="result.py's flag: a reply without an answer counts 0.25"),
         PROMPT_FORMAT,
+        SPLIT,
     )
 
     def __init__(self, **config: Any):
@@ -71,7 +77,8 @@ class LongBenchV2(Benchmark):
         self.compensated = c["compensated"]
         self.prompt_format = c["prompt_format"]
         self.source, path = data.locate(c["data_dir"])  # before any model loads
-        self.records = data.read(path)[: self.num_samples]
+        own = [r for r in data.read(path) if document_split(r["context"]) == self.split]
+        self.records = own[: self.num_samples]
 
     @property
     def score_name(self) -> str:
@@ -81,7 +88,7 @@ class LongBenchV2(Benchmark):
         mode = MODES[self.mode]
         meta = {"_id": record["_id"], "domain": record["domain"], "sub_domain": record["sub_domain"],
                 "difficulty": record["difficulty"], "length_class": record["length"], "mode": self.mode,
-                "data": self.source}
+                "data": self.source, "document": content_key("document", record["context"])}
         if "answer_template" in mode:  # CoT: the answer prompt, all but the reasoning filled in now
             meta["answer_prompt"] = fill(TEMPLATES[mode["answer_template"]], record)
         return Sample(id=f"longbench_v2:{record['_id']}", task=record["domain"],
@@ -92,6 +99,9 @@ class LongBenchV2(Benchmark):
     def samples(self, tokenizer=None) -> Iterator[Sample]:
         for record in self.records:
             yield self.build_sample(record)
+
+    def content_keys(self, sample: Sample) -> list[str]:
+        return [sample.meta["document"]]
 
     def query(self, lm, sample: Sample, prompt: str, max_new_tokens: int) -> tuple[Any, Sample]:
         """(model, sample) of one call of pred.py's query_llm: the prompt cut as it cuts it, to be
