@@ -38,8 +38,8 @@ from typing import Any, Iterator
 from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common.metrics import best_over_references, get_metric, leval_rouge_all
 from evals.benchmarks.common.splits import content_key, document_split
-from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, max_length
 from evals.benchmarks.common.token_bounds import in_range, token_range
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, max_length
 from evals.benchmarks.registry import register_benchmark
 from evals.files.jsonl import read_jsonl
 from evals.files.paths import require_data_path

@@ -8,10 +8,8 @@ Whether a cell's scores are 0/1 success counts (Wilson) is decided by the metric
 """
 from __future__ import annotations
 
-import json
 import math
 from collections import defaultdict
-from pathlib import Path
 
 from evals.report.intervals import Estimate, estimate_mean, estimate_perplexity
 
@@ -38,20 +36,6 @@ BINARY_METRICS = {
 GRADED_TASKS = {"sci_fi": "L-Eval's sci_fi exact_match is the mean of loyalty and fact: 0, 0.5 or 1"}
 LENGTH_VIEWS = ("by_length",)
 DEPTH_VIEWS = ("by_depth",)
-
-
-def read_records(run_dir: Path) -> list[dict]:
-    """records.jsonl, read only (a torn last line is skipped, never rewritten)."""
-    path = Path(run_dir) / "records.jsonl"
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
 
 
 def _close(a: float, b: float) -> bool:

@@ -8,9 +8,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from evals.report import plots
-from evals.report.cell_intervals import is_number, read_records, run_estimates
-from evals.report.frames import _number, lower_is_better, row_labels, row_order, task_groups, task_score
-from evals.report.runs import Run
+from evals.report.cell_intervals import is_number, run_estimates
+from evals.report.frames import as_number, lower_is_better, row_labels, row_order, task_groups, task_score
+from evals.report.runs import Run, read_records
 
 
 def _slug(text: str) -> str:
@@ -57,7 +57,7 @@ def _length_bands(run: Run, lower: bool,
     """length -> (low, high) of the 95% interval of the run's per-length curve, where known."""
     own = (records or {}).get(id(run))
     series = next(run.metrics[k] for k in plots.SERIES_KEYS if isinstance(run.metrics.get(k), dict) and run.metrics[k])
-    row = {str(n): v for n, v in series.items() if _number(v) is not None}
+    row = {str(n): v for n, v in series.items() if as_number(v) is not None}
     found = run_estimates(own if own is not None else read_records(run.path), run.metrics, "by_length", row, {}, lower)
     return {int(float(c)): (e.low, e.high) for c, e in found.items() if e.low is not None}
 
@@ -91,7 +91,7 @@ def _plot_tasks(name: str, runs: list[Run], labels: list[str], lower: bool, out:
                                   groups, lower)
         data[run.model][label] = scores
         errors[run.model][label] = {t: (e.low, e.high) for t, e in found.items() if e.low is not None}
-        n = _number(run.metrics.get("num_samples"))
+        n = as_number(run.metrics.get("num_samples"))
         if n is None and found:
             n = sum(e.n for e in found.values())
         if n is not None:

@@ -31,36 +31,36 @@ LOWER_IS_BETTER = {"perplexity"}
 INDEX = ["model", "method"]
 
 
-def _number(value) -> float | None:
+def as_number(value) -> float | None:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value):
         return float(value)
     return None
 
 
 def _mean(values) -> float | None:
-    values = [v for v in (_number(x) for x in values) if v is not None]
+    values = [v for v in (as_number(x) for x in values) if v is not None]
     return sum(values) / len(values) if values else None
 
 
 def task_score(metrics: dict) -> float | None:
     """A task's cell: its first metric; a task scored per length (RULER) averages its lengths."""
-    if _number(metrics) is not None:
-        return _number(metrics)
+    if as_number(metrics) is not None:
+        return as_number(metrics)
     if not isinstance(metrics, dict) or not metrics:
         return None
     if all(is_number(k) for k in metrics):
         return _mean(metrics.values())
-    return _number(next(iter(metrics.values())))
+    return as_number(next(iter(metrics.values())))
 
 
 def view_cell(value) -> float | None:
     """A cell of a view: a number, or a dict's average/score/mean (per-length dicts: their mean)."""
-    if _number(value) is not None:
-        return _number(value)
+    if as_number(value) is not None:
+        return as_number(value)
     if isinstance(value, dict):
         for key in ("average", "score", "mean"):
-            if _number(value.get(key)) is not None:
-                return _number(value[key])
+            if as_number(value.get(key)) is not None:
+                return as_number(value[key])
         if value and all(is_number(k) for k in value):
             return _mean(value.values())
     return None
@@ -161,9 +161,9 @@ def benchmark_frames(runs: list[Run]) -> dict[str, pd.DataFrame]:
         run, index = runs[i], {"model": runs[i].model, "method": labels[i]}
         tasks = {t: task_score(v) for t, v in (run.metrics.get("tasks") or {}).items()}
         main = {**index, **tasks, **{f"[{g}]": v for g, v in group_scores(run.metrics).items()}}
-        main.update({f"[{k}]": _number(v) for k, v in run.metrics.items()
-                     if k not in SKIP_KEYS and _number(v) is not None})  # e.g. L-Eval's closed_ended_average
-        main["average"] = _number(run.metrics.get("average"))
+        main.update({f"[{k}]": as_number(v) for k, v in run.metrics.items()
+                     if k not in SKIP_KEYS and as_number(v) is not None})  # e.g. L-Eval's closed_ended_average
+        main["average"] = as_number(run.metrics.get("average"))
         rows["main"].append(main)
         for key, view in run.metrics.items():
             if key in SKIP_KEYS or not isinstance(view, dict):
@@ -174,7 +174,7 @@ def benchmark_frames(runs: list[Run]) -> dict[str, pd.DataFrame]:
     frames = {}
     lower = lower_is_better(runs)
     # needle/passkey grids and perplexity have no task average: their length table leads
-    length_first = not any(run.metrics.get("tasks") and _number(run.metrics.get("average")) is not None
+    length_first = not any(run.metrics.get("tasks") and as_number(run.metrics.get("average")) is not None
                            for run in runs)
     for view, data in rows.items():
         frame = pd.DataFrame(data).set_index(INDEX)

@@ -14,7 +14,7 @@ import yaml
 
 from evals.benchmarks.longbench_v2.benchmark import result_items
 from evals.benchmarks.longbench_v2.scoring import result_table
-from evals.report.cell_intervals import read_records
+from evals.report.runs import read_records
 
 
 def run_table(run_dirs: list[Path]) -> str:

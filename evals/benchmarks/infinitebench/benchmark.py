@@ -24,10 +24,10 @@ from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common.lm import LanguageModel
 from evals.benchmarks.common.sources import Source
 from evals.benchmarks.common.splits import content_key, document_split, sample_id
-from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, lengths, max_length
 from evals.benchmarks.infinitebench import data, prompts, scoring
 from evals.benchmarks.infinitebench.synthetic import SIZINGS, SyntheticTask
 from evals.benchmarks.infinitebench.tasks import TASKS, check_tasks
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, lengths, max_length
 from evals.benchmarks.registry import register_benchmark
 
 LISTED_AT_MOST = 256  # samples; a run with more (or an unknown number) streams them

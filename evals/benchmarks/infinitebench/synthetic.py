@@ -32,11 +32,11 @@ no dev sample asks for what a test sample asks for.
 """
 from __future__ import annotations
 
-import hashlib
 import random
 import uuid
 from typing import Callable
 
+from evals.benchmarks.common.sizing import derive_seed
 from evals.benchmarks.common.splits import DEFAULT_SPLIT, draw, split_parts
 
 NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.\n"
@@ -53,11 +53,6 @@ KV_SAMPLES = 500
 RELEASED_LENGTH = 131072
 SIZINGS = ("official", "fit")
 TASKS = ("passkey", "number_string", "kv_retrieval")
-
-
-def derive_seed(*parts) -> int:
-    """A stable seed from any parts (Python's hash() is salted per process)."""
-    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:8], "big")
 
 
 def _scaled(table: dict[int, int], length: int) -> int:

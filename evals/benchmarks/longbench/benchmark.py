@@ -33,9 +33,9 @@ from evals.benchmarks.base import Benchmark, Sample
 from evals.benchmarks.common.metrics import best_over_references, get_metric
 from evals.benchmarks.common.sources import Source, offline
 from evals.benchmarks.common.splits import content_key, document_split
-from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, max_length
 from evals.benchmarks.common.token_bounds import in_range, token_range
 from evals.benchmarks.longbench import data
+from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, max_length
 from evals.benchmarks.registry import register_benchmark
 
 SPEC = json.loads((Path(__file__).with_name("tasks.json")).read_text(encoding="utf-8"))

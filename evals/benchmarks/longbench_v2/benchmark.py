@@ -28,10 +28,10 @@ import dataclasses
 from typing import Any, Iterator
 
 from evals.benchmarks.base import Benchmark, Sample
+from evals.benchmarks.common.splits import content_key, document_split
 from evals.benchmarks.longbench_v2 import data
 from evals.benchmarks.longbench_v2.prompts import SPEC, TEMPLATES, cut_middle, fill, with_reasoning
 from evals.benchmarks.longbench_v2.scoring import breakdown, extract_answer, question_score
-from evals.benchmarks.common.splits import content_key, document_split
 from evals.benchmarks.options import PROMPT_FORMAT, SPLIT, Option, count, max_length
 from evals.benchmarks.registry import register_benchmark
 
