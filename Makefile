@@ -56,7 +56,9 @@ study:
 table:
 	$(PYTHON) scripts/make_table.py $(TABLE_ARGS)
 
+# ruff (pyproject.toml's [tool.ruff]) over the whole tree first, then the tests
 test:
+	$(PYTHON) -m ruff check .
 	$(PYTHON) -m pytest -q
 
 test-slow:

@@ -333,9 +333,9 @@ def main(argv: list[str] | None = None) -> dict:
         runs = sweep_runs(args.results, args.model, args.benchmark, args.split, args.allow_test)
         table = best_from_results(args.results, args.model, args.benchmark, args.score, runs=runs)
         lengths, best = list(table), list(table.values())
-    print("best mapping length per length: " + ", ".join(f"{l}: {u}" for l, u in zip(lengths, best)))
+    print("best mapping length per length: " + ", ".join(f"{n}: {u}" for n, u in zip(lengths, best)))
     if args.out:
-        Path(args.out).write_text("length,best_mapping_length\n" + "".join(f"{l},{u}\n" for l, u in zip(lengths, best)))
+        Path(args.out).write_text("length,best_mapping_length\n" + "".join(f"{n},{u}\n" for n, u in zip(lengths, best)))
     a, b, c = fit_sigmoid(lengths, best, args.c_max)
     predicted = mapping_lengths(lengths, a, b, c)
     print("length  best_U  fitted_U")

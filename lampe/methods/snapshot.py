@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 
-
 from lampe.model_parts import attention_modules, rotary_modules, set_module
 
 _ORIGINAL = "_lampe_original"

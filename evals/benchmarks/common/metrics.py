@@ -195,8 +195,8 @@ def retrieval_zh(prediction: str, ground_truth: str, **kw) -> float:
 
 def code_sim(prediction: str, ground_truth: str, **kw) -> float:
     """LongBench code_sim_score: fuzz.ratio/100 with the first line holding no `, # or //."""
-    line = next((l for l in prediction.lstrip("\n").split("\n")
-                 if "`" not in l and "#" not in l and "//" not in l), "")
+    line = next((row for row in prediction.lstrip("\n").split("\n")
+                 if "`" not in row and "#" not in row and "//" not in row), "")
     return fuzz.ratio(line, ground_truth) / 100
 
 

@@ -127,7 +127,10 @@ class SyntheticTask:
         """Largest size whose probe prompt fits the budget (binary search on whole units)."""
         if self.tokens is None or self.budget is None:
             raise ValueError("sizing=fit needs the model's tokenizer and a budget")
-        probe = lambda size: self.tokens(self._build(size, 0, 1, random.Random(derive_seed(self.seed, "probe"))))
+
+        def probe(size: int) -> int:
+            return self.tokens(self._build(size, 0, 1, random.Random(derive_seed(self.seed, "probe"))))
+
         low, high = 1, max(2, official_size(self.task, self.length))
         if probe(low) > self.budget:
             raise ValueError(f"Invalid benchmark.lengths: InfiniteBench {self.task} at {self.length} tokens is too "
