@@ -86,7 +86,7 @@ def guard_for(values: dict, folder: Path | None = None) -> Seen | None:
 
 def check_sample(guard: Seen | None, benchmark, sample) -> None:
     """Raise HeldOutError when a test sample is one the preset has seen."""
-    if guard is None or getattr(benchmark, "split", "test") != "test":
+    if guard is None or benchmark.split != "test":
         return
     why = guard.why(benchmark, sample)
     if why is not None:

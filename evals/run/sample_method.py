@@ -75,7 +75,7 @@ class SampleMethod:
     def per_sample(self) -> bool:
         """Whether anything happens before a sample: a rule to apply, or a streamed benchmark to
         check against the preset's provenance (a listed one is checked before the model loads)."""
-        return bool(self.auto) or (self.guard is not None and bool(getattr(self.benchmark, "lazy_samples", False)))
+        return bool(self.auto) or (self.guard is not None and self.benchmark.lazy_samples)
 
     def values_for(self, length: int) -> dict:
         """The method's values for an input of `length` tokens under the published rule."""
@@ -102,7 +102,7 @@ class SampleMethod:
             params["rule_length"] = self.length
         if self.rule:
             params["rule"] = self.rule
-        record["split"] = getattr(self.benchmark, "split", "test")
+        record["split"] = self.benchmark.split
         record["content_keys"] = self.benchmark.content_keys(sample)
         record["method_params"] = params
         return record
