@@ -36,18 +36,18 @@ sweep:
 
 # Every method x benchmark on the embedded model, resumable (evals/conf/study/$(STUDY).yaml;
 # STUDY_ARGS="scale=20" on a GPU, "only=[perplexity]" for one piece, "dry_run=true" for the plan).
-# STUDY_SHARDS processes (one per core) split the runs: shard 0 prints here, the others log to
-# results/study/.logs/; the exit status is the first failure's.
+# STUDY_SHARDS processes (one per core) split the jobs (the study's part=i/n): part 0 prints here, the
+# others log to results/study/.logs/; the exit status is the first failure's.
 STUDY ?= smollm2
 STUDY_SHARDS ?= 2
 study:
 	@mkdir -p results/study/.logs; pids=""; i=1; \
 	while [ $$i -lt $(STUDY_SHARDS) ]; do \
-	  echo "[study] shard $$i/$(STUDY_SHARDS) logs to results/study/.logs/shard$$i.log"; \
-	  $(PYTHON) -m evals.study $(STUDY) shard=$$i/$(STUDY_SHARDS) $(STUDY_ARGS) > results/study/.logs/shard$$i.log 2>&1 & \
+	  echo "[study] part $$i/$(STUDY_SHARDS) logs to results/study/.logs/part$$i.log"; \
+	  $(PYTHON) -m evals.study $(STUDY) part=$$i/$(STUDY_SHARDS) $(STUDY_ARGS) > results/study/.logs/part$$i.log 2>&1 & \
 	  pids="$$pids $$!"; i=$$((i + 1)); \
 	done; \
-	$(PYTHON) -m evals.study $(STUDY) shard=0/$(STUDY_SHARDS) $(STUDY_ARGS); status=$$?; \
+	$(PYTHON) -m evals.study $(STUDY) part=0/$(STUDY_SHARDS) $(STUDY_ARGS); status=$$?; \
 	for pid in $$pids; do wait $$pid || status=$$?; done; exit $$status
 
 # Every finished run under results/ -> results/tables/<benchmark>.{md,tex,csv} and PNG plots;
@@ -56,7 +56,9 @@ study:
 table:
 	$(PYTHON) scripts/make_table.py $(TABLE_ARGS)
 
+# ruff (pyproject.toml's [tool.ruff]) over the whole tree first, then the tests
 test:
+	$(PYTHON) -m ruff check .
 	$(PYTHON) -m pytest -q
 
 test-slow:

@@ -1,4 +1,11 @@
-"""Benchmarks behind one interface: samples -> prompts -> generate/score -> records -> metrics."""
+"""lampe's harness, in the order a run goes through it:
+
+    conf/ (config) -> run/plan.py (the plan) -> benchmarks/ (samples) -> lampe.apply_method (method)
+    -> run/runner.py, run/loop.py (model, records) -> report/ (tables, intervals, figures)
+
+`files/` is the floor all three rooms stand on. The modules at this level are the doors
+(`python -m evals`) and the old import paths, kept as thin re-exports (docs/runner.md#layout).
+"""
 from __future__ import annotations
 
 import os

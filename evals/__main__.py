@@ -1,4 +1,4 @@
-"""`python -m evals ...`: the same as `lampe-eval ...` (see evals/cli.py)."""
-from evals.cli import main
+"""`python -m evals ...`: the same as `lampe-eval ...` (see evals/run/cli.py)."""
+from evals.run.cli import main
 
 main()

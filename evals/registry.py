@@ -1,39 +1,4 @@
-"""name -> Benchmark class. Adding a benchmark is one module plus one conf/benchmark/*.yaml."""
-from __future__ import annotations
+"""Old import path of `evals.benchmarks.registry`, kept for plug-in files written against it."""
+from evals.benchmarks.registry import BENCHMARKS, get_benchmark, register_benchmark
 
-import importlib
-
-from evals.base import Benchmark
-
-BENCHMARKS: dict[str, type[Benchmark]] = {}
-# Modules that register benchmarks; imported lazily so a broken optional one names itself.
-BENCHMARK_MODULES = ("passkey", "needle", "perplexity", "ruler", "longbench", "leval", "infinitebench",
-                     "longbench_v2", "babilong", "lm_eval_tasks")
-
-
-def register_benchmark(cls: type[Benchmark]) -> type[Benchmark]:
-    if cls.name in BENCHMARKS:
-        raise ValueError(f"Benchmark '{cls.name}' is registered twice")
-    BENCHMARKS[cls.name] = cls
-    return cls
-
-
-def _load_all() -> None:
-    for module in BENCHMARK_MODULES:
-        try:
-            importlib.import_module(f"evals.{module}")
-        except ModuleNotFoundError as err:
-            if err.name != f"evals.{module}":
-                raise
-
-
-def available_benchmarks() -> list[str]:
-    _load_all()
-    return sorted(BENCHMARKS)
-
-
-def get_benchmark(name: str) -> type[Benchmark]:
-    _load_all()
-    if name not in BENCHMARKS:
-        raise ValueError(f"Unknown benchmark '{name}'. Available: {', '.join(sorted(BENCHMARKS))}")
-    return BENCHMARKS[name]
+__all__ = ["BENCHMARKS", "get_benchmark", "register_benchmark"]

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.intervals import paired_difference  # noqa: E402
-from evals.results import find_runs  # noqa: E402
+from evals.report.intervals import paired_difference  # noqa: E402
+from evals.report.runs import find_runs  # noqa: E402
 
 
 def _runs(tree: str) -> dict[tuple[str, str, str], object]:

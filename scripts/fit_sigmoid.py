@@ -39,6 +39,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from evals.report.runs import find_runs  # noqa: E402
+from evals.run.held_out import provenance_path, record_content_keys  # noqa: E402
+from evals.run.provenance import code_provenance  # noqa: E402
+from evals.run.records import RecordFile  # noqa: E402
+
 
 def sigmoid(lengths, a: float, b: float, c: float):
     return c / (1.0 + np.exp(-(a * np.asarray(lengths, dtype=float) + b)))
@@ -109,9 +114,6 @@ def sweep_runs(results_dir: str | Path, model: str, benchmark: str, split: str =
                allow_test: bool = False) -> list[tuple]:
     """(run, records) of the finished lampe runs with a fixed mapping_length: a sweep. Records of
     another split than `split` (test, or unknown) are an error unless `allow_test`."""
-    from evals.records import RecordFile
-    from evals.results import find_runs
-
     found = []
     for run in find_runs(results_dir, benchmark):
         if run.model != model or run.method != "lampe" or run.method_params.get("mapping_length") is None:
@@ -234,8 +236,6 @@ def _run_code(run) -> str | None:
 
 def seen_samples(runs: list[tuple], role: str) -> list[dict]:
     """One entry per (benchmark, sample id) of the runs: its content keys and the runs that scored it."""
-    from evals.held_out import record_content_keys
-
     entries: dict[tuple[str, str], dict] = {}
     for run, records in runs:
         name = (run.benchmark_params or {}).get("name") or run.benchmark
@@ -249,16 +249,11 @@ def seen_samples(runs: list[tuple], role: str) -> list[dict]:
 
 def all_runs(results_dir: str | Path) -> list[tuple]:
     """(run, records) of every finished run under a folder (--seen)."""
-    from evals.records import RecordFile
-    from evals.results import find_runs
-
     return [(run, RecordFile(run.path / "records.jsonl").records) for run in find_runs(results_dir)]
 
 
 def provenance(args, runs: list[tuple], values: tuple[float, float, float], best: dict[int, int]) -> dict:
     """What a fitted preset was fitted on, for evals/conf/presets/<preset>.yaml."""
-    from evals.provenance import code_provenance
-
     seen = [(directory, all_runs(directory)) for directory in args.seen or []]
     splits = sorted({record_split(r, run) for run, records in runs for r in records}) or ["unknown"]
     return {
@@ -295,8 +290,6 @@ def provenance_target(args) -> Path:
     if args.provenance:
         return Path(args.provenance)
     if args.preset:
-        from evals.held_out import provenance_path
-
         return provenance_path(args.preset)
     return Path(args.results or Path(args.table).parent) / "sigmoid_fit.provenance.yaml"
 
@@ -333,9 +326,9 @@ def main(argv: list[str] | None = None) -> dict:
         runs = sweep_runs(args.results, args.model, args.benchmark, args.split, args.allow_test)
         table = best_from_results(args.results, args.model, args.benchmark, args.score, runs=runs)
         lengths, best = list(table), list(table.values())
-    print("best mapping length per length: " + ", ".join(f"{l}: {u}" for l, u in zip(lengths, best)))
+    print("best mapping length per length: " + ", ".join(f"{n}: {u}" for n, u in zip(lengths, best)))
     if args.out:
-        Path(args.out).write_text("length,best_mapping_length\n" + "".join(f"{l},{u}\n" for l, u in zip(lengths, best)))
+        Path(args.out).write_text("length,best_mapping_length\n" + "".join(f"{n},{u}\n" for n, u in zip(lengths, best)))
     a, b, c = fit_sigmoid(lengths, best, args.c_max)
     predicted = mapping_lengths(lengths, a, b, c)
     print("length  best_U  fitted_U")

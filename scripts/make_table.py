@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from evals.tables import write_tables  # noqa: E402
+from evals.report.tables import write_tables  # noqa: E402
 
 DEFAULT_RESULTS = ("results", "results/study")  # the runs of `make eval`, then the committed study's
 

@@ -6,8 +6,8 @@ counts evaluations (resume tests), `builds` sample listings, and `interrupt_afte
 """
 from __future__ import annotations
 
-from evals.base import Benchmark, Sample
-from evals.registry import BENCHMARKS, register_benchmark
+from evals.benchmarks.base import Benchmark, Sample
+from evals.benchmarks.registry import BENCHMARKS, register_benchmark
 
 TASKS = ("alpha", "beta")
 

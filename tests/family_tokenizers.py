@@ -153,6 +153,6 @@ def llama3_base() -> PreTrainedTokenizerFast:
     return _byte_level(LLAMA3_SPECIAL, "<|begin_of_text|>", "<|end_of_text|>", None)
 
 
-# family name (evals.prompt_format) -> tokenizer builder
+# family name (evals.benchmarks.common.prompt_format) -> tokenizer builder
 FAMILY_TOKENIZERS = {"llama2": llama2_chat, "llama3": llama3_instruct, "chatml": qwen25_instruct,
                      "mistral": mistral_instruct, "base": llama3_base}

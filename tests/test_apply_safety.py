@@ -6,11 +6,11 @@ import math
 import pytest
 import torch
 
-from evals import runner
+from evals.run.config import method_values
 from lampe import apply_method
 from lampe.methods.lampe import PRESETS, mapping_length
 from tests.conftest import tiny_llama
-from tests.test_runner import SMOL
+from tests.helpers import SMOL
 
 
 def test_model_without_rope_is_named():
@@ -54,7 +54,7 @@ def test_mapping_length_does_not_overflow():
 ])
 def test_method_values_are_checked_without_a_model(params, message):
     with pytest.raises(ValueError, match=message):
-        runner.method_values(params, SMOL)
+        method_values(params, SMOL)
 
 
 def test_a_sigmoid_mapping_to_zero_is_a_clear_error_in_the_forward():

@@ -8,11 +8,14 @@ import json
 
 import pytest
 
-from evals.babilong import Babilong
-from evals.babilong.benchmark import DEFAULTS, TASKS, format_input
-from evals.babilong.metrics import compare_answers
-from evals.paths import REPO_ROOT
-from evals.registry import get_benchmark
+from evals.benchmarks.babilong import Babilong
+from evals.benchmarks.babilong.benchmark import TASKS, format_input
+from evals.benchmarks.babilong.metrics import compare_answers
+from evals.benchmarks.common.splits import content_key
+from evals.benchmarks.registry import get_benchmark
+from evals.files.paths import REPO_ROOT
+
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "babilong"
 DATA = FIXTURES / "data"
@@ -119,7 +122,10 @@ def test_samples_span_tasks_then_lengths():
                                        "qa1:4k:0", "qa4:4k:0", "qa1:4k:1", "qa4:4k:1"]
     first = samples[0]
     assert first.references == ["office"] and first.max_new_tokens == 20 and first.prompt_format == "official"
-    assert first.meta == {"length": 0, "split": "0k", "question": "Where is Mary? "} and samples[4].meta["length"] == 4000
+    assert first.meta == {"length": 0, "length_name": "0k", "question": "Where is Mary? ",
+                          "document": content_key("document", "Mary moved to the bathroom. John went to the hallway. "
+                                                              "Mary travelled to the office.")}
+    assert samples[4].meta["length"] == 4000
     assert first.prompt == format_input("qa1", "Mary moved to the bathroom. John went to the hallway. Mary travelled "
                                                "to the office.", "Where is Mary? ")
 
@@ -199,8 +205,8 @@ def test_offline_without_data_names_the_option(monkeypatch):
     ({"context_lengths": ["3k"]}, r"'3k' is not one. Valid choices: 0k, 1k, 2k, 4k"),
     ({"samples_per_task": 0}, r"Invalid benchmark.samples_per_task=0"),
     ({"examples": "yes"}, r"Invalid benchmark.examples='yes': expected a boolean"),
-    ({"prompt_format": "qwen"}, r"Invalid babilong prompt_format='qwen'. Valid choices: official, chat, raw"),
-    ({"lengths": [4096]}, r"Unknown babilong option 'lengths'. Valid: tasks, context_lengths"),
+    ({"prompt_format": "qwen"}, r"Invalid benchmark.prompt_format='qwen'. Valid choices: official, chat, raw"),
+    ({"lengths": [4096]}, r"Unknown babilong option 'lengths'. Valid: max_length, tasks, context_lengths"),
 ])
 def test_bad_options_are_named(config, message):
     with pytest.raises(ValueError, match=message):
@@ -216,7 +222,7 @@ def test_all_tasks_and_presets():
     for preset in ("babilong", "babilong_full"):
         config = yaml.safe_load((REPO_ROOT / "conf" / "benchmark" / f"{preset}.yaml").read_text())
         assert config.pop("name") == "babilong" and config.pop("max_length") is None
-        assert set(config) == set(DEFAULTS)
+        assert set(config) == {o.name for o in Babilong.options} - {"max_length"}
     small = yaml.safe_load((REPO_ROOT / "conf" / "benchmark" / "babilong.yaml").read_text())
-    bench = Babilong(**{**{k: v for k, v in small.items() if k not in ("name", "max_length")}, "data_dir": str(DATA)})
+    bench = Babilong(**{**small, "data_dir": str(DATA)})
     assert len(list(bench.samples())) == 20

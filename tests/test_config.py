@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
-from evals import runner
+from evals.run.config import method_values
 from lampe import PRESETS, available_methods
 from lampe.methods.registry import METHODS
 
@@ -52,7 +52,7 @@ def test_overrides_reach_model_method_and_benchmark(extra):
                        "limit=2")
     assert cfg.model.name_or_path == "meta-llama/Llama-2-7b-chat-hf" and cfg.model.pretraining_length == 4096
     assert cfg.benchmark.size == 5 and cfg.limit == 2
-    values = runner.method_values(OmegaConf.to_container(cfg.method), OmegaConf.to_container(cfg.model))
+    values = method_values(OmegaConf.to_container(cfg.method), OmegaConf.to_container(cfg.model))
     assert values["local_window"] == 2048 and values["preset"] == "llama2" and values["initial_tokens"] == 200
 
 
@@ -61,7 +61,7 @@ def test_every_method_has_a_config_with_exactly_its_parameters():
         conf = yaml.safe_load((CONF / "method" / f"{name}.yaml").read_text())
         assert conf["name"] == name
         params = {k: v for k, v in conf.items() if k != "name"}
-        # the method's parameters, and the runner's `rule` (null, or published: evals.length_factor)
+        # the method's parameters, and the runner's `rule` (null, or published: evals.run.sample_method)
         assert set(params) == {p.name for p in METHODS[name].params} | {"rule"}, name
         assert all(v is None for v in params.values()), f"{name}: defaults belong to the method or the model"
 
@@ -78,7 +78,7 @@ def test_model_configs_give_valid_parameters_for_every_method(model):
     assert (lampe_defaults.get("preset") in PRESETS or all(lampe_defaults.get(k) is not None for k in "abc")
             or lampe_defaults.get("mapping_length"))
     for method in conf["method_defaults"]:
-        runner.method_values({"name": method}, conf)  # raises on a bad default
+        method_values({"name": method}, conf)  # raises on a bad default
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -142,7 +142,7 @@ def test_slurm_launcher_and_output_dirs(extra, tmp_path):
 
 def test_relative_results_dir_is_the_current_folder(tmp_path, monkeypatch):
     """A wheel install run from any folder writes ./results there, never beside the package."""
-    from evals.results import results_root
+    from evals.report.runs import results_root
 
     monkeypatch.chdir(tmp_path)
     assert results_root("results") == tmp_path / "results"

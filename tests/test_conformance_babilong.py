@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import pytest
 
-from evals.babilong import Babilong
-from evals.lm import LanguageModel
-from evals.paths import REPO_ROOT
+from evals.benchmarks.babilong import Babilong
+from evals.benchmarks.common.lm import LanguageModel
+from evals.files.paths import REPO_ROOT
 from tests.family_tokenizers import FAMILY_TOKENIZERS, LLAMA3_SPECIAL, byte_ids, sp_ids
 from tests.test_conformance_longbench_v2 import template_ids
+
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
 
 DATA = REPO_ROOT / "tests" / "fixtures" / "babilong" / "data"
 

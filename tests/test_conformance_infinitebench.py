@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from evals.infinitebench import InfiniteBench
-from evals.lm import LanguageModel
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.infinitebench import InfiniteBench
 from tests.family_tokenizers import FAMILY_TOKENIZERS, QWEN_SPECIAL, byte_ids, qwen25_instruct, sp_ids
 
 NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.\n"

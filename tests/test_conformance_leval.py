@@ -15,9 +15,16 @@ import json
 
 import pytest
 
-from evals.leval import LEval
-from evals.lm import LanguageModel
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.leval import LEval
 from tests.family_tokenizers import FAMILY_TOKENIZERS, byte_ids, sp_ids
+
+
+def leval(**options) -> LEval:
+    """L-Eval with every task, document and question (the small preset's defaults cap them)."""
+    return LEval(**{"tasks": "all", "samples_per_task": None, "instructions_per_doc": None,
+                    "letter_max_new_tokens": None, **options})
+
 
 QUALITY_DOC = ("LOST    IN    TRANSLATION \n\n   By \n\n   LARRY M.    HARRIS   \n\n    In language translation, you may "
                "get a literally accurate\n word-for-word translation ... but miss the meaning entirely.")
@@ -61,9 +68,9 @@ def samples(tmp_path_factory):
     for task, (text, question, answer) in docs.items():
         row = {"input": text, "instructions": [question], "outputs": [answer], "evaluation": "exam"}
         (folder / f"{task}.jsonl").write_text(json.dumps(row) + "\n")
-    bench = LEval(data_dir=str(folder.parent))  # prompt_format: official by default
+    bench = leval(data_dir=str(folder.parent))  # prompt_format: official by default
     # both splits: a document's split is a hash of its text ("Sirius." falls in dev)
-    found = {s.task: s for split in ("test", "dev") for s in LEval(data_dir=str(folder.parent), split=split).samples()}
+    found = {s.task: s for split in ("test", "dev") for s in leval(data_dir=str(folder.parent), split=split).samples()}
     return bench, found
 
 

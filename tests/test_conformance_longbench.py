@@ -15,9 +15,15 @@ import json
 
 import pytest
 
-from evals.lm import LanguageModel
-from evals.longbench import LongBench
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.longbench.benchmark import LongBench
 from tests.family_tokenizers import FAMILY_TOKENIZERS, byte_ids, sp_ids
+
+
+def longbench(**options) -> LongBench:
+    """LongBench with every task and sample (the small preset's defaults cap them)."""
+    return LongBench(**{"tasks": "all", "samples_per_task": None, **options})
+
 
 CONTEXT = 'Passage 1:\nTrusty system (prison)\nThe "trusty system" was a penitentiary system of discipline.'
 QUESTION = "Which case was brought to court first Miller v. California or Gates v. Collier ?"
@@ -68,7 +74,7 @@ def samples(tmp_path_factory):
         (folder / f"{task}.jsonl").write_text(json.dumps(row) + "\n")
     # prompt_format: official by default; both splits (a record's split is a hash of its context)
     return {s.task: s for split in ("test", "dev")
-            for s in LongBench(tasks=list(rows), data_dir=str(folder), split=split).samples()}
+            for s in longbench(tasks=list(rows), data_dir=str(folder), split=split).samples()}
 
 
 @pytest.mark.parametrize("family", list(FAMILY_TOKENIZERS))

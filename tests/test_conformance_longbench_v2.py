@@ -15,9 +15,11 @@ import json
 
 import pytest
 
-from evals.lm import LanguageModel
-from evals.longbench_v2 import LongBenchV2
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.longbench_v2 import LongBenchV2
 from tests.family_tokenizers import FAMILY_TOKENIZERS, LLAMA3_SPECIAL, QWEN_SPECIAL, byte_ids, sp_ids
+
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
 
 RECORD = {"_id": "c1", "domain": "Single-Document QA", "sub_domain": "Literary", "difficulty": "easy",
           "length": "short", "question": "What sails?", "choice_A": "Ships", "choice_B": "Cars", "choice_C": "Birds",
@@ -77,7 +79,7 @@ def test_official_ids_are_pred_pys(family, bench):
 def test_the_cut_is_v2s_not_v1s():
     """v2 keeps ceil(max_len/2) tail tokens and decodes head and tail together: a tail that starts
     with a space keeps it under SentencePiece (decoded alone its "▁" would be dropped)."""
-    from evals.longbench_v2.prompts import cut_middle
+    from evals.benchmarks.longbench_v2.prompts import cut_middle
 
     llama3, llama2 = FAMILY_TOKENIZERS["llama3"](), FAMILY_TOKENIZERS["llama2"]()
     text = "abcdefghijklmnopqrstuvwxyz0123456789"

@@ -15,10 +15,12 @@ lengths (cwe with a stand-in word pool: building RULER's takes seconds, and it i
 """
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from evals.lm import LanguageModel
-from evals.registry import get_benchmark
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.registry import get_benchmark
 from tests.family_tokenizers import FAMILY_TOKENIZERS, byte_ids, sp_ids
 
 LENGTHS = {"niah_multikey_3": 1024, "vt": 1536, "fwe": 1024, "cwe": 3072}
@@ -46,7 +48,7 @@ def expected(family: str, user: str, prefix: str, example: tuple[str, str] | Non
 
 @pytest.fixture(scope="module")
 def ruler_samples():
-    from evals.ruler import common_words
+    from evals.benchmarks.ruler import common_words
 
     patch = pytest.MonkeyPatch()
     patch.setattr(common_words, "common_words", lambda: POOL)
@@ -82,5 +84,5 @@ def test_llama3_official_is_the_chat_template_plus_one_bos(ruler_samples):
     """The quirk, as filed: for niah, vt and fwe RULER's ids are [BOS] + the Llama-3 template's own."""
     for task in ("niah_multikey_3", "vt", "fwe"):
         tokenizer, sample = ruler_samples["llama3", task]
-        chat = sample.__class__(**{**sample.to_dict(), "prompt_format": "chat"})
+        chat = dataclasses.replace(sample, prompt_format="chat")
         assert LanguageModel(None, tokenizer).prompt_ids(sample) == [256] + LanguageModel(None, tokenizer).prompt_ids(chat)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import pytest
 
-from evals.lm import LanguageModel
-from evals.registry import get_benchmark
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.registry import get_benchmark
 from tests.family_tokenizers import FAMILY_TOKENIZERS, byte_ids, sp_ids
 
 ESSAY = ("The way to get startup ideas is not to try to think of startup ideas. It's to look for problems, "

@@ -1,8 +1,8 @@
 """The blockwise engine against the float64 dense reference, and the reference against transformers."""
 import pytest
 import torch
-from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding, apply_rotary_pos_emb
 from transformers import LlamaConfig
+from transformers.models.llama.modeling_llama import LlamaRotaryEmbedding, apply_rotary_pos_emb
 
 from lampe.attention import kernels, rules, tiled
 from lampe.attention.engine import region_attention

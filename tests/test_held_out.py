@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import yaml
 
-from evals import held_out, runner
-from evals.registry import get_benchmark
+from evals.benchmarks.registry import get_benchmark
+from evals.run import held_out, runner
+from evals.run.plan import make_plan
 from lampe import PRESETS
+from tests.helpers import make_cfg
 from tests.test_fit_sigmoid import _fake_sweep_run, fit_sigmoid
-from tests.test_runner import fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -39,19 +40,17 @@ def test_smollm2_was_fitted_on_the_old_studys_test_prompts():
     assert {f"passkey-{n}-{d}-{i}" for n in (12288, 16384) for d in (10, 50, 90) for i in (0, 1)} == selection
 
 
-def test_the_runner_refuses_a_test_sample_the_preset_was_fitted_on(fake_conf, tmp_path, loads):  # noqa: F811
+def test_the_runner_refuses_a_test_sample_the_preset_was_fitted_on(fake_conf, tmp_path, loads, tokenizer):
     cfg = make_cfg(fake_conf, tmp_path, "method=lampe", "benchmark=passkey", "benchmark.lengths=[12288]",
                    "benchmark.depths=[50]")
     with pytest.raises(runner.ConfigError, match=r"preset 'smollm2' was fitted on test sample 'passkey-12288-50-0'"):
         runner.run_with_dir(cfg)
     assert loads == [] and not (tmp_path / "results").exists()  # refused before the model loads, no run folder
     # the dev split, and a method without the preset, may run
-    held_out.check_plan(runner.prepare(make_cfg(fake_conf, tmp_path, "method=lampe", "benchmark=passkey",
-                                                "benchmark.lengths=[12288]", "benchmark.depths=[50]",
-                                                "benchmark.split=dev")))
-    held_out.check_plan(runner.prepare(make_cfg(fake_conf, tmp_path, "method=lampe", "method.mapping_length=4096",
-                                                "benchmark=passkey", "benchmark.lengths=[12288]",
-                                                "benchmark.depths=[50]")))
+    for overrides in (["benchmark.split=dev"], ["method.mapping_length=4096"]):
+        plan = make_plan(make_cfg(fake_conf, tmp_path, "method=lampe", "benchmark=passkey", "benchmark.lengths=[12288]",
+                                  "benchmark.depths=[50]", *overrides))
+        held_out.check_plan(plan.values, plan.benchmark, lambda plan=plan: plan.benchmark.sample_list(tokenizer))
 
 
 def _provenance(folder: Path, preset: str, samples: list[dict]) -> Path:

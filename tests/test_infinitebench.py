@@ -9,12 +9,13 @@ import re
 
 import pytest
 
-from evals.infinitebench import InfiniteBench, TASKS
-from evals.infinitebench import synthetic
-from evals.infinitebench.prompts import answer, prompt_parts
-from evals.infinitebench.synthetic import NOISE, SyntheticTask
-from evals.lm import LanguageModel
-from evals.registry import get_benchmark
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.infinitebench import TASKS, InfiniteBench, synthetic
+from evals.benchmarks.infinitebench.prompts import answer, prompt_parts
+from evals.benchmarks.infinitebench.synthetic import NOISE, SyntheticTask
+from evals.benchmarks.registry import get_benchmark
+
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
 
 SYNTHETIC = ["passkey", "number_string", "kv_retrieval"]
 
@@ -26,7 +27,7 @@ def offline(monkeypatch):
 
 
 def small(**options) -> InfiniteBench:
-    return InfiniteBench(**{"tasks": SYNTHETIC, "lengths": [1024], "num_samples": 2, **options})
+    return InfiniteBench(**{"tasks": SYNTHETIC, "lengths": [1024], "num_samples": 2, "sizing": "official", **options})
 
 
 # ---- options -------------------------------------------------------------------------------
@@ -39,10 +40,10 @@ def test_registered_with_twelve_tasks():
 @pytest.mark.parametrize("options, message", [
     ({"tasks": ["passkeys"]}, "Unknown InfiniteBench task 'passkeys'. Valid: all, passkey, number_string"),
     ({"sizing": "exact"}, "Invalid benchmark.sizing='exact'. Valid choices: official, fit"),
-    ({"prompt_format": "plain"}, "Invalid infinitebench prompt_format='plain'. Valid choices: official, chat, raw"),
+    ({"prompt_format": "plain"}, "Invalid benchmark.prompt_format='plain'. Valid choices: official, chat, raw"),
     ({"num_samples": 0}, "Invalid benchmark.num_samples=0: expected an integer >= 1 or null"),
-    ({"lengths": [4096, -1]}, "lengths must be a non-empty list of positive integers"),
-    ({"sample": 3}, "Unknown infinitebench option 'sample'. Valid: tasks, lengths, num_samples"),
+    ({"lengths": [4096, -1]}, "Invalid benchmark.lengths=[4096, -1]: expected a list of integers >= 1 (-1 is not one)"),
+    ({"sample": 3}, "Unknown infinitebench option 'sample'. Valid: max_length, tasks, lengths, num_samples"),
     ({"tasks": ["passkey", "passkey"]}, "names a task twice"),
 ])
 def test_bad_options_are_named(options, message):
@@ -51,16 +52,7 @@ def test_bad_options_are_named(options, message):
 
 
 def test_presets_build_and_the_small_one_is_synthetic():
-    import yaml
-
-    from evals.options import CONF_DIR, check_benchmark_options
-
-    for key in ("infinitebench", "infinitebench_full"):
-        conf = yaml.safe_load((CONF_DIR / "benchmark" / f"{key}.yaml").read_text())
-        check_benchmark_options(key, conf)
-        assert conf["name"] == "infinitebench"
-    conf = yaml.safe_load((CONF_DIR / "benchmark" / "infinitebench.yaml").read_text())
-    bench = InfiniteBench(**{k: v for k, v in conf.items() if k not in ("name", "max_length")})
+    bench = InfiniteBench()  # the small preset's values (tests/test_benchmark_options.py)
     assert bench.tasks == SYNTHETIC and bench.sample_count() == 6 and not bench.lazy_samples  # listed once
     full = small(tasks=SYNTHETIC, lengths=[131072], num_samples=None, sizing="official")
     assert full.sample_count() == 590 + 590 + 500 and full.lazy_samples  # the paper's setting streams
@@ -222,7 +214,7 @@ def test_released_tasks_read_data_dir(tmp_path):
     write(tmp_path, "longbook_qa_eng", [{"id": i, "context": "c", "input": f"q{i}", "answer": [f"a{i}"]}
                                          for i in range(3)])
     bench = InfiniteBench(tasks=["passkey", "longbook_qa_eng"], lengths=[1024], num_samples=1, samples_per_task=2,
-                          data_dir=str(tmp_path))
+                          sizing="official", data_dir=str(tmp_path))
     samples = list(bench.samples(None))
     assert [s.id for s in samples] == ["passkey-1024-0", "longbook_qa_eng-0", "longbook_qa_eng-1"]
     assert samples[1].meta["data"] == "data_dir" and samples[1].references == ["a0"]
@@ -252,7 +244,7 @@ def test_bad_data_dir_is_named(tmp_path):
 
 def test_summary_per_task_per_length(tmp_path):
     write(tmp_path, "math_find", [{"context": "[1]", "input": "The largest number of the list is: ", "answer": [1]}])
-    bench = InfiniteBench(tasks=["passkey", "math_find"], lengths=[1024, 2048], num_samples=2,
+    bench = InfiniteBench(tasks=["passkey", "math_find"], lengths=[1024, 2048], num_samples=2, sizing="official",
                           data_dir=str(tmp_path))
     records = []
     for sample in bench.samples(None):
@@ -270,7 +262,7 @@ def test_summary_per_task_per_length(tmp_path):
 @pytest.mark.slow
 def test_end_to_end_on_the_embedded_model(tmp_path):
     import lampe
-    from evals.run import run_benchmark
+    from evals.run.loop import run_benchmark
 
     model, tokenizer = lampe.load_model("smollm2")
     bench = small(lengths=[1024], num_samples=1, sizing="fit")

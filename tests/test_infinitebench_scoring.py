@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.infinitebench.scoring import SCORERS, score
-from evals.infinitebench.tasks import TASKS
+from evals.benchmarks.infinitebench.scoring import SCORERS, score
+from evals.benchmarks.infinitebench.tasks import TASKS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "infinitebench"
 # file -> the number in InfiniteBench's README table (percent, two decimals)

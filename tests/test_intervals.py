@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from evals import tables
-from evals.cell_intervals import cell_estimate
-from evals.intervals import clear_winner, estimate_mean, estimate_perplexity, wilson
-from evals.results import find_runs
+from evals.report import figures, tables
+from evals.report.cell_intervals import cell_estimate
+from evals.report.intervals import clear_winner, estimate_mean, estimate_perplexity, wilson
+from evals.report.runs import find_runs
 from tests.test_tables import fake_run
 
 
@@ -101,8 +101,8 @@ def test_length_curves_get_their_interval_as_a_band(tmp_path):
     values = [1] * 8 + [0] * 2
     write_records(fake_run(root, "smollm2", "lampe", "passkey", "a", passkey_metrics(values)), values)
     (run,) = find_runs(root)
-    assert tables._length_bands(run, lower=False) == {8192: pytest.approx((49.02, 94.33), abs=1e-2)}
-    png = tables.plot_benchmark("passkey", [run], tmp_path / "plots")
+    assert figures._length_bands(run, lower=False) == {8192: pytest.approx((49.02, 94.33), abs=1e-2)}
+    png = figures.plot_benchmark("passkey", [run], tmp_path / "plots")
     assert any(p.name == "passkey_vs_length.png" for p in png)
 
 
@@ -145,7 +145,7 @@ def test_a_graded_score_of_zero_is_not_a_wilson_count():
 def test_moving_blocks_widen_the_interval_of_correlated_pieces():
     """One document's pieces drift together (lag-1 correlation 0.9 here, up to 0.98 in real text at
     32k): resampling them one by one, as if independent, gives too narrow an interval."""
-    from evals.intervals import _bootstrap, block_length
+    from evals.report.intervals import _bootstrap, block_length
 
     rng = np.random.default_rng(0)
     level, nll = 0.0, []

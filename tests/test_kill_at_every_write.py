@@ -5,7 +5,7 @@ every record written before a kill is still there, none twice, and the metrics a
 Two kinds of kill, injected deterministically in a forked child (not by timing):
   after_open  right after a file in the run folder is opened for writing: an in-place rewrite has
               just truncated its file (the old records rewrite lost a whole run this way);
-  half_write  half-way through the bytes of any write of `evals.safe_io` (a torn record line, a
+  half_write  half-way through the bytes of any write of `evals.files.safe_io` (a torn record line, a
               torn temp file).
 """
 from __future__ import annotations
@@ -17,11 +17,14 @@ import os
 
 import pytest
 
-from evals import runner, safe_io
-import evals.lm  # noqa: F401,E402  (imported once here, not in every forked child)
-import evals.run  # noqa: F401,E402
-import evals.tables  # noqa: F401,E402
-from tests.test_runner import fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
+import evals.benchmarks.common.lm  # noqa: F401,E402  (imported once here, not in every forked child)
+import evals.report.tables  # noqa: F401,E402
+import evals.run.loop  # noqa: F401,E402
+from evals.files import safe_io
+from evals.run import runner
+from evals.run.plan import make_plan
+from evals.run.session import Session
+from tests.helpers import make_cfg
 
 KILLED = 137
 IDS = [str(i) for i in range(6)]
@@ -75,7 +78,8 @@ def _install(kind: str, kill_at: int, run_root: str) -> None:
         safe_io._write_all = half
 
 
-def run_in_child(cfg, kind: str | None = None, kill_at: int | None = None, run_root: str = "") -> int:
+def run_in_child(cfg, kind: str | None = None, kill_at: int | None = None, run_root: str = "",
+                 session: Session | None = None) -> int:
     """Run the config in a forked child (killed at its `kill_at`-th write); its exit status."""
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
@@ -86,7 +90,7 @@ def run_in_child(cfg, kind: str | None = None, kill_at: int | None = None, run_r
             torch.set_num_threads(1)  # no OpenMP pool across fork
             if kind is not None:
                 _install(kind, kill_at, run_root)
-            runner.run(cfg)
+            runner.run(cfg, session=session)
             code = 0
         except BaseException:  # noqa: BLE001
             code = 1
@@ -112,26 +116,25 @@ def record_ids(run_dir) -> list[str]:
 
 @pytest.mark.parametrize("kind", ["after_open", "half_write"])
 def test_a_kill_at_every_write_loses_no_record(fake_conf, tmp_path, loads, kind):
-    from evals import preflight
-
-    preflight.cached_tokenizer({"name_or_path": "smollm2"})  # loaded once here, not in every child
+    parent = Session()
+    parent.get_tokenizer({"name_or_path": "smollm2"})  # loaded once here, not in every child
     killed_at = []
     for k in range(1, 60):
         results = tmp_path / f"{kind}{k}"
         cfg = make_cfg(fake_conf, tmp_path, "method=original", f"results_dir={results}", "threads=1")
-        run_dir = runner.prepare(cfg).run_dir
+        run_dir = make_plan(cfg).run_dir
         root = str(results)
-        status = run_in_child(cfg, kind, k, root)
+        status = run_in_child(cfg, kind, k, root, parent)
         if status == 0:  # k is past the run's last write: every write point was tried
             break
         assert status == KILLED, f"kill at write {k}: the child failed instead ({status})"
         killed_at.append(k)
         before = record_ids(run_dir)
         assert before == IDS[: len(before)], f"kill at write {k}: records {before}"
-        assert run_in_child(cfg, kind, 1, root) in (0, KILLED)  # the resume, killed at its first write
+        assert run_in_child(cfg, kind, 1, root, parent) in (0, KILLED)  # the resume, killed at its first write
         after = record_ids(run_dir)
         assert after[: len(before)] == before and after == IDS[: len(after)], f"kill at {k}, then at 1: {after}"
-        assert run_in_child(cfg) == 0, f"the resume after a kill at write {k} failed"
+        assert run_in_child(cfg, session=parent) == 0, f"the resume after a kill at write {k} failed"
         assert record_ids(run_dir) == IDS
         metrics = json.loads((run_dir / "metrics.json").read_text())
         assert metrics["num_samples"] == 6 and metrics["average"] == 50.0

@@ -6,10 +6,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from evals import length_factor, runner
+from evals.run import runner
+from evals.run import sample_method as length_factor
+from evals.run.config import method_values
+from evals.run.plan import make_plan
+from evals.run.sample_method import factor_for
 from lampe import PRESETS, mapping_length
-from evals.length_factor import factor_for
-from tests.test_runner import fake_conf, loads, make_cfg, read_records  # noqa: F401  (fixtures)
+from tests.helpers import SMOL, make_cfg, read_records
 
 
 def test_factor_is_length_over_training_window_never_below_one():
@@ -46,7 +49,7 @@ def test_auto_factor_follows_each_samples_own_tokens(fake_conf, tmp_path, loads,
     assert [params["factor"] for _, params in spy] == factors[:3] * 2  # reapplied where the factor changes
     stored = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert stored["method"]["factor"] == "auto" and metrics["num_samples"] == 6 and metrics["split"] == "test"
-    fixed = runner.prepare(make_cfg(fake_conf, tmp_path, "method=yarn", "method.factor=2",
+    fixed = make_plan(make_cfg(fake_conf, tmp_path, "method=yarn", "method.factor=2",
                                     "model.pretraining_length=40", "+benchmark.pad=8", "benchmark.max_length=16384"))
     assert fixed.run_dir != run_dir  # auto is its own run
 
@@ -98,11 +101,11 @@ def test_rule_conflicts_and_bad_autos_are_config_errors(fake_conf, tmp_path):  #
 
 
 def test_rule_published_values_per_method():
-    smol = yaml.safe_load(open(runner.__file__.replace("evals/runner.py", "evals/conf/model/smollm2.yaml")))
-    values = runner.method_values({"name": "self_extend", "rule": "published"}, smol)
+    smol = SMOL
+    values = method_values({"name": "self_extend", "rule": "published"}, smol)
     assert values["group"] == "auto" and values["window"] == 1024  # the model's group 4 gives way to the rule
-    assert runner.method_values({"name": "dynamic_ntk", "rule": "published"}, smol)["factor"] == "auto"
-    lampe_values = runner.method_values({"name": "lampe", "rule": "published"}, smol)
+    assert method_values({"name": "dynamic_ntk", "rule": "published"}, smol)["factor"] == "auto"
+    lampe_values = method_values({"name": "lampe", "rule": "published"}, smol)
     assert lampe_values["preset"] == "smollm2" and lampe_values["rule"] == "published"
-    chunk = runner.method_values({"name": "chunkllama", "rule": "published"}, smol)
+    chunk = method_values({"name": "chunkllama", "rule": "published"}, smol)
     assert (chunk["chunk_size"], chunk["local_window"]) == ("auto", "auto")

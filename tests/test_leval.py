@@ -7,10 +7,17 @@ import json
 import pytest
 import torch
 
-from evals.leval import DEFAULT_DATA_DIR, SPEC, LEval, truncate_document
-from evals.paths import resolve_data_path
-from evals.registry import get_benchmark
-from evals.run import run_benchmark
+from evals.benchmarks.leval import DEFAULT_DATA_DIR, SPEC, LEval, truncate_document
+from evals.benchmarks.registry import get_benchmark
+from evals.files.paths import resolve_data_path
+from evals.run.loop import run_benchmark
+
+
+def leval(**options) -> LEval:
+    """L-Eval with every task, document and question (the small preset's defaults cap them)."""
+    return LEval(**{"tasks": "all", "samples_per_task": None, "instructions_per_doc": None,
+                    "letter_max_new_tokens": None, **options})
+
 
 SYSTEM = SPEC["system"]
 
@@ -27,7 +34,7 @@ def write(path, docs):
 
 @pytest.fixture
 def data_dir(tmp_path):
-    """Every document here is a test document (evals.splits.document_split)."""
+    """Every document here is a test document (evals.benchmarks.common.splits.document_split)."""
     closed, open_ = tmp_path / "Closed-ended-tasks", tmp_path / "Open-ended-tasks"
     write(closed / "quality.jsonl", [
         doc("The hall is red.", [("What colour?\n (A) blue\n (B) red", "(B) red"), ("Where?\n (A) hall", "(A) hall")]),
@@ -65,17 +72,17 @@ class FakeLM:
 
 def test_task_selection(data_dir):
     assert get_benchmark("leval") is LEval
-    assert LEval(data_dir=str(data_dir)).tasks == ["coursera", "quality", "sci_fi", "gsm100", "news_summ", "scientific_qa"]
-    assert LEval(tasks="closed", data_dir=str(data_dir)).tasks == ["coursera", "quality", "sci_fi", "gsm100"]
-    assert LEval(tasks="open", data_dir=str(data_dir)).tasks == ["news_summ", "scientific_qa"]
+    assert leval(data_dir=str(data_dir)).tasks == ["coursera", "quality", "sci_fi", "gsm100", "news_summ", "scientific_qa"]
+    assert leval(tasks="closed", data_dir=str(data_dir)).tasks == ["coursera", "quality", "sci_fi", "gsm100"]
+    assert leval(tasks="open", data_dir=str(data_dir)).tasks == ["news_summ", "scientific_qa"]
     with pytest.raises(ValueError, match="Unknown L-Eval task 'qualty'.*quality"):
-        LEval(tasks=["qualty"], data_dir=str(data_dir))
+        leval(tasks=["qualty"], data_dir=str(data_dir))
     with pytest.raises(FileNotFoundError, match="'tpo' has no data file.*present: coursera"):
-        LEval(tasks=["tpo"], data_dir=str(data_dir))
+        leval(tasks=["tpo"], data_dir=str(data_dir))
     with pytest.raises(FileNotFoundError, match="benchmark.data_dir=.* not found"):
-        LEval(data_dir=str(data_dir / "missing"))
-    with pytest.raises(ValueError, match="Unknown L-Eval option.*instructions_per_document"):
-        LEval(data_dir=str(data_dir), instructions_per_document=2)
+        leval(data_dir=str(data_dir / "missing"))
+    with pytest.raises(ValueError, match="Unknown leval option 'instructions_per_document'"):
+        leval(data_dir=str(data_dir), instructions_per_document=2)
 
 
 OFFICIAL_HEAD = "[INST]<<SYS>>\n{system}\n<</SYS>>\n\n"  # llama2-chat-test.py: B_INST + B_SYS + sys + E_SYS
@@ -84,7 +91,7 @@ OFFICIAL_HEAD = "[INST]<<SYS>>\n{system}\n<</SYS>>\n\n"  # llama2-chat-test.py: 
 def test_official_prompts_are_llama2_chat_tests_text(data_dir):
     """Every family gets llama2-chat-test.py's message (the system prompt with its trailing space),
     the turn closed by [/INST] except gsm100's, which continues its few-shot text."""
-    samples = {s.id: s for s in LEval(data_dir=str(data_dir)).samples()}
+    samples = {s.id: s for s in leval(data_dir=str(data_dir)).samples()}
     quality = samples["quality:0:0"]
     assert quality.prompt == (OFFICIAL_HEAD.format(system=SYSTEM["exam"]) + "Document is as follows. The hall is "
                               "red. \nQuestion: What colour?\n (A) blue\n (B) red.  Please directly give the answer "
@@ -103,7 +110,7 @@ def test_official_prompts_are_llama2_chat_tests_text(data_dir):
 
 
 def test_chat_prompts_open_a_user_turn_with_the_system_prompt(data_dir):
-    samples = {s.id: s for s in LEval(data_dir=str(data_dir), prompt_format="chat").samples()}
+    samples = {s.id: s for s in leval(data_dir=str(data_dir), prompt_format="chat").samples()}
     quality = samples["quality:0:0"]
     assert quality.prompt == (SYSTEM["exam"].rstrip() + "\n\nDocument is as follows. The hall is red. \nQuestion: "
                               "What colour?\n (A) blue\n (B) red.  Please directly give the answer without any "
@@ -119,20 +126,20 @@ def test_chat_prompts_open_a_user_turn_with_the_system_prompt(data_dir):
     assert news.prompt.endswith("Document is as follows. News text. Instruction: Please summarize these news "
                                 "articles. \nAnswer this question with 6 words.")
     assert news.prompt.startswith(SYSTEM["open"].rstrip()) and news.chat
-    raw = next(LEval(tasks=["quality"], data_dir=str(data_dir), prompt_format="raw").samples())
+    raw = next(leval(tasks=["quality"], data_dir=str(data_dir), prompt_format="raw").samples())
     assert (raw.prompt, raw.prompt_format) == (quality.prompt, "raw")
 
 
 def test_budgets_are_512_and_the_letter_tasks_may_be_capped(data_dir):
-    bench = LEval(data_dir=str(data_dir), letter_max_new_tokens=32)
+    bench = leval(data_dir=str(data_dir), letter_max_new_tokens=32)
     budgets = {s.task: s.max_new_tokens for s in bench.samples()}
     assert budgets == {"coursera": 32, "quality": 32, "sci_fi": 32, "gsm100": 512, "news_summ": 512,
                        "scientific_qa": 512}
-    assert {s.max_new_tokens for s in LEval(data_dir=str(data_dir), max_new_tokens=64).samples()} == {64}
-    with pytest.raises(ValueError, match="letter_max_new_tokens must be a positive integer"):
-        LEval(data_dir=str(data_dir), letter_max_new_tokens=0)
-    with pytest.raises(ValueError, match=r"Invalid leval prompt_format='llama2'. Valid choices: official, chat, raw"):
-        LEval(data_dir=str(data_dir), prompt_format="llama2")
+    assert {s.max_new_tokens for s in leval(data_dir=str(data_dir), max_new_tokens=64).samples()} == {64}
+    with pytest.raises(ValueError, match=r"Invalid benchmark.letter_max_new_tokens=0: expected an integer >= 1 or null"):
+        leval(data_dir=str(data_dir), letter_max_new_tokens=0)
+    with pytest.raises(ValueError, match=r"Invalid benchmark.prompt_format='llama2'. Valid choices: official, chat, raw"):
+        leval(data_dir=str(data_dir), prompt_format="llama2")
 
 
 def test_inline_prompts_go_through_the_scripts_str_format(tmp_path):
@@ -140,20 +147,20 @@ def test_inline_prompts_go_through_the_scripts_str_format(tmp_path):
     doubled braces halve, any other brace leaves the message as it was."""
     write(tmp_path / "Closed-ended-tasks" / "gsm100.jsonl",
           [doc("Use {{x}} here.", [("Q?", "1")]), doc("Use {x} here.", [("Q?", "1")])])
-    bench = LEval(tasks=["gsm100"], data_dir=str(tmp_path))
+    bench = leval(tasks=["gsm100"], data_dir=str(tmp_path))
     doubled, single = (bench.script_formatted(s) for s in bench.samples())
     assert "Use {x} here." in doubled.prompt and "Use {x} here." in single.prompt
-    chat = next(LEval(tasks=["gsm100"], data_dir=str(tmp_path), prompt_format="chat").samples())
+    chat = next(leval(tasks=["gsm100"], data_dir=str(tmp_path), prompt_format="chat").samples())
     assert bench.script_formatted(chat) is chat  # lampe's own formats send the text as it is
 
 
 def test_documents_and_instructions_per_task(data_dir):
-    ids = [s.id for s in LEval(tasks=["quality"], samples_per_task=1, instructions_per_doc=1,
+    ids = [s.id for s in leval(tasks=["quality"], samples_per_task=1, instructions_per_doc=1,
                                data_dir=str(data_dir)).samples()]
     assert ids == ["quality:0:0"]
-    ids = [s.id for s in LEval(tasks=["quality"], data_dir=str(data_dir)).samples()]
+    ids = [s.id for s in leval(tasks=["quality"], data_dir=str(data_dir)).samples()]
     assert ids == ["quality:0:0", "quality:0:1", "quality:1:0"]
-    assert next(LEval(tasks=["quality"], max_new_tokens=16, data_dir=str(data_dir)).samples()).max_new_tokens == 16
+    assert next(leval(tasks=["quality"], max_new_tokens=16, data_dir=str(data_dir)).samples()).max_new_tokens == 16
 
 
 def test_truncate_document_follows_leval():
@@ -167,7 +174,7 @@ def test_truncate_document_follows_leval():
 
 
 def test_document_is_cut_to_max_length_minus_512(data_dir):
-    bench = LEval(tasks=["quality"], data_dir=str(data_dir))
+    bench = leval(tasks=["quality"], data_dir=str(data_dir))
     sample = next(bench.samples())
     lm = FakeLM(lambda s: "B", max_length=512 + 3)
     fitted = bench.fit_document(sample, lm)
@@ -179,7 +186,7 @@ def test_document_is_cut_to_max_length_minus_512(data_dir):
 
 
 def test_sci_fi_asks_again_without_the_document(data_dir, tmp_path):
-    bench = LEval(tasks=["sci_fi"], data_dir=str(data_dir))
+    bench = leval(tasks=["sci_fi"], data_dir=str(data_dir))
     lm = FakeLM(lambda s: "False" if s.id.endswith(":fact") else "True")
     metrics = run_benchmark(bench, lm, tmp_path / "out", progress=False)
     main, fact = lm.seen
@@ -208,7 +215,7 @@ def test_scores_and_summary_with_a_fake_model(data_dir, tmp_path):
         "scientific_qa:0:0": "ten tweets",  # F1: P=1, R=2/3 -> 0.8
     }
     lm = FakeLM(lambda s: answers[s.id])
-    metrics = run_benchmark(LEval(data_dir=str(data_dir)), lm, tmp_path / "out", progress=False)
+    metrics = run_benchmark(leval(data_dir=str(data_dir)), lm, tmp_path / "out", progress=False)
     tasks = metrics["tasks"]
     assert tasks["quality"]["exact_match"] == pytest.approx(200 / 3)
     assert tasks["coursera"]["exact_match"] == pytest.approx(25.0)
@@ -240,7 +247,7 @@ def test_topic_retrieval_averages_its_three_question_positions(tmp_path):
     write(tmp_path / "Closed-ended-tasks" / "topic_retrieval_longchat.jsonl",
           [doc("USER: I would like to discuss the topic of art.", questions),
            doc("USER: I would like to discuss the topic of tea.", [("What is the first topic we discussed?", "Tea")])])
-    bench = LEval(tasks=["topic_retrieval_longchat"], data_dir=str(tmp_path))
+    bench = leval(tasks=["topic_retrieval_longchat"], data_dir=str(tmp_path))
     sample = next(bench.samples())
     assert sample.chat and sample.answer_prefix == "" and not sample.strip
     assert sample.prompt.startswith(OFFICIAL_HEAD.format(system=SYSTEM["topic_retrieval_longchat"]) + "USER: I would")
@@ -268,9 +275,9 @@ class ScriptedModel(torch.nn.Module):
 
 def test_the_generation_is_scored_as_generated(data_dir, tokenizer):
     """coursera's parser reads the leading space: " AB C" means "B"; stripped, "AB C" means "AB"."""
-    from evals.lm import LanguageModel
+    from evals.benchmarks.common.lm import LanguageModel
 
-    bench = LEval(tasks=["coursera"], data_dir=str(data_dir))
+    bench = leval(tasks=["coursera"], data_dir=str(data_dir))
     sample = next(bench.samples())
     assert not sample.strip and not bench.fact_sample(sample).strip
     lm = LanguageModel(ScriptedModel(tokenizer(" AB C", add_special_tokens=False)["input_ids"]), tokenizer)
@@ -286,20 +293,20 @@ def test_malformed_files_are_reported_with_file_and_line(tmp_path):
     with path.open("a") as handle:
         handle.write("{broken\n")
     with pytest.raises(ValueError, match=r"tpo.jsonl:2: malformed JSON"):
-        list(LEval(data_dir=str(tmp_path)).samples())
+        list(leval(data_dir=str(tmp_path)).samples())
     write(path, [{"input": "t", "instructions": ["a", "b"], "outputs": ["A"], "evaluation": "exam"}])
     with pytest.raises(ValueError, match=r"tpo.jsonl:1: 2 instructions but 1 outputs"):
-        list(LEval(data_dir=str(tmp_path)).samples())
+        list(leval(data_dir=str(tmp_path)).samples())
     write(path, [{"input": "t", "instructions": ["a"], "evaluation": "exam"}])
     with pytest.raises(ValueError, match=r"tpo.jsonl:1: L-Eval document lacks field\(s\) outputs"):
-        list(LEval(data_dir=str(tmp_path)).samples())
+        list(leval(data_dir=str(tmp_path)).samples())
 
 
 def test_shared_leval_files_load_and_build_prompts():
     data = resolve_data_path(DEFAULT_DATA_DIR)
     if not data.is_dir():
         pytest.skip(f"shared L-Eval data not found at {data}")
-    bench = LEval()  # the default data_dir is the shared folder
+    bench = leval()  # the default data_dir is the shared folder
     assert {"coursera", "quality", "tpo", "sci_fi", "gsm100", "news_summ", "tv_show_summ"} <= set(bench.tasks)
     samples = list(bench.samples())
     counts = {}
@@ -308,7 +315,7 @@ def test_shared_leval_files_load_and_build_prompts():
     # every instruction of the closed-ended files' test documents; open-ended documents for human/LLM
     # judges dropped; with the dev split's, every instruction (quality 202, tpo 269, gsm100 100)
     assert (counts["quality"], counts["tpo"], counts["gsm100"], counts["gov_report_summ"]) == (159, 235, 75, 13)
-    dev = list(LEval(split="dev").samples())
+    dev = list(leval(split="dev").samples())
     assert len(samples) + len(dev) == 1775 + 150 and len(dev) == 362
     assert not {s.meta["content"] for s in dev} & {s.meta["content"] for s in samples}
     quality = dev[[s.task for s in dev].index("quality")]  # quality's first document is a dev one
@@ -321,11 +328,11 @@ def test_shared_leval_files_load_and_build_prompts():
 @pytest.mark.slow
 def test_end_to_end_on_the_embedded_model(tmp_path):
     import lampe
-    from evals.lm import LanguageModel
+    from evals.benchmarks.common.lm import LanguageModel
 
     model, tokenizer = lampe.load_model("smollm2")
     lm = LanguageModel(model, tokenizer, max_length=1536)  # documents cut to 1024 tokens
-    bench = LEval(tasks=["tpo", "sci_fi"], samples_per_task=1, instructions_per_doc=1, max_new_tokens=16)
+    bench = leval(tasks=["tpo", "sci_fi"], samples_per_task=1, instructions_per_doc=1, max_new_tokens=16)
     metrics = run_benchmark(bench, lm, tmp_path / "run", progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "records.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == ["tpo:0:0", "sci_fi:0:0"]
@@ -341,7 +348,7 @@ def test_end_to_end_on_the_embedded_model(tmp_path):
 def test_presets_build_the_benchmark(preset):
     from omegaconf import OmegaConf
 
-    from evals.paths import REPO_ROOT
+    from evals.files.paths import REPO_ROOT
 
     if not resolve_data_path(DEFAULT_DATA_DIR).is_dir():
         pytest.skip("shared L-Eval data not found")

@@ -1,14 +1,16 @@
 """LanguageModel: the answer prefix is tokenized with the prompt, and decoding is plain greedy."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-from evals.base import Sample
-from evals.greedy import GREEDY
-from evals.lm import LanguageModel
+from evals.benchmarks.base import Sample
+from evals.benchmarks.common.greedy import GREEDY
+from evals.benchmarks.common.lm import LanguageModel
 
 TEXT = ["Hi there, the answer is here.", "Question: what is it?\nAnswer: it is a word.", "the end"] * 20
 
@@ -97,19 +99,19 @@ def test_prompt_formats_render_the_same_sample_three_ways(tokenizer):
                     history=[("Name a fruit.", " A: pear")], official={"chatml": ["<<", ">>"]})
     lm = LanguageModel(None, tokenizer)
     chat = lm.prompt_ids(sample)
-    raw = lm.prompt_ids(Sample(**{**sample.to_dict(), "prompt_format": "raw"}))
-    official = lm.prompt_ids(Sample(**{**sample.to_dict(), "prompt_format": "official"}))
+    raw = lm.prompt_ids(dataclasses.replace(sample, prompt_format="raw"))
+    official = lm.prompt_ids(dataclasses.replace(sample, prompt_format="official"))
     assert tokenizer.decode(chat).count("<|im_start|>user") == 2
     assert tokenizer.decode(raw) == "Name a fruit. A: pear\nName a colour. A:"
     assert tokenizer.decode(official) == "<<Name a fruit.>> A: pear\n<<Name a colour.>> A:"
     with pytest.raises(ValueError, match=r"unknown prompt_format 'plain'. Valid choices: official, chat, raw"):
-        lm.prompt_ids(Sample(**{**sample.to_dict(), "prompt_format": "plain"}))
+        lm.prompt_ids(dataclasses.replace(sample, prompt_format="plain"))
 
 
 def test_a_run_records_its_decoding_settings(tiny_model, tokenizer, tmp_path):
     import json
 
-    from evals.run import run_benchmark
+    from evals.run.loop import run_benchmark
     from tests.fake_benchmark import FakeBenchmark
 
     lm = LanguageModel(tiny_model, tokenizer, chat_template=False)

@@ -6,14 +6,17 @@ import math
 from pathlib import Path
 
 import pytest
+import tomllib
 import torch
 from lm_eval.api.instance import Instance
 from lm_eval.api.registry import Registry, get_model
 
 import lampe
-from evals.lm_eval_cli import register_entry_points
-from evals.lm_eval_model import LampeLM, PaddedRows, split_model_args
+from evals.benchmarks.lm_eval_tasks.adapter import PaddedRows
+from evals.run.lm_eval_cli import register_entry_points
+from evals.run.lm_eval_model import LampeLM, split_model_args
 from tests.conftest import tiny_llama
+from tests.helpers import REPO
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "lm_eval_tasks"
 WORDS = ("the quick brown fox jumps over the lazy dog while seven wizards quietly hex a jovial bunch of "
@@ -60,13 +63,16 @@ def direct_loglikelihood(model, tokenizer, context: str, continuation: str) -> f
 
 
 def test_entry_point_is_declared_and_resolves_through_lm_evals_registry(monkeypatch):
-    declared = {ep.name: ep.value for ep in md.entry_points(group="lm_eval.models")}
-    assert declared.get("lampe") == "evals.lm_eval_model:LampeLM"
-    # what `python -m evals.lm_eval_cli` does, on an empty registry: a lazy placeholder that resolves
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    assert pyproject["project"]["entry-points"]["lm_eval.models"]["lampe"] == "evals.run.lm_eval_model:LampeLM"
+    # the installed metadata may predate the move (evals.lm_eval_model, kept as a re-export): either
+    # resolves to the one class. What `python -m evals.lm_eval_cli` does, on an empty registry:
+    installed = {ep.name: ep.value for ep in md.entry_points(group="lm_eval.models")}
+    assert installed.get("lampe") in ("evals.run.lm_eval_model:LampeLM", "evals.lm_eval_model:LampeLM")
     fresh = Registry("model")
     monkeypatch.setattr("lm_eval.api.registry.model_registry", fresh)
     assert "lampe" in register_entry_points()
-    assert fresh._objs["lampe"] == "evals.lm_eval_model:LampeLM"
+    assert fresh._objs["lampe"] == installed["lampe"]  # a lazy placeholder
     assert fresh.get("lampe") is LampeLM
 
 
@@ -179,7 +185,7 @@ def test_loaded_model_keeps_its_method_unless_one_is_given(model, tokenizer):
 
 def test_cli_model_args_on_a_local_checkpoint(model, tokenizer, tmp_path, monkeypatch, capsys):
     """The lm-eval command line end to end: string model_args, a path, the local fixture task."""
-    from evals import lm_eval_cli
+    from evals.run import lm_eval_cli
 
     model.save_pretrained(tmp_path / "tiny")
     tokenizer.save_pretrained(tmp_path / "tiny")
@@ -204,7 +210,7 @@ def test_command_line_on_the_embedded_model():
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "evals.lm_eval_cli", "--model", "lampe", "--model_args",
+        [sys.executable, "-m", "evals.run.lm_eval_cli", "--model", "lampe", "--model_args",
          "pretrained=smollm2,method=lampe,preset=llama3", "--tasks", "lampe_fixture", "--include_path",
          "tests/fixtures/lm_eval_tasks", "--limit", "4"],
         capture_output=True, text=True, check=True, timeout=600, cwd=FIXTURES.parents[2],

@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 import lampe
-from evals.lm import LanguageModel
-from evals.lm_eval_tasks import LmEvalTasks, summarize_results
-from evals.registry import get_benchmark
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.lm_eval_tasks.benchmark import LmEvalTasks, summarize_results
+from evals.benchmarks.registry import get_benchmark
 from tests.conftest import tiny_llama
 
 FIXTURES = "tests/fixtures/lm_eval_tasks"  # relative to the repo root, as configs write it
@@ -33,7 +33,7 @@ def test_local_task_runs_end_to_end_through_simple_evaluate(model, tokenizer):
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    from evals.lm_eval_model import LampeLM
+    from evals.run.lm_eval_model import LampeLM
 
     manager = TaskManager(include_path=str(REPO / FIXTURES), include_defaults=False)
     assert {"lampe_fixture", "lampe_fixture_mc", "lampe_fixture_gen"} <= set(manager.all_tasks)
@@ -53,7 +53,7 @@ def test_local_task_runs_end_to_end_through_simple_evaluate(model, tokenizer):
 def test_benchmark_writes_lm_evals_results_beside_records_and_metrics(model, tokenizer, tmp_path):
     benchmark = fixture_benchmark()
     assert isinstance(benchmark, LmEvalTasks)
-    metrics = benchmark.run(LanguageModel(model, tokenizer), tmp_path)
+    metrics = benchmark.run_own_loop(LanguageModel(model, tokenizer), tmp_path)
 
     raw = json.loads((tmp_path / "lm_eval_results.json").read_text())
     assert json.loads((tmp_path / "metrics.json").read_text()) == metrics
@@ -74,11 +74,11 @@ def test_benchmark_writes_lm_evals_results_beside_records_and_metrics(model, tok
 
     # a rerun in the same directory answers from lm-eval's request cache: same numbers
     assert list(tmp_path.glob("lm_eval_cache*.db"))
-    assert benchmark.run(LanguageModel(model, tokenizer), tmp_path) == metrics
+    assert benchmark.run_own_loop(LanguageModel(model, tokenizer), tmp_path) == metrics
 
 
 def test_runner_limit_overrides_config_and_max_length_reaches_lm_eval(model, tokenizer, tmp_path):
-    metrics = fixture_benchmark(tasks=["lampe_fixture_mc"]).run(
+    metrics = fixture_benchmark(tasks=["lampe_fixture_mc"]).run_own_loop(
         LanguageModel(model, tokenizer, max_length=128), tmp_path, limit=2)
     raw = json.loads((tmp_path / "lm_eval_results.json").read_text())
     assert metrics["num_samples"] == 2 and raw["max_length"] == 128
@@ -96,14 +96,14 @@ def test_config_file_builds_the_benchmark():
 def test_bad_configuration_names_the_problem(tmp_path):
     with pytest.raises(ValueError, match="Unknown lm-eval task 'lampe_fixture_mcq'. Close matches: lampe_fixture_mc"):
         fixture_benchmark(tasks=["lampe_fixture_mcq"]).task_manager()
-    with pytest.raises(ValueError, match="Unknown lm_eval benchmark option 'task'. Valid: tasks"):
+    with pytest.raises(ValueError, match="Unknown lm_eval option 'task'. Valid: max_length, tasks"):
         get_benchmark("lm_eval")(task=["x"])
-    with pytest.raises(ValueError, match="needs tasks"):
+    with pytest.raises(ValueError, match=r"Invalid benchmark.tasks=\[\]: give at least one"):
         get_benchmark("lm_eval")(tasks=[])
     with pytest.raises(FileNotFoundError, match="include_path 'no/such/dir' is not a directory"):
         fixture_benchmark(include_path="no/such/dir").task_manager()
     with pytest.raises(ValueError, match="does not shard"):
-        fixture_benchmark().run(None, tmp_path, shard=(0, 2))
+        fixture_benchmark().run_own_loop(None, tmp_path, shard=(0, 2))
     assert fixture_benchmark(tasks="lampe_fixture_mc, lampe_fixture_gen").tasks == [
         "lampe_fixture_mc", "lampe_fixture_gen"]
 
@@ -133,7 +133,7 @@ def test_summarize_results_separates_groups_and_drops_stderr():
 def test_embedded_model_with_lampe_on_the_fixture(tmp_path):
     model, tokenizer = lampe.load_model("smollm2", device="cpu")
     lampe.apply_method(model, "lampe", preset="llama3", local_window=8, initial_tokens=2)
-    metrics = fixture_benchmark(limit=4, batch_size=4).run(LanguageModel(model, tokenizer), tmp_path)
+    metrics = fixture_benchmark(limit=4, batch_size=4).run_own_loop(LanguageModel(model, tokenizer), tmp_path)
     assert metrics["num_samples"] == 8
     # SmolLM2-135M knows some of these facts: better than the 25% of guessing among four
     assert metrics["tasks"]["lampe_fixture_mc"]["acc_norm"] >= 0.5

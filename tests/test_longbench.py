@@ -7,13 +7,19 @@ import zipfile
 
 import pytest
 
-from evals import longbench_data
-from evals.base import Sample
-from evals.lm import LanguageModel
-from evals.longbench import LONGBENCH_E_TASKS, TASKS, LongBench, length_bucket
-from evals.metrics import METRICS
-from evals.registry import get_benchmark
-from evals.run import run_benchmark
+from evals.benchmarks.base import Sample
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.common.metrics import METRICS
+from evals.benchmarks.longbench import data as longbench_data
+from evals.benchmarks.longbench.benchmark import LONGBENCH_E_TASKS, TASKS, LongBench, length_bucket
+from evals.benchmarks.registry import get_benchmark
+from evals.run.loop import run_benchmark
+
+
+def longbench(**options) -> LongBench:
+    """LongBench with every task and sample (the small preset's defaults cap them)."""
+    return LongBench(**{"tasks": "all", "samples_per_task": None, **options})
+
 
 
 def row(task, index, context, question, answers, length=1000, language="en", all_classes=None):
@@ -63,7 +69,7 @@ def write_jsonl(path, rows):
 def data_dir(tmp_path):
     for task, rows in FIXTURE.items():
         write_jsonl(tmp_path / f"{task}.jsonl", rows)
-    # LongBench-E: one qasper sample per length bucket (contexts of the test split: evals.splits)
+    # LongBench-E: one qasper sample per length bucket (contexts of the test split: evals.benchmarks.common.splits)
     write_jsonl(tmp_path / "qasper_e.jsonl", [row("qasper", i, f"ctx {c}", "q?", ["yes"], length=n)
                                              for i, (c, n) in enumerate(zip([1, 2, 4], [1200, 5000, 9500]))])
     return tmp_path
@@ -91,7 +97,7 @@ def test_task_table_is_complete():
 
 
 def test_prompts_follow_the_official_templates(data_dir):
-    samples = {s.id: s for s in LongBench(tasks=list(FIXTURE), data_dir=str(data_dir)).samples()}
+    samples = {s.id: s for s in longbench(tasks=list(FIXTURE), data_dir=str(data_dir)).samples()}
     qasper = samples["qasper:qasper-0000"]
     assert qasper.prompt.startswith("You are given a scientific article and a question.")
     assert "Article: We train on 10k tweets.\n\n Answer the question based on the above article" in qasper.prompt
@@ -112,19 +118,19 @@ def test_prompts_follow_the_official_templates(data_dir):
 
 
 def test_samples_per_task_and_task_selection(data_dir):
-    bench = LongBench(tasks=["qasper", "trec"], samples_per_task=1, data_dir=str(data_dir))
+    bench = longbench(tasks=["qasper", "trec"], samples_per_task=1, data_dir=str(data_dir))
     assert [s.id for s in bench.samples()] == ["qasper:qasper-0000", "trec:trec-0000"]
-    assert LongBench(tasks="qasper", data_dir=str(data_dir)).tasks == ["qasper"]
+    assert longbench(tasks="qasper", data_dir=str(data_dir)).tasks == ["qasper"]
     # the default list runs the tasks with data and names the others once, with how to get them
     with pytest.warns(UserWarning, match=r"no data for multifieldqa_en, hotpotqa, .*repobench-p: .*"
                       r"multifieldqa_en_e.jsonl.*data.zip.*sha256sum -c --ignore-missing"):
-        assert LongBench(longbench_e=True, data_dir=str(data_dir)).tasks == ["qasper"]
+        assert longbench(longbench_e=True, data_dir=str(data_dir)).tasks == ["qasper"]
 
 
 def test_prompt_format_is_checked_and_recorded(data_dir):
-    with pytest.raises(ValueError, match=r"Invalid longbench prompt_format='chatml'. Valid choices: official, chat, raw"):
-        LongBench(tasks=["qasper"], data_dir=str(data_dir), prompt_format="chatml")
-    bench = LongBench(tasks=["qasper"], data_dir=str(data_dir), prompt_format="raw")
+    with pytest.raises(ValueError, match=r"Invalid benchmark.prompt_format='chatml'. Valid choices: official, chat, raw"):
+        longbench(tasks=["qasper"], data_dir=str(data_dir), prompt_format="chatml")
+    bench = longbench(tasks=["qasper"], data_dir=str(data_dir), prompt_format="raw")
     record = bench.evaluate(next(iter(bench.samples())), FakeLM({"qasper:qasper-0000": "10k"}))
     assert (record["prompt_format"], record["family"]) == ("raw", None)  # FakeLM names no family
 
@@ -134,7 +140,7 @@ def test_samsum_ends_at_the_newline_token_after_one_new_token(data_dir, tokenize
     "\n\n" (another token) and the first line after the leading newlines is scored."""
     from tests.scripted_model import scripted_llama
 
-    bench = LongBench(tasks=["samsum"], data_dir=str(data_dir))
+    bench = longbench(tasks=["samsum"], data_dir=str(data_dir))
     sample = next(iter(bench.samples()))
     prompt_ids = LanguageModel(None, tokenizer).prompt_ids(sample)
     newline, blank_line = tokenizer("\n", add_special_tokens=False)["input_ids"], tokenizer("\n\n")["input_ids"]
@@ -178,7 +184,7 @@ def test_truncation_and_chat_template_through_language_model(data_dir, tokenizer
 
 
 def test_scoring_uses_first_line_and_best_reference(data_dir):
-    bench = LongBench(tasks=list(FIXTURE), data_dir=str(data_dir))
+    bench = longbench(tasks=list(FIXTURE), data_dir=str(data_dir))
     samples = {}
     for sample in bench.samples():
         samples.setdefault(sample.task, sample)  # the first sample of each task
@@ -190,7 +196,7 @@ def test_scoring_uses_first_line_and_best_reference(data_dir):
 
 
 def test_run_and_summary_with_a_fake_model(data_dir, tmp_path):
-    bench = LongBench(tasks=list(FIXTURE), data_dir=str(data_dir))
+    bench = longbench(tasks=list(FIXTURE), data_dir=str(data_dir))
     answers = {
         "qasper:qasper-0000": "10k tweets",      # 1.0
         "qasper:qasper-0001": "yes",             # 0.0  -> qasper 50
@@ -220,7 +226,7 @@ def test_run_and_summary_with_a_fake_model(data_dir, tmp_path):
 
 
 def test_longbench_e_scores_by_length_bucket(data_dir, tmp_path):
-    bench = LongBench(tasks=["qasper"], data_dir=str(data_dir), longbench_e=True)
+    bench = longbench(tasks=["qasper"], data_dir=str(data_dir), longbench_e=True)
     samples = list(bench.samples())
     assert [s.id for s in samples] == ["qasper_e:qasper-0000", "qasper_e:qasper-0001", "qasper_e:qasper-0002"]
     lm = FakeLM({samples[0].id: "yes", samples[1].id: "no", samples[2].id: "yes"})
@@ -233,35 +239,35 @@ def test_longbench_e_scores_by_length_bucket(data_dir, tmp_path):
 
 def test_bad_input_is_named(data_dir, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="Unknown LongBench task 'qaspr'.*narrativeqa"):
-        LongBench(tasks=["qaspr"])
+        longbench(tasks=["qaspr"])
     with pytest.raises(ValueError, match="Unknown LongBench-E task 'dureader'"):
-        LongBench(tasks=["dureader"], longbench_e=True)
-    with pytest.raises(ValueError, match="Unknown LongBench option.*sample_per_task"):
-        LongBench(sample_per_task=2)
+        longbench(tasks=["dureader"], longbench_e=True)
+    with pytest.raises(ValueError, match="Unknown longbench option 'sample_per_task'"):
+        longbench(sample_per_task=2)
     with pytest.raises(FileNotFoundError, match="not a directory"):
-        LongBench(tasks=["qasper"], data_dir=str(tmp_path / "nope"))
+        longbench(tasks=["qasper"], data_dir=str(tmp_path / "nope"))
     with pytest.raises(FileNotFoundError, match="no data for hotpotqa: hotpotqa.jsonl not in data_dir.*data.zip"):
-        LongBench(tasks=["qasper", "hotpotqa"], data_dir=str(data_dir))  # named: an error, before any model
+        longbench(tasks=["qasper", "hotpotqa"], data_dir=str(data_dir))  # named: an error, before any model
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "qasper.jsonl").write_text(json.dumps(FIXTURE["qasper"][0]) + "\n{not json\n")
     with pytest.raises(ValueError, match=r"qasper.jsonl:2: malformed JSON"):
-        list(LongBench(tasks=["qasper"], data_dir=str(bad)).samples())
+        list(longbench(tasks=["qasper"], data_dir=str(bad)).samples())
     broken = dict(FIXTURE["qasper"][0])
     del broken["answers"]
     (bad / "qasper.jsonl").write_text(json.dumps(broken) + "\n")
     with pytest.raises(ValueError, match=r"qasper.jsonl:1: LongBench sample lacks field\(s\) answers"):
-        list(LongBench(tasks=["qasper"], data_dir=str(bad)).samples())
+        list(longbench(tasks=["qasper"], data_dir=str(bad)).samples())
     (bad / "qasper.jsonl").write_text("\n")
     with pytest.raises(ValueError, match="holds no samples"):
-        list(LongBench(tasks=["qasper"], data_dir=str(bad)).samples())
+        list(longbench(tasks=["qasper"], data_dir=str(bad)).samples())
 
 
 def test_hub_is_asked_once_and_never_offline(tmp_path, monkeypatch):
     """No data_dir and nothing in the checkout: the hub's data.zip, unless offline mode is set."""
     monkeypatch.setattr(longbench_data, "CHECKOUT", str(tmp_path / "no-checkout"))
     with pytest.raises(FileNotFoundError, match="no data for qasper.*offline mode is set.*data.zip.*data_dir"):
-        LongBench(tasks=["qasper"])  # the autouse hub stub would fail the test if it were called
+        longbench(tasks=["qasper"])  # the autouse hub stub would fail the test if it were called
     calls = []
 
     def unreachable(*args, **kwargs):
@@ -271,7 +277,7 @@ def test_hub_is_asked_once_and_never_offline(tmp_path, monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr("huggingface_hub.hf_hub_download", unreachable)
     with pytest.raises(FileNotFoundError, match="no data for qasper.*ConnectionError: no network.*set benchmark.data_dir"):
-        LongBench(tasks=["qasper"])
+        longbench(tasks=["qasper"])
     assert calls == [("THUDM/LongBench", "data.zip")]
 
 
@@ -291,14 +297,14 @@ def test_hub_path_reads_a_zip_in_the_release_layout(tmp_path, monkeypatch):
     monkeypatch.setattr(longbench_data, "CHECKOUT", str(tmp_path / "no-checkout"))
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setattr("huggingface_hub.hf_hub_download", download)
-    bench = LongBench(tasks=["trec", "qasper"])
+    bench = longbench(tasks=["trec", "qasper"])
     assert asked == [("THUDM/LongBench", "data.zip", "dataset")]  # once, at construction
     samples = list(bench.samples())
     assert [s.id for s in samples] == ["trec:trec-0000", "qasper:qasper-0000", "qasper:qasper-0001"]
     assert samples[0].references == ["Number"] and {s.meta["data"] for s in samples} == {"hub"}
     assert bench.check_data()["trec"] == f"{archive}!data/trec.jsonl"
     with pytest.warns(UserWarning, match="no data for multifieldqa_en.*the hub's data.zip lacks them"):
-        e = LongBench(longbench_e=True)
+        e = longbench(longbench_e=True)
     assert e.tasks == ["qasper"] and next(e.samples()).meta["length"] == 5000
 
 
@@ -306,7 +312,7 @@ def test_hub_path_reads_a_zip_in_the_release_layout(tmp_path, monkeypatch):
 def test_checkout_data_without_data_dir():
     """The shared folder: complete files first, then first records; the default list runs those."""
     with pytest.warns(UserWarning) as caught:
-        bench = LongBench()
+        bench = longbench()
     messages = [str(w.message) for w in caught]
     assert bench.tasks == [t for t in TASKS if t in CHECKOUT_FULL + CHECKOUT_FIRST]
     missing = [t for t in TASKS if t not in bench.tasks]
@@ -324,14 +330,14 @@ def test_checkout_data_without_data_dir():
     assert counts == {"multi_news": 169, "multifieldqa_zh": 164, "passage_retrieval_zh": 156,
                       **{t: 1 for t in bench.tasks if t in CHECKOUT_FIRST and t != "triviaqa"}}
     dev = {}
-    for sample in LongBench(split="dev").samples():
+    for sample in longbench(split="dev").samples():
         dev[sample.task] = dev.get(sample.task, 0) + 1
     assert dev == {"multi_news": 31, "multifieldqa_zh": 36, "passage_retrieval_zh": 44, "triviaqa": 1}
     with pytest.raises(FileNotFoundError, match=r"no data for gov_report: gov_report.jsonl not in .*longbench "
                                                 r"\(nor its first_records/\); the hub is not asked"):
-        LongBench(tasks=["qasper", "gov_report"])
+        longbench(tasks=["qasper", "gov_report"])
     with pytest.warns(UserWarning, match="first record"):
-        qasper = next(LongBench(tasks=["qasper"]).samples())
+        qasper = next(longbench(tasks=["qasper"]).samples())
     assert qasper.meta["data"] == "first_record" and qasper.references and "Answer:" in qasper.prompt
 
 
@@ -351,7 +357,7 @@ def test_end_to_end_on_the_embedded_model(data_dir, tmp_path):
     model, tokenizer = lampe.load_model("smollm2")
     lm = LanguageModel(model, tokenizer, max_length=512)
     # one chat task and one raw task, both with short answers (32 / 64 new tokens)
-    bench = LongBench(tasks=["passage_retrieval_en", "trec"], samples_per_task=1, data_dir=str(data_dir))
+    bench = longbench(tasks=["passage_retrieval_en", "trec"], samples_per_task=1, data_dir=str(data_dir))
     metrics = run_benchmark(bench, lm, tmp_path / "run", progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "records.jsonl").read_text().splitlines()]
     assert [r["task"] for r in records] == ["passage_retrieval_en", "trec"]
@@ -366,7 +372,7 @@ def test_end_to_end_on_the_embedded_model(data_dir, tmp_path):
 def test_presets_build_the_benchmark(preset, data_dir, recwarn):
     from omegaconf import OmegaConf
 
-    from evals.paths import REPO_ROOT
+    from evals.files.paths import REPO_ROOT
 
     config = OmegaConf.to_container(OmegaConf.load(REPO_ROOT / "conf" / "benchmark" / f"{preset}.yaml"))
     assert config.pop("name") == "longbench" and config.pop("max_length") > 0

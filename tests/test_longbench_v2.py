@@ -7,12 +7,14 @@ import json
 
 import pytest
 
-from evals.longbench_v2 import LongBenchV2
-from evals.longbench_v2.benchmark import result_items
-from evals.longbench_v2.prompts import cut_middle, fill
-from evals.longbench_v2.scoring import breakdown, extract_answer, question_score, result_table
-from evals.paths import REPO_ROOT
-from evals.registry import get_benchmark
+from evals.benchmarks.longbench_v2 import LongBenchV2
+from evals.benchmarks.longbench_v2.benchmark import result_items
+from evals.benchmarks.longbench_v2.prompts import cut_middle, fill
+from evals.benchmarks.longbench_v2.scoring import breakdown, extract_answer, question_score, result_table
+from evals.benchmarks.registry import get_benchmark
+from evals.files.paths import REPO_ROOT
+
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
 
 FIXTURE = REPO_ROOT / "tests" / "fixtures" / "longbench_v2"
 
@@ -110,7 +112,7 @@ def test_fill_replaces_in_pred_pys_order():
 
 
 def test_samples_are_the_official_prompts():
-    bench = LongBenchV2(data_dir=str(FIXTURE))
+    bench = LongBenchV2(num_samples=None, data_dir=str(FIXTURE))
     first = next(bench.samples())
     assert first.prompt == (  # prompts/0shot.txt filled by hand
         "Please read the following text and answer the question below.\n\n<text>\n"
@@ -124,12 +126,12 @@ def test_samples_are_the_official_prompts():
     assert first.references == ["A"] and first.max_new_tokens == 128 and first.prompt_format == "official"
     assert first.meta["difficulty"] == "easy" and first.meta["length_class"] == "short"
     assert "length" not in first.meta  # meta.length is a length in tokens elsewhere (method.factor=auto)
-    blind = next(LongBenchV2(data_dir=str(FIXTURE), mode="no_context").samples())
+    blind = next(LongBenchV2(num_samples=None, data_dir=str(FIXTURE), mode="no_context").samples())
     assert blind.prompt == ("What is the correct answer to this question: Who keeps the lighthouse on Gull Point?\n"
                             "Choices:\n(A) Mara Lind\n(B) The harbour master\n(C) Her brother\n(D) Nobody\n\n"
                             "What is the single, most likely answer choice? Format your response as follows: "
                             '"The correct answer is (insert answer here)".')
-    cot = next(LongBenchV2(data_dir=str(FIXTURE), mode="cot").samples())
+    cot = next(LongBenchV2(num_samples=None, data_dir=str(FIXTURE), mode="cot").samples())
     assert cot.prompt.startswith("Please read the following text and answer the questions below.\n\n<text>\nThe ")
     assert cot.prompt.endswith("(D) Nobody\n\nLet’s think step by step:") and cot.max_new_tokens == 1024
 
@@ -148,7 +150,7 @@ DIRECT_REPLIES = [
 
 
 def test_direct_run_scores_and_breakdown():
-    bench = LongBenchV2(data_dir=str(FIXTURE))
+    bench = LongBenchV2(num_samples=None, data_dir=str(FIXTURE))
     records = run(bench, ScriptedLM(DIRECT_REPLIES))
     assert [r["extracted"] for r in records] == ["A", "B", None, "C", None, "A"]
     assert [r["scores"]["accuracy"] for r in records] == [1.0, 1.0, 0.0, 1.0, 0.0, 0.0]
@@ -163,7 +165,7 @@ def test_direct_run_scores_and_breakdown():
     assert metrics["tasks"]["Multi-Document QA"] == {"accuracy": 100.0}
     assert metrics["tasks"]["Long Structured Data Understanding"] == {"accuracy": 0.0}
     assert metrics["counts"]["no_answer"] == 2 and metrics["counts"]["empty"] == 1 and metrics["num_samples"] == 6
-    compensated = LongBenchV2(data_dir=str(FIXTURE), compensated=True)
+    compensated = LongBenchV2(num_samples=None, data_dir=str(FIXTURE), compensated=True)
     again = run(compensated, ScriptedLM(DIRECT_REPLIES))
     assert [r["scores"]["compensated_accuracy"] for r in again] == [1.0, 1.0, 0.25, 1.0, 0.25, 0.0]
     assert compensated.summarize(again)["average"] == pytest.approx(350 / 6)
@@ -200,7 +202,7 @@ def test_official_renders_through_the_chat_template():
 # ---- data and options ------------------------------------------------------------------------------
 
 def test_data_file_may_be_named_directly():
-    assert len(list(LongBenchV2(data_dir=str(FIXTURE / "data.json")).samples())) == 6
+    assert len(list(LongBenchV2(num_samples=None, data_dir=str(FIXTURE / "data.json")).samples())) == 6
 
 
 def test_offline_without_data_names_the_option(monkeypatch):
@@ -245,12 +247,12 @@ def test_missing_data_dir_is_named(tmp_path):
     ({"mode": "fewshot"}, r"Invalid benchmark.mode='fewshot'. Valid choices: cot, direct, no_context"),
     ({"num_samples": 0}, r"Invalid benchmark.num_samples=0"),
     ({"compensated": "yes"}, r"Invalid benchmark.compensated='yes'"),
-    ({"prompt_format": "llama3"}, r"Invalid longbench_v2 prompt_format='llama3'. Valid choices: official, chat, raw"),
-    ({"tasks": ["x"]}, r"Unknown longbench_v2 option 'tasks'. Valid: mode, num_samples"),
+    ({"prompt_format": "llama3"}, r"Invalid benchmark.prompt_format='llama3'. Valid choices: official, chat, raw"),
+    ({"tasks": ["x"]}, r"Unknown longbench_v2 option 'tasks'. Valid: max_length, mode, num_samples"),
 ])
 def test_bad_options_are_named(config, message):
     with pytest.raises(ValueError, match=message):
-        LongBenchV2(data_dir=str(FIXTURE), **config)
+        LongBenchV2(**{"data_dir": str(FIXTURE), **config})
 
 
 def test_registered_and_presets_build():
@@ -260,7 +262,7 @@ def test_registered_and_presets_build():
     for preset in ("longbench_v2", "longbench_v2_full"):
         config = yaml.safe_load((REPO_ROOT / "conf" / "benchmark" / f"{preset}.yaml").read_text())
         assert config.pop("name") == "longbench_v2" and config.pop("max_length") > 0
-        assert set(config) == {"mode", "num_samples", "data_dir", "compensated", "prompt_format"}
+        assert set(config) == {"mode", "num_samples", "data_dir", "compensated", "prompt_format", "split"}
         bench = LongBenchV2(**{**config, "data_dir": str(FIXTURE)})
         assert len(list(bench.samples())) == (config["num_samples"] or 6)
 
@@ -273,9 +275,9 @@ def test_cut_middle_on_the_embedded_tokenizer(tokenizer):
 
 
 def test_result_cli_prints_result_pys_table(tmp_path, capsys):
-    from evals.longbench_v2.result import main
+    from evals.report.longbench_v2 import main
 
-    records = run(LongBenchV2(data_dir=str(FIXTURE)), ScriptedLM(DIRECT_REPLIES))
+    records = run(LongBenchV2(num_samples=None, data_dir=str(FIXTURE)), ScriptedLM(DIRECT_REPLIES))
     run_dir = tmp_path / "smollm2" / "lampe" / "longbench_v2" / "abc123"
     run_dir.mkdir(parents=True)
     (run_dir / "records.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))

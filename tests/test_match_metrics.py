@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from evals.match_metrics import (
+from evals.benchmarks.common.match_metrics import (
     answer_match,
     keyword_recall,
     passkey_match,

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from evals import memory_guard, runner
+from evals.run import memory_guard, runner
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
+from tests.helpers import make_cfg
 
 
 def test_estimate_grows_with_length(tiny_model):

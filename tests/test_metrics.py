@@ -1,9 +1,9 @@
-"""Every metric in evals.metrics on hand-computed cases (LongBench metrics.py / L-Eval auto_eval.py rules)."""
+"""Every metric in evals.benchmarks.common.metrics on hand-computed cases (LongBench metrics.py / L-Eval auto_eval.py rules)."""
 from __future__ import annotations
 
 import pytest
 
-from evals import metrics as M
+from evals.benchmarks.common import metrics as M
 
 # (metric name, prediction, reference, extra kwargs, expected); worked out by hand in the comments
 CASES = [

@@ -82,8 +82,8 @@ def test_a_partial_cache_is_rebuilt(tmp_path, monkeypatch):
     built = []
 
     def convert(name, target):
-        from safetensors.torch import save_file
         import torch
+        from safetensors.torch import save_file
 
         built.append(target)
         (target / "config.json").write_text(json.dumps({"model_type": "llama"}))

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from evals.lm import LanguageModel
-from evals.needle import NEEDLE, depth_grid, summarize_grid
-from evals.registry import get_benchmark
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.needle import NEEDLE, depth_grid, summarize_grid
+from evals.benchmarks.registry import get_benchmark
 
 LENGTHS = [512, 1024]
 DEPTHS = [0, 10, 50, 100]
@@ -66,7 +66,7 @@ def test_prompt_is_the_harness_template_with_its_answer_prefix(samples, tokenize
     chat = next(iter(make(lengths=[512], depths=[50], prompt_format="chat").samples(tokenizer)))
     assert raw.prompt.endswith("findings\n\nAssistant: ") and "Human:" in raw.prompt
     assert "Human:" not in chat.prompt and chat.prompt.endswith("document or repeat your findings")
-    with pytest.raises(ValueError, match=r"Invalid needle prompt_format='anthropic'. Valid choices: official, chat"):
+    with pytest.raises(ValueError, match=r"Invalid benchmark.prompt_format='anthropic'. Valid choices: official, chat"):
         make(prompt_format="anthropic")
 
 
@@ -124,7 +124,7 @@ def test_a_length_too_short_is_an_error(tokenizer):
 @pytest.mark.slow
 def test_needle_end_to_end_on_the_embedded_model(tmp_path):
     import lampe
-    from evals.run import run_benchmark
+    from evals.run.loop import run_benchmark
 
     model, tokenizer = lampe.load_model("smollm2")
     bench = make(lengths=[1024], depths=[0, 50])

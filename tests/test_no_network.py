@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.test_runner import CONF, REPO, fake_conf  # noqa: F401  (fixture)
+from tests.helpers import CONF, REPO
 
 GUARD = textwrap.dedent("""
     # sitecustomize: every network attempt is logged to $NET_LOG and fails; so is importing wandb.

@@ -9,9 +9,17 @@ import math
 import numpy as np
 import pytest
 
-from evals import tables
-from evals.intervals import estimate_perplexity, holm, paired_difference
-from evals.paired import Units, compare, declared, paired_frame, perplexity_units, resolve_references, score_units
+from evals.report import tables
+from evals.report.intervals import estimate_perplexity, holm, paired_difference
+from evals.report.paired import (
+    Units,
+    compare,
+    declared,
+    paired_frame,
+    perplexity_units,
+    resolve_references,
+    score_units,
+)
 from tests.test_intervals import passkey_metrics, write_records
 from tests.test_tables import fake_run
 

@@ -1,4 +1,4 @@
-"""Coverage of evals.intervals.paired_difference, simulated: pairs of per-prompt scores with a known
+"""Coverage of evals.report.intervals.paired_difference, simulated: pairs of per-prompt scores with a known
 true mean difference (0, 0.2, 0.5) and a known share of prompts where the two methods differ
 (discordance), 0/1 and graded, at n = 10, 30 and 100. The interval must hold 93% or more at
 n >= 30; n = 10 is reported. The same draws show that the intervals this replaces (a plain t
@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.stats import beta, t as student
+from scipy.stats import beta
+from scipy.stats import t as student
 
-from evals.intervals import paired_difference
+from evals.report.intervals import paired_difference
 
 MAGNITUDES = {  # how far apart two scores of a discordant prompt are, and its mean
     "binary": (lambda rng, shape: np.ones(shape), 1.0),

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from evals.haystack import NOISE
-from evals.lm import LanguageModel
-from evals.passkey import ANSWER_PREFIX, TASK
-from evals.registry import get_benchmark
+from evals.benchmarks.common.haystack import NOISE
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.passkey import ANSWER_PREFIX, TASK
+from evals.benchmarks.registry import get_benchmark
 
 
 def make(**config):
@@ -89,7 +89,7 @@ def test_bad_config_is_named(tokenizer):
 @pytest.mark.slow
 def test_passkey_end_to_end_on_the_embedded_model(tmp_path):
     import lampe
-    from evals.run import run_benchmark
+    from evals.run.loop import run_benchmark
 
     model, tokenizer = lampe.load_model("smollm2")
     bench = make(lengths=[1024], depths=[50], num_samples=2)
@@ -122,5 +122,5 @@ def test_answer_logprob_is_the_teacher_forced_log_likelihood_of_the_key(tiny_mod
 
 
 def test_answer_logprob_must_be_a_boolean():
-    with pytest.raises(ValueError, match="answer_logprob must be true or false, got 'yes'"):
+    with pytest.raises(ValueError, match=r"Invalid benchmark.answer_logprob='yes': expected a boolean \(true or false\)"):
         make(answer_logprob="yes")

@@ -8,13 +8,14 @@ import random
 import pytest
 import torch
 
-from evals.lm import LanguageModel
-from evals.perplexity import sliding_windows, window_nll
-from evals.registry import get_benchmark
+from evals.benchmarks.common.lm import LanguageModel
+from evals.benchmarks.perplexity import sliding_windows, window_nll
+from evals.benchmarks.registry import get_benchmark
 
 
 def make(**config):
-    return get_benchmark("perplexity")(**config)
+    """Perplexity over every window of every document (the small preset's defaults cap them)."""
+    return get_benchmark("perplexity")(**{"max_windows": None, "num_documents": None, **config})
 
 
 @pytest.fixture
@@ -97,7 +98,7 @@ def test_one_window_scores_the_first_length_tokens(tiny_model, tokenizer, corpus
 
 
 def test_one_window_is_cut_into_blocks_of_consecutive_scored_tokens(tiny_model, tokenizer, corpus, monkeypatch):
-    import evals.perplexity as perplexity
+    import evals.benchmarks.perplexity as perplexity
 
     monkeypatch.setattr(perplexity, "BLOCK_TOKENS", 32)
     bench = make(lengths=[100], max_windows=1, files=str(corpus / "alpha.txt"))
@@ -189,7 +190,7 @@ def test_errors_name_the_problem(tmp_path, tokenizer, corpus):
 @pytest.mark.slow
 def test_perplexity_end_to_end_on_the_embedded_model(tmp_path):
     import lampe
-    from evals.run import run_benchmark
+    from evals.run.loop import run_benchmark
 
     model, tokenizer = lampe.load_model("smollm2")
     bench = make(lengths=[1024], max_windows=1)
@@ -199,8 +200,8 @@ def test_perplexity_end_to_end_on_the_embedded_model(tmp_path):
 
 
 def test_dev_and_test_runs_read_disjoint_documents(tmp_path, tokenizer):
-    """A document is dev or test by its text's hash (evals.splits): the two runs never share one."""
-    from evals.splits import document_split
+    """A document is dev or test by its text's hash (evals.benchmarks.common.splits): the two runs never share one."""
+    from evals.benchmarks.common.splits import document_split
 
     texts = [f"{word} " * 200 for word in ("alpha", "beta", "gamma", "delta", "more", "omega", "sigma", "words")]
     assert {document_split(t) for t in texts} == {"dev", "test"}  # the fixture has both kinds

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from evals.plots import _curves, needle_heatmap, perplexity_curve, score_by_task, score_vs_length
+from evals.report.plots import _curves, needle_heatmap, perplexity_curve, score_by_task, score_vs_length
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 
-from evals.records import RecordFile
+from evals.run import runner
+from evals.run.plan import make_plan
+from evals.run.records import RecordFile
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import fake_conf, loads, make_cfg, read_records  # noqa: F401  (fixtures)
-from evals import runner
+from tests.helpers import make_cfg, read_records
 
 
 def test_append_after_a_last_line_without_newline(tmp_path):
@@ -32,7 +33,7 @@ def crash_after(cfg, records: int) -> None:
 def test_resume_keeps_a_complete_record_without_newline(fake_conf, tmp_path, loads):
     cfg = make_cfg(fake_conf, tmp_path, "method=original")
     crash_after(cfg, 3)
-    run_dir = runner.prepare(cfg).run_dir
+    run_dir = make_plan(cfg).run_dir
     path = run_dir / "records.jsonl"
     path.write_text(path.read_text().rstrip("\n"))
     crash_after(cfg, 4)  # one more record, then another crash
@@ -45,7 +46,7 @@ def test_resume_counts_only_its_own_tokens(fake_conf, tmp_path, loads):
     cfg = make_cfg(fake_conf, tmp_path, "method=original")
     crash_after(cfg, 4)
     runner.run(cfg)
-    run_dir = runner.prepare(cfg).run_dir
+    run_dir = make_plan(cfg).run_dir
     resumed = read_records(run_dir / "records.jsonl")[4:]
     status = json.loads((run_dir / "run.json").read_text())
     assert status["prompt_tokens"] == sum(r["prompt_tokens"] for r in resumed) > 0

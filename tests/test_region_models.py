@@ -2,8 +2,16 @@
 below-window == stock, left padding, generate, and cached decoding."""
 import pytest
 import torch
-from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
-                          Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    MistralConfig,
+    MistralForCausalLM,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+    Qwen3Config,
+    Qwen3ForCausalLM,
+)
 
 import lampe
 from lampe.attention import engine, hook
@@ -83,7 +91,8 @@ def test_logits_equal_dense_reference(arch, name, small_blocks, monkeypatch):
 
 BIG = {
     "self_extend": {"window": 1000, "group": 4},
-    "chunkllama": {"chunk_size": 1000, "local_window": 10, "mscale": False},  # 90 tokens > 64 positions: mscale is tested elsewhere
+    # 90 tokens > 64 positions: mscale is tested elsewhere
+    "chunkllama": {"chunk_size": 1000, "local_window": 10, "mscale": False},
     "lampe": {"local_window": 1000, "mapping_length": 300, "temperature": 1.0},
     "rerope": {"window": 1000, "log_scale": False},
     "string": {"shifted_offset": 1000, "attention_factor": 1.0},

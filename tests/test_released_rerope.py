@@ -86,10 +86,10 @@ def released(leaky, window, training_length, factor):
     """The release as a module; `from transformers.models.llama.modeling_llama import *` of
     transformers 4.31 gets the names the patch uses."""
     import math
+    from typing import Optional, Tuple
 
     import torch.nn.functional as F
     from torch import nn
-    from typing import Optional, Tuple
 
     old_llama = stub_module("modeling_llama", torch=torch, math=math, nn=nn, F=F, Optional=Optional, Tuple=Tuple,
                             rotate_half=rotate_half, repeat_kv=repeat_kv, LlamaAttention=_Patched,

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from lampe.attention.rules import NO_ATTENTION, RuleContext
+from lampe.attention.rules import NO_ATTENTION
 from lampe.methods.chunkllama import ChunkRule
 from lampe.methods.lampe import LampeRule, mapping_length
 from lampe.methods.self_extend import SelfExtendRule

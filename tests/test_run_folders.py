@@ -11,15 +11,16 @@ import textwrap
 
 import pytest
 
-from evals import runner
+from evals.run import runner
+from evals.run.plan import make_plan
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import REPO, fake_conf, loads, make_cfg, read_records  # noqa: F401  (fixtures)
+from tests.helpers import REPO, make_cfg
 
 
 def finished(fake_conf, tmp_path, *overrides):
     cfg = make_cfg(fake_conf, tmp_path, "method=original", *overrides)
     runner.run(cfg)
-    return cfg, runner.prepare(cfg).run_dir
+    return cfg, make_plan(cfg).run_dir
 
 
 # ---- symlinks -----------------------------------------------------------------------------------
@@ -30,7 +31,7 @@ def test_a_symlinked_records_file_is_refused_and_its_target_untouched(fake_conf,
     with pytest.raises(KeyboardInterrupt):
         runner.run(cfg)
     FakeBenchmark.interrupt_after = None
-    run_dir = runner.prepare(cfg).run_dir
+    run_dir = make_plan(cfg).run_dir
     victim = tmp_path / "elsewhere.txt"
     victim.write_text("precious\n" * 3 + '{"id": "half')  # a torn last line: the old resume rewrote it
     (run_dir / "records.jsonl").unlink()
@@ -76,7 +77,7 @@ def test_a_symlinked_results_dir_is_where_the_user_put_it(fake_conf, tmp_path, l
 
 WRITER = textwrap.dedent("""
     import sys, time
-    from evals.records import RecordFile
+    from evals.run.records import RecordFile
     writer = RecordFile.writer(sys.argv[1])  # what a live run holds from its claim to its end
     print("writing", flush=True)
     time.sleep(60)
@@ -89,7 +90,7 @@ def test_a_removed_lock_file_does_not_let_a_second_writer_in(fake_conf, tmp_path
     with pytest.raises(KeyboardInterrupt):
         runner.run(cfg)
     FakeBenchmark.interrupt_after = None
-    plan = runner.prepare(cfg)
+    plan = make_plan(cfg)
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(plan.run_dir / "records.jsonl")], cwd=REPO,
                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
     try:
@@ -129,7 +130,7 @@ def test_a_complete_run_with_a_torn_metrics_file_is_recomputed_from_its_records(
 
 
 def test_a_failed_figure_leaves_the_run_unfinished(fake_conf, tmp_path, loads, monkeypatch):
-    from evals import plots
+    from evals.report import plots
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -138,7 +139,7 @@ def test_a_failed_figure_leaves_the_run_unfinished(fake_conf, tmp_path, loads, m
     cfg = make_cfg(fake_conf, tmp_path, "method=original")
     with pytest.raises(OSError, match="No space left"):
         runner.run(cfg)
-    run_dir = runner.prepare(cfg).run_dir
+    run_dir = make_plan(cfg).run_dir
     assert not (run_dir / "run.json").exists() or json.loads((run_dir / "run.json").read_text())["status"] != "complete"
     monkeypatch.undo()
     assert plots  # the real figure writer is back
@@ -148,7 +149,7 @@ def test_a_failed_figure_leaves_the_run_unfinished(fake_conf, tmp_path, loads, m
 # ---- no folder left behind -----------------------------------------------------------------------
 
 def test_a_run_refused_after_the_model_loads_leaves_no_empty_folders(fake_conf, tmp_path, loads, monkeypatch):
-    from evals import memory_guard
+    from evals.run import memory_guard
 
     def refuse(*args, **kwargs):
         raise ValueError("refused for the test")

@@ -9,15 +9,16 @@ import textwrap
 
 import pytest
 
-from evals import runner
-from evals.lock import RunLock, RunLocked
+from evals.run import runner
+from evals.run.lock import RunLock, RunLocked
+from evals.run.plan import make_plan
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import REPO, fake_conf, loads, make_cfg  # noqa: F401  (fixtures)
+from tests.helpers import REPO, make_cfg
 
 HOLDER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from evals.lock import RunLock
+    from evals.run.lock import RunLock
     lock = RunLock(Path(sys.argv[1]), root=Path(sys.argv[2])).acquire()  # held while this process lives
     print("locked", flush=True)
     time.sleep(60)
@@ -44,7 +45,7 @@ def holder():
 
 def test_second_process_on_the_same_run_is_refused(fake_conf, tmp_path, loads, holder):
     cfg = make_cfg(fake_conf, tmp_path, "method=original")
-    plan = runner.prepare(cfg)
+    plan = make_plan(cfg)
     proc = holder(plan.run_dir, tmp_path / "results")
     with pytest.raises(runner.ConfigError, match=rf"being written by another process: .*\"pid\": {proc.pid}"):
         runner.run(cfg)
@@ -56,7 +57,7 @@ def test_second_process_on_the_same_run_is_refused(fake_conf, tmp_path, loads, h
 
 def test_rerun_while_the_run_is_live_is_refused(fake_conf, tmp_path, loads, holder):
     runner.run(make_cfg(fake_conf, tmp_path, "method=original"))
-    plan = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original"))
+    plan = make_plan(make_cfg(fake_conf, tmp_path, "method=original"))
     holder(plan.run_dir, tmp_path / "results")
     with pytest.raises(runner.ConfigError, match="another process"):
         runner.run(make_cfg(fake_conf, tmp_path, "method=original", "rerun=true"))
@@ -75,7 +76,7 @@ def test_shards_share_a_run_but_not_a_shard(tmp_path):
 
 def test_duplicate_records_are_an_error_not_counted(fake_conf, tmp_path, loads):
     cfg = make_cfg(fake_conf, tmp_path, "method=original")
-    run_dir = runner.prepare(cfg).run_dir
+    run_dir = make_plan(cfg).run_dir
     runner.run(cfg)
     records = (run_dir / "records.jsonl").read_text()
     (run_dir / "records.jsonl").write_text(records + records)  # what two writers left before the lock

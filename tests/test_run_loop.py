@@ -1,10 +1,10 @@
-"""evals.run.run_benchmark: streaming samples, limits, duplicate ids, resume."""
+"""evals.run.loop.run_benchmark: streaming samples, limits, duplicate ids, resume."""
 import json
 
 import pytest
 
-from evals.base import Benchmark, Sample
-from evals.run import run_benchmark
+from evals.benchmarks.base import Benchmark, Sample
+from evals.run.loop import run_benchmark
 
 
 class Counting(Benchmark):

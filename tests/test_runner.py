@@ -8,87 +8,48 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-import evals.results  # noqa: F401  (the ${repo_path:} resolver)
+import evals.report.runs  # noqa: F401  (the ${repo_path:} resolver)
 import lampe
-from evals import runner
-from evals.results import find_runs
+from evals.report.runs import find_runs
+from evals.run import runner
+from evals.run.config import method_values
+from evals.run.plan import make_plan
+from evals.run.shards import shard_of
 from tests.fake_benchmark import FakeBenchmark
-
-REPO = Path(__file__).resolve().parent.parent
-CONF = str(REPO / "conf")
-
-
-@pytest.fixture
-def fake_conf(tmp_path):
-    """A search-path folder with benchmark/fake.yaml, so the real conf/ composes with it."""
-    folder = tmp_path / "extra_conf" / "benchmark"
-    folder.mkdir(parents=True)
-    (folder / "fake.yaml").write_text("name: fake_runner\nmax_length: null\nsize: 6\ntasks: null\n")
-    return folder.parent
-
-
-def make_cfg(fake_conf, tmp_path, *overrides):
-    with initialize_config_dir(CONF, version_base="1.3"):
-        return compose("config", overrides=[
-            f"hydra.searchpath=[file://{fake_conf}]", "benchmark=fake", "logger=none", "progress=false",
-            f"results_dir={tmp_path / 'results'}", *overrides,
-        ])
-
-
-@pytest.fixture
-def loads(monkeypatch, tiny_model, tokenizer):
-    """Replace the model loader by the tiny model; count the loads."""
-    calls = []
-
-    def fake_load(name_or_path, **kwargs):
-        calls.append(name_or_path)
-        return tiny_model, tokenizer
-
-    monkeypatch.setattr(runner, "load_model", fake_load)
-    runner._loaded.clear()
-    FakeBenchmark.calls, FakeBenchmark.interrupt_after = 0, None
-    yield calls
-    runner._loaded.clear()
-    FakeBenchmark.interrupt_after = None
-
-
-def read_records(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
+from tests.helpers import REPO, SMOL, make_cfg, read_records
 
 # ---- method parameters ------------------------------------------------------------------------
 
-SMOL = yaml.safe_load((REPO / "conf/model/smollm2.yaml").read_text())
+
 LLAMA3 = yaml.safe_load((REPO / "conf/model/llama3.yaml").read_text())
 
 
 def test_model_defaults_fill_method_parameters():
-    values = runner.method_values({"name": "lampe", "local_window": None, "preset": None}, LLAMA3)
+    values = method_values({"name": "lampe", "local_window": None, "preset": None}, LLAMA3)
     assert values["preset"] == "llama3" and values["local_window"] == 1024 and values["initial_tokens"] == 200
-    smol = runner.method_values({"name": "lampe"}, SMOL)
+    smol = method_values({"name": "lampe"}, SMOL)
     assert (smol["preset"], smol["mapping_length"]) == ("smollm2", None)  # the retrieval fit (conf/model/smollm2.yaml)
     # the user's value wins over the model's
-    assert runner.method_values({"name": "lampe", "local_window": 256}, SMOL)["local_window"] == 256
+    assert method_values({"name": "lampe", "local_window": 256}, SMOL)["local_window"] == 256
     # the model's pretraining length reaches methods that take one
-    assert runner.method_values({"name": "yarn"}, SMOL)["pretraining_length"] == 8192
+    assert method_values({"name": "yarn"}, SMOL)["pretraining_length"] == 8192
 
 
 def test_lampe_mapping_choice_replaces_model_preset():
-    fixed = runner.method_values({"name": "lampe", "mapping_length": 2048}, LLAMA3)
+    fixed = method_values({"name": "lampe", "mapping_length": 2048}, LLAMA3)
     assert fixed["mapping_length"] == 2048 and fixed["preset"] is None
-    c_only = runner.method_values({"name": "lampe", "c": 7000.0}, LLAMA3)
+    c_only = method_values({"name": "lampe", "c": 7000.0}, LLAMA3)
     from lampe import PRESETS
 
     assert (c_only["a"], c_only["b"], c_only["c"]) == (PRESETS["llama3"][0], PRESETS["llama3"][1], 7000.0)
     assert c_only["preset"] is None
     # a model with its own fitted a/b/c: c alone keeps the model's a and b
     fitted = {**LLAMA3, "method_defaults": {"lampe": {"a": 1e-4, "b": -2.0, "c": 6000.0, "local_window": 512}}}
-    own_c = runner.method_values({"name": "lampe", "c": 9000.0}, fitted)
+    own_c = method_values({"name": "lampe", "c": 9000.0}, fitted)
     assert (own_c["a"], own_c["b"], own_c["c"], own_c["local_window"]) == (1e-4, -2.0, 9000.0, 512)
-    assert runner.method_values({"name": "lampe", "mapping_length": 2048}, fitted)["c"] is None
+    assert method_values({"name": "lampe", "mapping_length": 2048}, fitted)["c"] is None
 
 
 @pytest.mark.parametrize("params, message", [
@@ -99,7 +60,7 @@ def test_lampe_mapping_choice_replaces_model_preset():
 ])
 def test_invalid_method_parameters_raise(params, message):
     with pytest.raises(ValueError, match=message):
-        runner.method_values({"name": "lampe", **params}, SMOL)
+        method_values({"name": "lampe", **params}, SMOL)
 
 
 def test_invalid_override_fails_before_the_model_loads(fake_conf, tmp_path, loads):
@@ -142,9 +103,9 @@ def test_run_writes_layout_and_is_found_again(fake_conf, tmp_path, loads):
 
 
 def test_run_id_ignores_device_but_not_dtype(fake_conf, tmp_path):
-    base = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original"))
-    moved = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original", "model.device=cpu"))  # a device this machine has
-    other = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original", "model.dtype=bfloat16"))
+    base = make_plan(make_cfg(fake_conf, tmp_path, "method=original"))
+    moved = make_plan(make_cfg(fake_conf, tmp_path, "method=original", "model.device=cpu"))  # a device this machine has
+    other = make_plan(make_cfg(fake_conf, tmp_path, "method=original", "model.dtype=bfloat16"))
     assert base.run_id == moved.run_id != other.run_id
 
 
@@ -177,7 +138,7 @@ def test_rerun_moves_the_old_run_aside(fake_conf, tmp_path, loads):
 
 
 def test_foreign_run_dir_is_not_overwritten(fake_conf, tmp_path, loads):
-    plan = runner.prepare(make_cfg(fake_conf, tmp_path, "method=original"))
+    plan = make_plan(make_cfg(fake_conf, tmp_path, "method=original"))
     plan.run_dir.mkdir(parents=True)
     (plan.run_dir / "config.yaml").write_text(yaml.safe_dump({"model": {"name_or_path": "other"}}))
     with pytest.raises(runner.ConfigError, match="another config"):
@@ -199,10 +160,10 @@ def test_shard_from_torchrun_environment(monkeypatch):
     monkeypatch.setenv("TORCHELASTIC_RUN_ID", "x")  # torchrun's agent (also behind accelerate launch --multi_gpu)
     monkeypatch.setenv("RANK", "3")
     monkeypatch.setenv("WORLD_SIZE", "4")
-    assert runner.shard_of({"index": None, "count": None}) == (3, 4)
-    assert runner.shard_of({"index": 0, "count": 1}) == (0, 1)  # explicit config wins
+    assert shard_of({"index": None, "count": None}) == (3, 4)
+    assert shard_of({"index": 0, "count": 1}) == (0, 1)  # explicit config wins
     with pytest.raises(ValueError, match="shard.index=5"):
-        runner.shard_of({"index": 5, "count": 2})
+        shard_of({"index": 5, "count": 2})
 
 
 def test_objective_path():
@@ -239,7 +200,7 @@ def test_cli_rejects_a_bad_parameter_before_loading(fake_conf, tmp_path):
 # ---- summary and loggers ------------------------------------------------------------------------
 
 def test_multirun_summary_prints_one_table_of_the_sweep(fake_conf, tmp_path, loads, capsys):
-    from evals.cli import RUNS_FILE, SweepSummary
+    from evals.run.cli import RUNS_FILE, SweepSummary
 
     sweep_dir = tmp_path / "sweep"
     sweep_dir.mkdir()
@@ -260,7 +221,7 @@ def test_multirun_summary_prints_one_table_of_the_sweep(fake_conf, tmp_path, loa
 
 
 def test_loggers(fake_conf, tmp_path, loads):
-    from evals.loggers import flatten, get_logger
+    from evals.run.loggers import flatten, get_logger
 
     assert flatten({"tasks": {"a": {"acc": 1.0, "note": "x"}}, "average": 2}) == {"tasks/a/acc": 1.0, "average": 2}
     with pytest.raises(ValueError, match="Unknown logger 'tensorboard'. Available: none, wandb"):

@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
-from evals import runner
-from tests.test_preload_checks import cfg_for, refused
-from tests.test_runner import REPO, loads, read_records  # noqa: F401  (fixture)
+from evals.run import runner
+from tests.helpers import REPO, cfg_for, read_records, refused
+
+pytestmark = pytest.mark.usefixtures("every_document_is_test")  # the fixture whole (splits: their own tests)
 
 FIXTURES = {"longbench_v2": "tests/fixtures/longbench_v2", "babilong": "tests/fixtures/babilong/data"}
 

@@ -6,12 +6,19 @@ import random
 
 import pytest
 
-from evals.haystack import NOISE
-from evals.passkey import TASK
-from evals.registry import get_benchmark
-from evals.ruler import TASKS
-from evals.splits import (SPLITS, check_split, document_split, draw, own_position, position_split, rotate_half,
-                          value_split)
+from evals.benchmarks.common.haystack import NOISE
+from evals.benchmarks.common.splits import (
+    SPLITS,
+    document_split,
+    draw,
+    own_position,
+    position_split,
+    rotate_half,
+    value_split,
+)
+from evals.benchmarks.passkey import TASK
+from evals.benchmarks.registry import get_benchmark
+from evals.benchmarks.ruler import TASKS
 
 LENGTHS = [512, 1024, 2048]
 
@@ -71,7 +78,7 @@ def test_needle_dev_fact_must_differ_from_the_test_fact():
 
 @pytest.mark.parametrize("name", ["passkey", "needle", "ruler"])
 def test_a_bad_split_names_the_choices(name):
-    with pytest.raises(ValueError, match=rf"Invalid {name} split='train'. Valid choices: dev, test"):
+    with pytest.raises(ValueError, match=r"Invalid benchmark.split='train'. Valid choices: dev, test"):
         get_benchmark(name)(split="train")
 
 
@@ -91,7 +98,6 @@ def test_ruler_splits_share_no_key_value_or_prompt(tokenizer):
 
 
 def test_the_split_rules():
-    assert check_split("x", "dev") == "dev"
     assert [position_split(n) for n in range(4)] == ["test", "dev", "test", "dev"]
     assert own_position(5, 10, "test") == 6 and own_position(10, 10, "dev") == 9 and own_position(4, 10, "test") == 4
     rng = random.Random(0)
@@ -102,3 +108,22 @@ def test_the_split_rules():
     text = "a" * 60 + "\n\n" + "b" * 40  # the first paragraph break after the middle (51)
     assert rotate_half(text) == "b" * 40 + "a" * 60 + "\n\n"
     assert sum(document_split(f"document {i}") == "dev" for i in range(1000)) in range(150, 250)  # one in five
+
+
+@pytest.mark.parametrize("task", ["passkey", "number_string", "kv_retrieval"])
+def test_infinitebench_synthetic_splits_share_no_key_or_prompt(task):
+    found = {split: list(get_benchmark("infinitebench")(tasks=[task], lengths=[2048], num_samples=6,
+                                                         sizing="official", split=split).samples(None))
+             for split in SPLITS}
+    dev, test = found["dev"], found["test"]
+    assert len(dev) == len(test) == 6
+    asked = {split: {k for s in found[split] for k in s.meta["content"]} for split in SPLITS}
+    assert not asked["dev"] & asked["test"]
+    values = {split: {s.meta["label"] for s in found[split]} for split in SPLITS}  # what each sample asks for
+    assert all(value_split(v) == split for split in SPLITS for v in values[split])
+    if task == "kv_retrieval":  # the asked key too
+        assert all(value_split(s.meta["key"]) == split for split in SPLITS for s in found[split])
+    assert not {s.prompt for s in dev} & {s.prompt for s in test}
+    assert test[0].id == f"{task}-2048-0" and dev[0].id == f"{task}-dev-2048-0"
+    bench = get_benchmark("infinitebench")(tasks=[task], split="dev")
+    assert bench.content_keys(dev[0]) == dev[0].meta["content"] and dev[0].meta["content"][0].startswith(task, 14)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from evals import held_out, study
+from evals.run import held_out, study
 from tests.fake_benchmark import FakeBenchmark
-from tests.test_runner import loads  # noqa: F401  (fixture: the tiny model instead of SmolLM2)
 
 STUDY = """
 model: smollm2
@@ -66,19 +65,21 @@ def test_study_runs_every_job_and_resumes_without_recomputing(folder, loads, cap
     assert "ETA 0h00m (0k prompt tokens" in capsys.readouterr().out
 
 
-def test_shards_split_the_jobs_and_pieces_may_name_their_methods(folder):
+def test_parts_split_the_jobs_and_pieces_may_name_their_methods(folder):
     text = (folder / "mine.yaml").read_text().replace(
         "{name: other, benchmark: fake, set: {}, count: null}",
         "{name: other, benchmark: fake, set: {}, count: null, methods: [ntk]}")
     (folder / "mine.yaml").write_text(text)
     every = [(j.piece, j.method) for j in study.jobs(study.load_study("mine", [], folder))]
     assert every == [("fake", "original"), ("fake", "ntk"), ("other", "ntk")]
-    halves = [[(j.piece, j.method) for j in study.jobs(study.load_study("mine", [f"shard={i}/2"], folder))]
+    halves = [[(j.piece, j.method) for j in study.jobs(study.load_study("mine", [f"part={i}/2"], folder))]
               for i in (0, 1)]
     assert halves == [[("fake", "original"), ("other", "ntk")], [("fake", "ntk")]]
     for bad in ("2/2", "x", "1/0"):
-        with pytest.raises(ValueError, match=f"Invalid study shard='?{bad}'?: i/n with 0 <= i < n"):
-            study.load_study("mine", [f"shard={bad}"], folder)
+        with pytest.raises(ValueError, match=f"Invalid study part='?{bad}'?: i/n with 0 <= i < n"):
+            study.load_study("mine", [f"part={bad}"], folder)
+    # the part's earlier name still splits the jobs the same way
+    assert [(j.piece, j.method) for j in study.jobs(study.load_study("mine", ["shard=1/2"], folder))] == halves[1]
 
 
 def test_unknown_method_names_are_errors_listing_the_methods():

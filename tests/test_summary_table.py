@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from evals import tables
+from evals.report import tables
 from tests.test_intervals import passkey_metrics, write_records
 from tests.test_tables import fake_run
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from evals import results, tables
+from evals.report import tables
+from evals.run import identity
 from tests.test_intervals import passkey_metrics, write_records
 from tests.test_summary_table import perplexity_run
 from tests.test_tables import fake_run
@@ -75,15 +76,15 @@ def test_the_run_id_hashes_what_a_preset_stands_for(monkeypatch):
 
     model, bench = {"name": "smollm2", "name_or_path": "smollm2"}, {"name": "passkey"}
     lampe = {"name": "lampe", "preset": "smollm2", "local_window": 1024, "a": None, "b": None, "c": None}
-    rid = results.run_id(results.run_key(model, lampe, bench))
-    assert results.run_key(model, lampe, bench)["method"]["c"] == PRESETS["smollm2"][2]  # the values, hashed
+    rid = identity.run_id(identity.run_key(model, lampe, bench))
+    assert identity.run_key(model, lampe, bench)["method"]["c"] == PRESETS["smollm2"][2]  # the values, hashed
     a, b, c = PRESETS["smollm2"]
     monkeypatch.setitem(PRESETS, "smollm2", (a, b, c - 1024.0))  # the preset redefined under the same name
-    assert results.run_id(results.run_key(model, lampe, bench)) != rid
+    assert identity.run_id(identity.run_key(model, lampe, bench)) != rid
     monkeypatch.setitem(PRESETS, "smollm2", (a, b, c))
-    assert results.run_id(results.run_key(model, lampe, bench)) == rid
+    assert identity.run_id(identity.run_key(model, lampe, bench)) == rid
     ntk = {"name": "ntk", "factor": 2.0}
-    assert results.run_key(model, ntk, bench)["method"] == ntk  # other methods hash as before
+    assert identity.run_key(model, ntk, bench)["method"] == ntk  # other methods hash as before
 
 
 @pytest.mark.slow

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from evals import tables
-from evals.results import find_runs
+from evals.report import formats, tables
+from evals.report import frames as report_frames
+from evals.report.runs import find_runs
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -69,14 +70,14 @@ def test_find_runs_skips_unfinished_and_moved_aside(results):
 
 
 def test_longbench_table_groups_tasks_and_bolds_best_per_model(results):
-    frames = tables.benchmark_frames(find_runs(results, "longbench"))
+    frames = report_frames.benchmark_frames(find_runs(results, "longbench"))
     main = frames["main"]
     assert list(main.index) == [("llama2", "original"), ("llama2", "lampe"), ("smollm2", "original")]
     # tasks ordered by LongBench's categories, then the category averages, then the average
     assert list(main.columns) == ["qasper", "hotpotqa", "trec", "[single_doc_qa]", "[multi_doc_qa]", "[few_shot]",
                                   "average"]
     assert main.loc[("llama2", "lampe"), "average"] == pytest.approx(95.0 / 3)
-    latex = tables.to_latex(main, tables.task_groups(find_runs(results, "longbench")))
+    latex = formats.to_latex(main, report_frames.task_groups(find_runs(results, "longbench")))
     assert r"\toprule" in latex and r"\midrule" in latex and r"\bottomrule" in latex
     assert r"\multicolumn{1}{c}{single\_doc\_qa}" in latex and r"\cmidrule(lr){3-3}" in latex
     lampe_row = next(line for line in latex.splitlines() if line.startswith(" & lampe"))
@@ -88,28 +89,28 @@ def test_longbench_table_groups_tasks_and_bolds_best_per_model(results):
 
 
 def test_ruler_by_length_and_perplexity_lower_is_better(results):
-    ruler = tables.benchmark_frames(find_runs(results, "ruler"))
+    ruler = report_frames.benchmark_frames(find_runs(results, "ruler"))
     by_length = ruler["by_length"]
     assert list(by_length.columns) == ["4096", "16384", "average"]
     assert by_length.loc[("smollm2", "lampe"), "16384"] == 70.0
     assert ruler["main"].loc[("smollm2", "original"), "niah_single_1"] == 60.0  # task = mean over its lengths
-    header = tables.to_markdown(by_length).splitlines()[0]
+    header = formats.to_markdown(by_length).splitlines()[0]
     assert [c.strip() for c in header.strip("|").split("|")] == ["model", "method", "4k", "16k", "average"]
 
     runs = find_runs(results, "perplexity")
-    assert tables.lower_is_better(runs)
-    ppl = tables.benchmark_frames(runs)["main"]  # no average: the per-length table leads
+    assert report_frames.lower_is_better(runs)
+    ppl = report_frames.benchmark_frames(runs)["main"]  # no average: the per-length table leads
     assert list(ppl.columns) == ["2048", "16384"]
-    latex = tables.to_latex(ppl, lower=True)
+    latex = formats.to_latex(ppl, lower=True)
     ntk_row = next(line for line in latex.splitlines() if "& ntk &" in line)
     assert r"\textbf{30.00}" in ntk_row and r"\textbf{9.00}" not in ntk_row  # 8.00 (original) is best at 2k
 
 
 def test_sweep_rows_are_labelled_by_the_parameters_that_differ(results):
     runs = find_runs(results, "passkey")
-    labels = sorted(tables.row_labels(runs))
+    labels = sorted(report_frames.row_labels(runs))
     assert labels == ["lampe (mapping_length=1024)", "lampe (mapping_length=4096)", "lampe (preset=llama3)"]
-    main = tables.benchmark_frames(runs)["main"]  # no tasks: the per-length table is the main one
+    main = report_frames.benchmark_frames(runs)["main"]  # no tasks: the per-length table is the main one
     assert list(main.columns) == ["8192", "16384", "average"]
     assert main.loc[("smollm2", "lampe (mapping_length=4096)"), "16384"] == 100.0
 
@@ -129,8 +130,8 @@ def test_write_tables_makes_markdown_latex_csv(results, tmp_path):
     assert md.startswith("### longbench") and "| llama2  | lampe" in md
 
 
-def test_summary_frame_and_sweep_table(results):
-    frame = tables.summary_frame(longbench_metrics(1.0, 2.0, 3.0))
+def test_run_frame_and_sweep_table(results):
+    frame = report_frames.run_frame(longbench_metrics(1.0, 2.0, 3.0))
     assert frame.loc["trec", "classification_score"] == 3.0
     text = tables.sweep_table(sorted((results / "smollm2" / "lampe" / "passkey").glob("s[12]")))
     assert "mapping_length=1024" in text and "mapping_length=4096" in text
@@ -144,7 +145,7 @@ def test_benchmark_parameters_label_rows_only_when_method_parameters_do_not(tmp_
         config = yaml.safe_load((path / "config.yaml").read_text())
         config["benchmark"]["lengths"] = lengths
         (path / "config.yaml").write_text(yaml.safe_dump(config))
-    labels = tables.row_labels(find_runs(root))
+    labels = report_frames.row_labels(find_runs(root))
     assert sorted(labels) == ["lampe (mapping_length=1024, benchmark.lengths=[4096])",
                               "lampe (mapping_length=1024, benchmark.lengths=[8192])",
                               "lampe (mapping_length=2048, benchmark.lengths=[8192])"]

@@ -10,11 +10,11 @@ import torch
 from hydra import compose, initialize_config_dir
 
 import lampe
-from evals import runner
+from evals.run import runner, session
 from lampe.methods.registry import METHODS
 from tests.conftest import tiny_llama
+from tests.helpers import CONF
 from tests.test_region_models import reference_kernel
-from tests.test_runner import CONF
 
 USER_FILE = textwrap.dedent('''
     """ReRoPE: keys closer than `window` keep their distance, farther ones all sit at `window`."""
@@ -109,13 +109,11 @@ def test_the_runner_runs_a_user_method_from_the_users_config(user_module, tmp_pa
     import tests.fake_benchmark  # noqa: F401  registers fake_runner
 
     model = tiny_llama(vocab_size=len(tokenizer), max_position_embeddings=512)
-    monkeypatch.setattr(runner, "load_model", lambda name, **kw: (model, tokenizer))
-    runner._loaded.clear()
+    monkeypatch.setattr(session, "load_model", lambda name, **kw: (model, tokenizer))
     with initialize_config_dir(CONF, version_base="1.3"):
         cfg = compose("config", overrides=[f"hydra.searchpath=[file://{conf}]", "method=my_rerope", "benchmark=fake",
                                            f"imports=[{user_module}]", "logger=none", "progress=false",
                                            f"results_dir={tmp_path / 'results'}"])
     run_dir, metrics = runner.run_with_dir(cfg)
-    runner._loaded.clear()
     assert metrics["num_samples"] == 2 and run_dir.parts[-3] == "my_rerope"
     assert model.lampe_method == {"name": "my_rerope", "window": 16}

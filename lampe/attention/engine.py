@@ -21,12 +21,12 @@ out-of-place ops that autograd differentiates, at eager attention's memory.
 from __future__ import annotations
 
 import warnings
-from types import SimpleNamespace
 
 import torch
 
 from lampe.attention import flex_planner
 from lampe.attention.grad_path import grad_attention, wants_grad
+from lampe.attention.job import AttentionJob
 from lampe.attention.kernels import pick_backend
 from lampe.attention.masked_planner import MaskedRow
 from lampe.attention.rope import RopeTable, rotate
@@ -98,7 +98,7 @@ def region_attention(
             q, k, factor = *scale_inputs(q, k, scales), 1.0
         scales = None
     base_scale = scaling * rule.logit_scale
-    job = SimpleNamespace(  # what every kernel call of this attention call shares
+    job = AttentionJob(  # what every kernel call of this attention call shares
         rule=rule, table=rope_table or RopeTable(inv_freq, rope_scaling), attend=pick_backend(q.device, compute, backend),
         scale=base_scale * factor, base_scale=base_scale, factor=factor, compute=compute,
         group=num_heads // num_kv_heads, offset=num_keys - num_queries, workspace=workspace or Workspace(),

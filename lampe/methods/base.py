@@ -87,8 +87,28 @@ class Method:
             raise ValueError(f"Unknown parameter '{unknown[0]}' for method '{cls.name}'. Valid: {valid}")
         values = {p.name: p.default for p in cls.params}
         for key, value in given.items():
-            values[key] = known[key].parse(cls.name, value)
+            parsed = known[key].parse(cls.name, value)
+            values[key] = known[key].default if parsed is None else parsed  # null: the Param's default
         return values
+
+    @classmethod
+    def default(cls, name: str) -> Any:
+        """The default of parameter `name`, as its Param states it."""
+        return next(p.default for p in cls.params if p.name == name)
+
+    @classmethod
+    def window(cls, values: dict[str, Any], pretraining_length: int | None) -> int | None:
+        """The trained window the method works from: its own `pretraining_length` when set, else
+        the model's (`pretraining_length`: the model config's, or max_position_embeddings)."""
+        return values.get("pretraining_length") or pretraining_length
+
+    @classmethod
+    def with_window(cls, values: dict[str, Any], pretraining_length: int | None) -> dict[str, Any]:
+        """`values` with the model's trained window as `pretraining_length`, for a method that
+        takes one and was given none (so a run records the window it ran with)."""
+        if any(p.name == "pretraining_length" for p in cls.params) and values.get("pretraining_length") is None:
+            return {**values, "pretraining_length": pretraining_length}
+        return dict(values)
 
     @classmethod
     def merge_defaults(cls, defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +159,7 @@ class Method:
 
     def __init__(self, model, **values):
         self.values = values
-        self.pretraining_length = values.get("pretraining_length") or model.config.max_position_embeddings
+        self.pretraining_length = self.window(values, model.config.max_position_embeddings)
 
     def apply(self, model) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

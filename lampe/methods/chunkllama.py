@@ -104,19 +104,23 @@ class ChunkLlama(RegionMethod):
     length_rule = "chunk_size = 3/4 P, local_window = P / 8 (the release's values, the same at every length)"
     rule_params = ("chunk_size", "local_window")
 
+    @staticmethod
+    def chunks(window: int) -> dict[str, int]:
+        """The released chunk_size and local_window for a trained window P: 3/4 P and P / 8."""
+        return {"chunk_size": window * 3 // 4, "local_window": window // 8}
+
     @classmethod
     def published(cls, length, pretraining_length, values):
-        window = values.get("pretraining_length") or pretraining_length
-        return {"chunk_size": window * 3 // 4, "local_window": window // 8}
+        return cls.chunks(cls.window(values, pretraining_length))
 
     @classmethod
     def effective_params(cls, values, length, pretraining_length):
         found = super().effective_params(values, length, pretraining_length)
-        window = values.get("pretraining_length") or pretraining_length
+        window = cls.window(values, pretraining_length)
         if window:
-            found.setdefault("chunk_size", window * 3 // 4)
-            found.setdefault("local_window", window // 8)
-            if found.get("mscale", True):  # the logit scale of a prefill of `length` tokens
+            for key, value in cls.chunks(window).items():
+                found.setdefault(key, value)
+            if found.get("mscale", cls.default("mscale")):  # the logit scale of a prefill of `length` tokens
                 found["logit_scale"] = round(float(mscale(torch.tensor(length / window, dtype=torch.float64))), 6)
         return found
 
@@ -125,12 +129,9 @@ class ChunkLlama(RegionMethod):
         values = self.values  # the base keeps its own copy of the keyword arguments
         # the release builds its rotary module, and with it mscale's P, from the model config
         self.mscale_length = model.config.max_position_embeddings or self.pretraining_length
-        if values["chunk_size"] is None:
-            values["chunk_size"] = self.pretraining_length * 3 // 4
-        if values["local_window"] is None:
-            values["local_window"] = self.pretraining_length // 8
-        if values["mscale"] is None:
-            values["mscale"] = True
+        for key, value in self.chunks(self.pretraining_length).items():
+            if values[key] is None:
+                values[key] = value
         if values["local_window"] < 1:
             raise ValueError(f"Invalid chunkllama.local_window={values['local_window']} (pretraining_length // 8 with "
                              f"pretraining_length={self.pretraining_length}): give local_window >= 1")

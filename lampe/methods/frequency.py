@@ -31,7 +31,7 @@ class ScaledByLength:
 
     @classmethod
     def published(cls, length, pretraining_length, values):
-        return {"factor": length_scale(length, values.get("pretraining_length") or pretraining_length)}
+        return {"factor": length_scale(length, cls.window(values, pretraining_length))}
 
 
 def rebuild_rotary(model) -> None:
@@ -161,8 +161,8 @@ class YaRN(ScaledByLength, FrequencyMethod):
     @classmethod
     def effective_params(cls, values, length, pretraining_length):
         found = super().effective_params(values, length, pretraining_length)
-        if found.get("pretraining_length") is None and pretraining_length:
-            found["pretraining_length"] = pretraining_length
+        if cls.window(values, pretraining_length):
+            found["pretraining_length"] = cls.window(values, pretraining_length)
         if values.get("factor") is not None:  # transformers' default yarn attention factor
             factor = values["factor"]
             found["attention_factor"] = round(0.1 * math.log(factor) + 1.0 if factor > 1 else 1.0, 6)

@@ -19,7 +19,6 @@ from lampe.methods.base import Param
 from lampe.methods.region import RegionMethod
 from lampe.methods.registry import register_method
 
-
 # The LongLM README's empirical rule: only a fraction (1/2 ~ 2/3) of the trained positions are well
 # trained, so choose W and G with W + (N - W) / G < fraction x P for a target length N. We take 2/3,
 # the end that allows the smallest group (the README: "smaller group should be better").

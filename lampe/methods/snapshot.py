@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import copy
 
-from torch import nn
-
 from lampe.model_parts import attention_modules, rotary_modules, set_module
 
 _ORIGINAL = "_lampe_original"
@@ -27,11 +25,6 @@ def snapshot_original(model) -> None:
             "attn_implementation": model.config._attn_implementation,
         },
     )
-
-
-def original_rotary(model) -> dict[str, nn.Module]:
-    snapshot_original(model)
-    return getattr(model, _ORIGINAL)["rotary"]
 
 
 def restore_original(model) -> None:

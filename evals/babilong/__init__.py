@@ -1,5 +1,0 @@
-"""BABILong (booydar/babilong: its prompts, template and compare_answers). Importing the package
-registers the `babilong` benchmark."""
-from evals.babilong.benchmark import Babilong
-
-__all__ = ["Babilong"]

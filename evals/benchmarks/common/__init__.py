@@ -1,0 +1,1 @@
+"""Pieces several benchmarks share, so no benchmark imports another."""
