@@ -9,6 +9,7 @@ only when none has any is it an error. Two renders of the same records are ident
 
     python scripts/make_table.py [--results results [--results results/study]] [--out DIR]
                                  [--benchmark ruler ...] [--reference original --reference lampe]
+                                 [--split test|dev] [--threshold 85.6]
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from evals.report.effective_length import RULER_THRESHOLD  # noqa: E402
 from evals.report.tables import write_tables  # noqa: E402
 
 DEFAULT_RESULTS = ("results", "results/study")  # the runs of `make eval`, then the committed study's
@@ -33,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", action="append", dest="references",
                         help="a declared reference of the paired tables, a method or a row label; repeat "
                              "for several (default: original, lampe)")
+    parser.add_argument("--split", default="test", choices=["test", "dev"],
+                        help="render the runs of this split (default test: dev runs tune, they never score)")
+    parser.add_argument("--threshold", type=float, default=RULER_THRESHOLD,
+                        help=f"score an effective length must keep at every length (default {RULER_THRESHOLD}, RULER's)")
     parser.add_argument("--quiet", action="store_true", help="do not print the Markdown tables")
     args = parser.parse_args(argv)
     roots = args.results or [r for r in DEFAULT_RESULTS if Path(r).is_dir()] or [DEFAULT_RESULTS[0]]
@@ -41,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                      "give one --results")
     rendered = 0
     for root in roots:
-        written = write_tables(root, args.out, args.benchmark, tuple(args.references) if args.references else None)
+        written = write_tables(root, args.out, args.benchmark, tuple(args.references) if args.references else None,
+                               split=args.split, threshold=args.threshold)
         if not written:
             print(f"No finished runs under {root}/: skipped.")
             continue

@@ -80,8 +80,18 @@ def cell_estimate(records: list[dict], value: float | None, metric: str | None =
         return None
     if lower:
         return _perplexity_estimate(records, value)
+    found = reproducing_groups(records, value, metric)
+    if found is None:
+        return None
     name = metric or next(iter(records[0].get("scores") or {}), None)
     binary = not any(graded(name, record.get("task")) for record in records)
+    return estimate_mean(found[0], found[1], binary=binary)
+
+
+def reproducing_groups(records: list[dict], value: float, metric: str | None = None
+                       ) -> tuple[list[list[float]], float] | None:
+    """(per-sample scores in groups, scale) whose mean of group means x scale is the cell's `value`
+    (the first of `GROUPINGS` and scales 100, 1 that reproduces it); None when none does."""
     for grouping in GROUPINGS:
         groups: dict = defaultdict(list)
         for record in records:
@@ -90,10 +100,10 @@ def cell_estimate(records: list[dict], value: float | None, metric: str | None =
                 break
             groups[grouping(record)].append(score)
         else:
+            means = [sum(g) / len(g) for g in groups.values()]
             for scale in (100.0, 1.0):
-                estimate = estimate_mean(list(groups.values()), scale, binary=binary)
-                if _close(estimate.mean, value):
-                    return estimate
+                if means and _close(scale * sum(means) / len(means), value):
+                    return list(groups.values()), scale
     return None
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from evals.files.safe_io import write_atomic
 from evals.report.cell_intervals import is_number
+from evals.report.effective_length import EffectiveLengths
 from evals.report.formats import INTERVAL_NOTE, has_intervals, interval_methods, intervals_csv, to_latex, to_markdown
 from evals.report.frames import row_labels
 from evals.report.intervals import Estimate
@@ -56,6 +57,14 @@ def headline(name: str, runs: list[Run], frames: dict[str, pd.DataFrame], estima
     return Headline(column, lower, values, found, methods)
 
 
+def effective_headline(name: str, runs: list[Run], found: EffectiveLengths) -> Headline:
+    """The column `<benchmark> eff. length (k)`: each method's effective length in thousands of tokens."""
+    kilo = found.in_kilo()
+    methods = {(run.model, label): run.method for run, label in zip(runs, row_labels(runs))}
+    return Headline(f"{name} eff. length (k)", False, {k: e.mean for k, e in kilo.items()}, kilo,
+                    {k: m for k, m in methods.items() if k in kilo})
+
+
 def summary_frame(headlines: list[Headline]) -> tuple[pd.DataFrame, dict, dict[str, bool]]:
     """(means, {(model, label): {column: Estimate}}, {column: lower}); rows ordered as the
     per-benchmark tables order them (model, then registered method order, then label)."""
@@ -70,7 +79,10 @@ def summary_frame(headlines: list[Headline]) -> tuple[pd.DataFrame, dict, dict[s
 
 
 SUMMARY_NOTE = ("columns: each benchmark's average (higher is better), or `<benchmark>@<length>`: perplexity at "
-                "the longest length run (lower is better); n: samples behind each cell; -: not run; whether "
+                "the longest length run (lower is better); `<benchmark> eff. length (k)`: RULER's effective "
+                "length in thousands of tokens (1k = 1024), the longest length up to which every length "
+                "scores at or above the threshold (0: below at the shortest; interval: bootstrap over "
+                "samples); n: samples behind each cell; -: not run; whether "
                 "a method differs from original or lampe on the same prompts or documents: "
                 "`<benchmark>_paired.md`")
 

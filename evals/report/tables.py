@@ -12,12 +12,22 @@ import pandas as pd
 from evals.files.layout import METRICS, results_root
 from evals.files.safe_io import write_atomic
 from evals.report.cell_intervals import run_estimates
+from evals.report.effective_length import RULER_THRESHOLD, benchmark_effective_lengths, effective_markdown
 from evals.report.figures import plot_benchmark
 from evals.report.formats import INTERVAL_NOTE, has_intervals, interval_methods, intervals_csv, to_latex, to_markdown
 from evals.report.frames import benchmark_frames, lower_is_better, row_labels, row_order, task_groups
 from evals.report.paired import REFERENCES, write_paired
+from evals.report.prompt_lengths import cell_spans, lengths_csv, lengths_markdown, trained_window
 from evals.report.runs import BadRun, Run, find_runs, load_run, read_records, warn_skipped
-from evals.report.summary import headline, write_summary
+from evals.report.summary import effective_headline, headline, write_summary
+
+SPLITS = ("test", "dev")
+
+
+def run_split(run: Run) -> str:
+    """The split a run scored: its metrics' `split`, else its benchmark config's; runs from before
+    splits existed scored what is now `test`."""
+    return str(run.metrics.get("split") or run.benchmark_params.get("split") or "test")
 
 
 def read_run_records(runs: list[Run]) -> dict[int, list[dict]]:
@@ -78,17 +88,22 @@ def sweep_table(run_dirs: list[Path]) -> str:
 
 
 def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
-                 benchmarks: list[str] | None = None, references: tuple[str, ...] | None = None
-                 ) -> dict[str, list[Path]]:
-    """results/tables/<benchmark>[_<view>].{md,tex,csv} (+ PNG plots, and <benchmark>_paired: each
-    method against each of `references`, default evals.report.paired.REFERENCES), and summary.{md,tex,csv}
-    across the benchmarks written here when a model has two or more; returns what was written."""
+                 benchmarks: list[str] | None = None, references: tuple[str, ...] | None = None,
+                 split: str = "test", threshold: float = RULER_THRESHOLD) -> dict[str, list[Path]]:
+    """results/tables/<benchmark>[_<view>].{md,tex,csv} (+ PNG plots, <benchmark>_paired: each
+    method against each of `references`, default evals.report.paired.REFERENCES, and the prompt
+    lengths behind every cell), and summary.{md,tex,csv} across the benchmarks written here when a
+    model has two or more, with each length-graded benchmark's effective length at `threshold`;
+    returns what was written. Only runs of `split` are tables: dev runs tune, they never score."""
+    if split not in SPLITS:
+        raise ValueError(f"Invalid split={split!r}: choose one of {', '.join(SPLITS)}")
     root = results_root(results_dir)
     out = Path(out_dir) if out_dir else root / "tables"
     out.mkdir(parents=True, exist_ok=True)
     by_benchmark: dict[str, list[Run]] = defaultdict(list)
     for run in find_runs(root):
-        by_benchmark[run.benchmark].append(run)
+        if run_split(run) == split:
+            by_benchmark[run.benchmark].append(run)
     written: dict[str, list[Path]] = {}
     headlines = []
     for name, runs in sorted(by_benchmark.items()):
@@ -99,6 +114,9 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
         estimates = benchmark_estimates(runs, frames, records)
         lower = lower_is_better(runs)
         groups = task_groups(runs)
+        keys = [(run.model, label) for run, label in zip(runs, row_labels(runs))]
+        effective = benchmark_effective_lengths(
+            frames, [(k, records[id(r)], r.metrics) for k, r in zip(keys, runs)], groups, lower, threshold)
         paths = []
         for view, frame in frames.items():
             if view != "main" and len([c for c in frame.columns if c != "average"]) < 2:
@@ -107,6 +125,15 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
             caption = name if view == "main" else f"{name}, {view.replace('_', ' ')}"
             cells = estimates.get(view)
             note = f"\n{INTERVAL_NOTE}\n\n{interval_methods(cells, frame)}\n" if has_intervals(cells) else ""
+            spans = cell_spans(frame, [(k, records[id(r)], trained_window(r.config)) for k, r in zip(keys, runs)],
+                               view, groups)
+            lengths = lengths_markdown(frame, spans)
+            if lengths:
+                note += f"\n{lengths}\n"
+                write_atomic(out / f"{stem}_prompt_tokens.csv", lengths_csv(frame, spans).to_csv(index=False))
+                paths.append(out / f"{stem}_prompt_tokens.csv")
+            if view == "main" and effective is not None:
+                note += f"\n{effective_markdown(effective)}\n"
             write_atomic(out / f"{stem}.md", f"### {caption}\n\n{to_markdown(frame, cells, lower)}\n{note}")
             write_atomic(out / f"{stem}.tex", to_latex(frame, groups if view == "main" else None, lower, caption,
                                                        cells))
@@ -121,6 +148,8 @@ def write_tables(results_dir: str | Path, out_dir: str | Path | None = None,
                               tuple(references or REFERENCES))
         written[name] = paths
         headlines.append(headline(name, runs, frames, estimates, lower))
+        if effective is not None:
+            headlines.append(effective_headline(name, runs, effective))
     summary = write_summary(out, [h for h in headlines if h is not None])
     if summary:
         written["summary"] = summary
