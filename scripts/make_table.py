@@ -1,4 +1,4 @@
-"""`make table`: every finished run under results/ (and results/study/) -> paper-style tables and plots.
+"""`make table`: every finished run under results/ (results/study/, results/study/archive-*/) -> tables and plots.
 
 Writes <results>/tables/<benchmark>[_<view>].{md,tex,csv} (rows model x method in the method
 registry's order, columns tasks by group + average; views such as by_length), <benchmark>_paired.*
@@ -23,13 +23,20 @@ from evals.report.effective_length import RULER_THRESHOLD  # noqa: E402
 from evals.report.tables import write_tables  # noqa: E402
 
 DEFAULT_RESULTS = ("results", "results/study")  # the runs of `make eval`, then the committed study's
+ARCHIVES = "results/study/archive-*"  # earlier studies, kept with their tables (each regenerates too)
+
+
+def default_roots() -> list[str]:
+    """The default folders that exist: results/, results/study/ and every archived study, in name order."""
+    found = [r for r in DEFAULT_RESULTS if Path(r).is_dir()]
+    return found + sorted(str(p) for p in Path().glob(ARCHIVES) if p.is_dir())
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", action="append",
                         help="a results folder (relative: from the current folder); repeat for several "
-                             f"(default: {' and '.join(DEFAULT_RESULTS)}, where they exist)")
+                             f"(default: {', '.join(DEFAULT_RESULTS)} and {ARCHIVES}, where they exist)")
     parser.add_argument("--out", help="output folder (default: <results>/tables; needs a single --results)")
     parser.add_argument("--benchmark", nargs="*", help="only these benchmark folders (default: all)")
     parser.add_argument("--reference", action="append", dest="references",
@@ -41,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"score an effective length must keep at every length (default {RULER_THRESHOLD}, RULER's)")
     parser.add_argument("--quiet", action="store_true", help="do not print the Markdown tables")
     args = parser.parse_args(argv)
-    roots = args.results or [r for r in DEFAULT_RESULTS if Path(r).is_dir()] or [DEFAULT_RESULTS[0]]
+    roots = args.results or default_roots() or [DEFAULT_RESULTS[0]]
     if args.out and len(roots) > 1:
         parser.error(f"--out names one folder but {len(roots)} results folders are rendered ({', '.join(roots)}); "
                      "give one --results")
